@@ -1,0 +1,50 @@
+"""fieldrig: mesh-free biharmonic skinning weights and neural barycentric coordinates.
+
+The public API for pipelines: numpy in, numpy out, libigl conventions (``V`` #V×3 float,
+``F`` #F×3 int, ``W`` #V×#handles). Names load lazily, so ``import fieldrig`` pulls in
+neither torch, Qt nor polyscope.
+
+>>> import fieldrig
+>>> V, F = fieldrig.load_mesh("arm.obj").V, fieldrig.load_mesh("arm.obj").F   # doctest: +SKIP
+>>> W = fieldrig.skinning_weights(V, F, "arm.tgf", preset="balanced")          # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY = {
+    "skinning_weights": "fieldrig.skinning",
+    "fit_skinning_field": "fieldrig.skinning",
+    "SkinningField": "fieldrig.neural.skinning_field",
+    "SKINNING_PRESETS": "fieldrig.neural.skinning_training",
+    "load_mesh": "fieldrig.geometry.mesh_io",
+    "MeshData": "fieldrig.geometry.mesh_io",
+    "load_rig": "fieldrig.geometry.rig",
+    "save_rig": "fieldrig.geometry.rig",
+    "Rig": "fieldrig.geometry.rig",
+    "PaintedRegion": "fieldrig.geometry.rig",
+    "InputError": "fieldrig.geometry.errors",
+    "Cancelled": "fieldrig.neural.progress",
+    "ProgressEvent": "fieldrig.neural.progress",
+    "linear_blend_skinning": "fieldrig.geometry.deform",
+    "dual_quaternion_skinning": "fieldrig.geometry.deform",
+    "bbw_weights": "fieldrig.geometry.bbw",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fieldrig' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

@@ -1,0 +1,1 @@
+"""fieldrig.neural: the trained fields (skinning weights, barycentric coordinates) in torch."""
