@@ -1,0 +1,1 @@
+"""fieldrig.gui: the desktop app (polyscope viewer window + PyQt6 panel). Imports Qt and polyscope."""
