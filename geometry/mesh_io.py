@@ -16,10 +16,12 @@ Formats (chosen by the file suffix, case-insensitive):
          shared vertices, so corners with *bit-identical* coordinates are merged
          (first occurrence order); nothing else is merged.
 ``.glb`` / ``.gltf``  glTF 2.0: triangle primitives (``TRIANGLES``, strips and fans) of
-         every mesh node reachable from the default scene, depth first, primitives
-         in file order, world transforms applied (skinned meshes stay in bind space,
-         as glTF prescribes). ``POINTS`` primitives form a point cloud when the file
-         has no triangles. Draco-compressed files are refused.
+         every mesh node reachable from the default scene, depth first, children
+         and primitives in file order, each node's world transform applied (for a
+         skinned mesh too, matching the rig :mod:`fieldrig.geometry.gltf` reads:
+         joints at their bind pose in that node's frame). ``POINTS`` primitives
+         form a point cloud when the file has no triangles. Draco-compressed files
+         are refused.
 ``.xyz`` Point cloud, one point per line: ``x y z`` or ``x y z nx ny nz``
          (spaces or commas; ``#`` comments).
 ======== ===================================================================
@@ -376,28 +378,31 @@ def _read_stl(path: Path) -> _Read:
 
 
 def _read_gltf(path: Path) -> _Read:
-    from fieldrig.geometry.gltf_buffers import GltfFile
+    from fieldrig.geometry.gltf import _Document
 
-    gl = GltfFile(path)
-    if "KHR_draco_mesh_compression" in (gl.doc.extensionsRequired or []):
+    doc = _Document(path)
+    gl = doc.json
+    if "KHR_draco_mesh_compression" in gl.get("extensionsRequired", []):
         raise InputError(str(path), "Draco-compressed glTF is not supported; export it without mesh compression")
+    world = doc.node_world_matrices()
     tri_parts: List[Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]] = []
     point_parts: List[np.ndarray] = []
     skipped = 0
-    for node_index, world in gl.node_world_matrices():
-        node = gl.doc.nodes[node_index]
-        if node.mesh is None:
+    for node_index in _scene_nodes_depth_first(gl, str(path)):
+        node = gl["nodes"][node_index]
+        if "mesh" not in node:
             continue
-        M = np.eye(4) if node.skin is not None else world
-        for prim in gl.doc.meshes[node.mesh].primitives:
-            if prim.attributes.POSITION is None:
+        M = world[node_index]
+        for prim in gl["meshes"][node["mesh"]].get("primitives", []):
+            attrs = prim.get("attributes", {})
+            if "POSITION" not in attrs:
                 continue
-            P = gl.accessor(prim.attributes.POSITION)[:, :3] @ M[:3, :3].T + M[:3, 3]
+            P = doc.accessor(attrs["POSITION"])[:, :3].astype(np.float64) @ M[:3, :3].T + M[:3, 3]
             N = None
-            if prim.attributes.NORMAL is not None:
-                N = gl.accessor(prim.attributes.NORMAL)[:, :3] @ np.linalg.inv(M[:3, :3])
-            mode = 4 if prim.mode is None else prim.mode
-            idx = gl.accessor(prim.indices).reshape(-1).astype(np.int64) if prim.indices is not None else np.arange(len(P))
+            if "NORMAL" in attrs:
+                N = doc.accessor(attrs["NORMAL"])[:, :3].astype(np.float64) @ np.linalg.inv(M[:3, :3])
+            mode = prim.get("mode", 4)
+            idx = doc.accessor(prim["indices"]).reshape(-1).astype(np.int64) if "indices" in prim else np.arange(len(P))
             if mode == 0:
                 point_parts.append(P[idx])
             elif mode in (4, 5, 6):
@@ -415,6 +420,27 @@ def _read_gltf(path: Path) -> _Read:
         return V, F, N, notes
     V = np.concatenate(point_parts) if point_parts else np.zeros((0, 3))
     return V, None, None, notes
+
+
+def _scene_nodes_depth_first(gl: dict, source: str) -> List[int]:
+    """Nodes of the default scene (else scene 0, else all parentless nodes), depth first."""
+    nodes = gl.get("nodes", [])
+    scenes = gl.get("scenes", [])
+    if scenes:
+        scene = gl.get("scene", 0)
+        roots = list(scenes[scene if 0 <= scene < len(scenes) else 0].get("nodes", []))
+    else:
+        children = {c for n in nodes for c in n.get("children", [])}
+        roots = [i for i in range(len(nodes)) if i not in children]
+    order: List[int] = []
+    stack = list(reversed(roots))
+    while stack:
+        i = stack.pop()
+        if i in order or not 0 <= i < len(nodes):
+            raise InputError(source, f"node {i} is listed twice or does not exist (the node tree is broken)")
+        order.append(i)
+        stack.extend(reversed(nodes[i].get("children", [])))
+    return order
 
 
 def _primitive_triangles(idx: np.ndarray, mode: int) -> np.ndarray:

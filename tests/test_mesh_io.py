@@ -145,7 +145,7 @@ def _write(tmp_path, name, content):
     ("garbage.stl", b"\x00" * 10, "cannot read STL"),
     ("bad.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n", "announces"),
     ("bad.xyz", "0 0 0\n1 2\n", "line 2"),
-    ("bad.glb", b"glTF-not-really", "glTF"),
+    ("bad.glb", b"glTF-not-really", "GLB"),
     ("mesh.abc", "v 0 0 0\n", "unknown mesh format"),
 ])
 def test_bad_files_raise_input_error_naming_the_file(tmp_path, name, content, problem):
