@@ -14,7 +14,8 @@ Formats (chosen by the file suffix, case-insensitive):
 ``.off`` OFF / COFF / NOFF (``NOFF`` normals become ``N``).
 ``.stl`` ASCII or binary STL. STL stores three corners per triangle and no
          shared vertices, so corners with *bit-identical* coordinates are merged
-         (first occurrence order); nothing else is merged.
+         (first occurrence order; nothing else is merged) and triangles left with
+         two identical corners are dropped, with a warning.
 ``.glb`` / ``.gltf``  glTF 2.0: triangle primitives (``TRIANGLES``, strips and fans) of
          every mesh node reachable from the default scene, depth first, children
          and primitives in file order, each node's world transform applied (for a
@@ -178,7 +179,7 @@ def validate_mesh(V, F, source: str = "mesh", warnings: Optional[List[str]] = No
     if F.ndim != 2 or (F.size and F.shape[1] != 3):
         raise InputError(source, f"faces must be an (m, 3) array of vertex indices, got shape {F.shape}")
     if len(F) == 0:
-        raise InputError(source, "contains no faces (pass F=None for a point cloud)")
+        raise InputError(source, "contains no faces (a point cloud has F = None)")
     F = np.ascontiguousarray(F, dtype=np.int64)
     out = np.any((F < 0) | (F >= len(V)), axis=1)
     if np.any(out):
@@ -188,7 +189,7 @@ def validate_mesh(V, F, source: str = "mesh", warnings: Optional[List[str]] = No
     if np.any(repeated):
         i = int(np.argmax(repeated))
         raise InputError(source, f"{int(repeated.sum())} faces repeat a vertex index (first: face {i} = {F[i].tolist()}); remove these collapsed faces")
-    zero = face_areas(V, F) <= 1e-14 * max(float(np.sum(np.ptp(V, axis=0) ** 2)), 1e-300)
+    zero = zero_area_faces(V, F)
     if np.all(zero):
         raise InputError(source, f"all {len(F)} faces have zero area")
     if np.any(zero):
@@ -216,6 +217,47 @@ def face_areas(V: np.ndarray, F: np.ndarray) -> np.ndarray:
     (m,) float
     """
     return 0.5 * np.linalg.norm(np.cross(V[F[:, 1]] - V[F[:, 0]], V[F[:, 2]] - V[F[:, 0]]), axis=1)
+
+
+def zero_area_faces(V: np.ndarray, F: np.ndarray) -> np.ndarray:
+    """Faces whose area is zero up to rounding (below 1e-14 × the squared bounding-box diagonal).
+
+    Parameters
+    ----------
+    V : (n, 3) float
+    F : (m, 3) int
+
+    Returns
+    -------
+    (m,) bool
+    """
+    diag2 = float(np.sum(np.ptp(V, axis=0) ** 2))
+    return face_areas(V, F) <= 1e-14 * max(diag2, 1e-300)
+
+
+def weld_identical_vertices(V: np.ndarray, F: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge vertices with bit-identical coordinates, keeping first-occurrence order.
+
+    Parameters
+    ----------
+    V : (n, 3) float
+    F : (m, 3) int
+
+    Returns
+    -------
+    V_welded : (k, 3) float
+        The distinct positions, ordered by first occurrence in ``V``.
+    F_welded : (m, 3) int64
+        ``F`` re-indexed into ``V_welded`` (faces are kept, even if they collapse).
+    index : (n,) int64
+        Row of ``V_welded`` for every input vertex.
+    """
+    _, first, inverse = np.unique(V, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    index = rank[inverse.reshape(-1)].astype(np.int64)
+    return V[first[order]], index[np.asarray(F, dtype=np.int64)], index
 
 
 # ------------------------------------------------------------------ helpers
@@ -367,13 +409,12 @@ def _read_stl(path: Path) -> _Read:
     corners = np.asarray(d["vertices"], dtype=np.float64)[np.asarray(d["faces"]).reshape(-1)]
     if len(corners) == 0:
         return corners.reshape(0, 3), None, None, []
-    _, first, inverse = np.unique(corners, axis=0, return_index=True, return_inverse=True)
-    order = np.argsort(first)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    V = corners[first[order]]
-    F = rank[inverse.reshape(-1)].reshape(-1, 3)
+    V, F, _ = weld_identical_vertices(corners, np.arange(len(corners)).reshape(-1, 3))
     notes = [f"STL corners merged where bit-identical: {len(corners)} corners -> {len(V)} vertices"]
+    collapsed = (F[:, 0] == F[:, 1]) | (F[:, 1] == F[:, 2]) | (F[:, 0] == F[:, 2])
+    if np.any(collapsed):
+        notes.append(f"{int(collapsed.sum())} STL triangles with two identical corners dropped")
+        F = F[~collapsed]
     return V, F, None, notes
 
 

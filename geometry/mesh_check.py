@@ -1,0 +1,279 @@
+"""Diagnosing a mesh: topology, defects, and whether libigl's BBW (TetGen) can run on it.
+
+Used by ``fieldrig check``, the GUI's load warnings and :func:`fieldrig.bbw_weights`.
+fieldrig's own skinning accepts every mesh :func:`~fieldrig.geometry.mesh_io.validate_mesh`
+accepts; the report says what a user should know, and what the tetrahedral reference needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from fieldrig.geometry.mesh_io import validate_mesh, weld_identical_vertices, zero_area_faces
+
+#: Above this many faces the self-intersection test is skipped (it costs ~7 µs per face here).
+SELF_INTERSECTION_FACE_LIMIT = 2_000_000
+
+
+@dataclass
+class MeshReport:
+    """What :func:`check_mesh` found.
+
+    Attributes
+    ----------
+    n_vertices, n_faces : int
+    is_point_cloud : bool
+    components : int
+        Connected pieces (by shared vertices); a point cloud counts as 1.
+    boundary_edges : int
+        Edges with exactly one incident face.
+    boundary_loops : int
+        Holes: connected chains of boundary edges.
+    non_manifold_edges : int
+        Edges with three or more incident faces.
+    non_manifold_vertices : int
+        Vertices whose incident faces form more than one fan (e.g. two cubes touching at a corner).
+    inconsistent_edges : int
+        Two-face edges whose faces disagree on orientation (both traverse it the same way).
+    self_intersections : int or None
+        Intersecting face pairs (adjacent faces excluded); None when not checked.
+    degenerate_faces : int
+        Faces of zero area.
+    duplicate_vertices : int
+        Vertices at exactly the same position as an earlier vertex.
+    unreferenced_vertices : int
+        Vertices used by no face.
+    closed : bool
+        No boundary edges and no non-manifold edges (watertight).
+    bbox_min, bbox_max : (3,) float
+    bbox_diagonal : float
+    bbw_feasible : bool
+        Whether :func:`fieldrig.bbw_weights` (TetGen + libigl BBW) can run. It welds
+        duplicate vertices first, so this is judged on the welded surface.
+    bbw_reason : str
+        Why not (empty when feasible).
+    """
+
+    n_vertices: int
+    n_faces: int
+    is_point_cloud: bool
+    components: int
+    boundary_edges: int
+    boundary_loops: int
+    non_manifold_edges: int
+    non_manifold_vertices: int
+    inconsistent_edges: int
+    self_intersections: Optional[int]
+    degenerate_faces: int
+    duplicate_vertices: int
+    unreferenced_vertices: int
+    closed: bool
+    bbox_min: np.ndarray
+    bbox_max: np.ndarray
+    bbox_diagonal: float
+    bbw_feasible: bool
+    bbw_reason: str
+
+    def summary(self) -> List[str]:
+        """The report as short sentences for people, most important first."""
+        if self.is_point_cloud:
+            lines = [f"Point cloud: {self.n_vertices} points, no faces."]
+        else:
+            kind = "closed (watertight)" if self.closed else "open"
+            lines = [f"Triangle mesh: {self.n_vertices} vertices, {self.n_faces} faces, "
+                     f"{self.components} connected component{'s' if self.components != 1 else ''}, {kind}."]
+        lines.append(f"Bounding box {np.array2string(self.bbox_min, precision=4)} to "
+                     f"{np.array2string(self.bbox_max, precision=4)}, diagonal {self.bbox_diagonal:.4g}.")
+        for count, text in [
+            (self.boundary_loops, f"{self.boundary_loops} hole(s): {self.boundary_edges} boundary edges"),
+            (self.non_manifold_edges, f"{self.non_manifold_edges} non-manifold edge(s) (three or more faces meet)"),
+            (self.non_manifold_vertices, f"{self.non_manifold_vertices} non-manifold vertex(es) (separate fans meet at one vertex)"),
+            (self.inconsistent_edges, f"{self.inconsistent_edges} edge(s) between inconsistently oriented faces"),
+            (self.self_intersections or 0, f"{self.self_intersections} pair(s) of intersecting faces"),
+            (self.degenerate_faces, f"{self.degenerate_faces} zero-area face(s)"),
+            (self.duplicate_vertices, f"{self.duplicate_vertices} duplicate vertex(es) (same position as another)"),
+            (self.unreferenced_vertices, f"{self.unreferenced_vertices} vertex(es) used by no face"),
+        ]:
+            if count:
+                lines.append(text[0].upper() + text[1:] + ".")
+        if self.self_intersections is None and not self.is_point_cloud:
+            lines.append(f"Self-intersections not checked (more than {SELF_INTERSECTION_FACE_LIMIT} faces).")
+        if self.bbw_feasible:
+            welded = " once duplicate vertices are welded" if self.duplicate_vertices else ""
+            lines.append(f"libigl BBW reference can run{welded} (closed, edge-manifold, no self-intersections).")
+        else:
+            lines.append(f"libigl BBW reference cannot run: {self.bbw_reason}. fieldrig's skinning still works.")
+        return lines
+
+
+def check_mesh(V: np.ndarray, F: Optional[np.ndarray], source: str = "mesh") -> MeshReport:
+    """Diagnose a triangle mesh or point cloud.
+
+    Parameters
+    ----------
+    V : (n, 3) float
+    F : (m, 3) int or None
+        None for a point cloud.
+    source : str
+        Name used in error messages.
+
+    Returns
+    -------
+    MeshReport
+
+    Raises
+    ------
+    InputError
+        When the arrays are not a valid mesh at all (see
+        :func:`~fieldrig.geometry.mesh_io.validate_mesh`).
+    """
+    V, F = validate_mesh(V, F, source, warnings=[])
+    lo, hi = V.min(axis=0), V.max(axis=0)
+    duplicates = len(V) - len(np.unique(V, axis=0))
+    common = dict(n_vertices=len(V), bbox_min=lo, bbox_max=hi, bbox_diagonal=float(np.linalg.norm(hi - lo)),
+                  duplicate_vertices=duplicates)
+    if F is None:
+        return MeshReport(n_faces=0, is_point_cloud=True, components=1, boundary_edges=0, boundary_loops=0,
+                          non_manifold_edges=0, non_manifold_vertices=0, inconsistent_edges=0,
+                          self_intersections=0, degenerate_faces=0, unreferenced_vertices=0, closed=False,
+                          bbw_feasible=False, bbw_reason="a point cloud has no surface to tetrahedralise", **common)
+    topo = _topology(V, F)
+    report = MeshReport(n_faces=len(F), is_point_cloud=False, unreferenced_vertices=len(V) - len(np.unique(F)),
+                        bbw_feasible=False, bbw_reason="", **topo, **common)
+    if duplicates:
+        Vw, Fw, _ = weld_identical_vertices(V, F)
+        keep = (Fw[:, 0] != Fw[:, 1]) & (Fw[:, 1] != Fw[:, 2]) & (Fw[:, 0] != Fw[:, 2])
+        topo = _topology(Vw, Fw[keep])
+    report.bbw_reason = _bbw_obstacles(topo, report.unreferenced_vertices)
+    report.bbw_feasible = not report.bbw_reason
+    return report
+
+
+def _topology(V: np.ndarray, F: np.ndarray) -> dict:
+    """Edge/vertex topology counts, self-intersections and degenerate faces of (V, F)."""
+    import igl
+    import igl.predicates
+
+    n = len(V)
+    directed = F[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    undirected = np.sort(directed, axis=1)
+    keys = undirected[:, 0] * n + undirected[:, 1]
+    uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    boundary = uniq[counts == 1]
+    # same directed edge used twice within a two-face edge => orientations disagree
+    dkeys = directed[:, 0] * n + directed[:, 1]
+    two_face = counts[inverse] == 2
+    d_uniq, d_counts = np.unique(dkeys[two_face], return_counts=True)
+    inconsistent = int(np.sum(d_counts > 1))
+
+    used = np.zeros(n, bool)
+    used[F.ravel()] = True
+    manifold = np.ones(n, bool)
+    flags = igl.is_vertex_manifold(F)  # sized by the largest index used
+    manifold[:len(flags)] = flags
+    non_manifold_vertices = int(np.sum(~manifold & used))
+
+    adj = coo_matrix((np.ones(len(directed)), (directed[:, 0], directed[:, 1])), shape=(n, n))
+    _, labels = connected_components(adj, directed=False)
+    components = len(np.unique(labels[used]))
+
+    loops = 0
+    if len(boundary):
+        a, b = boundary // n, boundary % n
+        badj = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+        _, blabels = connected_components(badj, directed=False)
+        loops = len(np.unique(blabels[np.concatenate([a, b])]))
+
+    if len(F) <= SELF_INTERSECTION_FACE_LIMIT:
+        found, pairs, _ = igl.predicates.find_self_intersections(V, F)
+        intersections: Optional[int] = len(pairs) if found else 0
+    else:
+        intersections = None
+    non_manifold_edges = int(np.sum(counts > 2))
+    return dict(components=components, boundary_edges=len(boundary), boundary_loops=loops,
+                non_manifold_edges=non_manifold_edges, non_manifold_vertices=non_manifold_vertices,
+                inconsistent_edges=inconsistent, self_intersections=intersections,
+                degenerate_faces=int(np.sum(zero_area_faces(V, F))),
+                closed=len(boundary) == 0 and non_manifold_edges == 0)
+
+
+def _bbw_obstacles(topo: dict, unreferenced: int) -> str:
+    """Why TetGen/BBW cannot run on a surface with this topology ('' when it can)."""
+    reasons = []
+    if topo["boundary_edges"]:
+        reasons.append(f"the surface is not closed ({topo['boundary_loops']} hole(s), {topo['boundary_edges']} boundary edges)")
+    if topo["non_manifold_edges"]:
+        reasons.append(f"{topo['non_manifold_edges']} non-manifold edge(s)")
+    if topo["self_intersections"] is None:
+        reasons.append("self-intersections were not checked (mesh too large)")
+    elif topo["self_intersections"]:
+        reasons.append(f"the surface self-intersects ({topo['self_intersections']} face pair(s))")
+    if topo["degenerate_faces"]:
+        reasons.append(f"{topo['degenerate_faces']} zero-area face(s)")
+    if unreferenced:
+        reasons.append(f"{unreferenced} vertex(es) used by no face would get no weights")
+    return "; ".join(reasons)
+
+
+def handles_outside(V: np.ndarray, F: Optional[np.ndarray], rig, N: Optional[np.ndarray] = None,
+                    samples_per_bone: int = 10, tolerance: float = 0.01) -> List[str]:
+    """Handles that lie outside the shape, as sentences (empty list when all are inside).
+
+    A handle sample is outside when its generalized winding number is below 1/2 *and* it
+    lies farther than ``tolerance × bounding-box diagonal`` from the surface, so handles on
+    flat (2D) meshes and bone tips touching the skin pass.
+
+    Parameters
+    ----------
+    V : (n, 3) float
+    F : (m, 3) int or None
+        None for a point cloud (its winding number comes from oriented points).
+    rig : Rig
+    N : (n, 3) float, optional
+        Point-cloud normals; estimated when omitted.
+    samples_per_bone : int
+        Evenly spaced samples along each bone, ends included (a point handle is one sample).
+    tolerance : float
+        Allowed distance outside, as a fraction of the bounding-box diagonal.
+
+    Returns
+    -------
+    list of str
+        One sentence per offending handle, naming it.
+    """
+    import igl
+    from scipy.spatial import cKDTree
+
+    V, F = validate_mesh(V, F, "mesh", warnings=[])
+    segments = rig.handle_segments()
+    t = np.linspace(0.0, 1.0, max(int(samples_per_bone), 2))
+    Q = (segments[:, :1, :] * (1 - t)[None, :, None] + segments[:, 1:, :] * t[None, :, None]).reshape(-1, 3)
+    if F is not None:
+        winding = igl.fast_winding_number(V, F, Q)
+        distance = np.sqrt(igl.point_mesh_squared_distance(Q, V, F)[0])
+    else:
+        from fieldrig.geometry.normals import estimate_normals
+
+        N = estimate_normals(V) if N is None else np.asarray(N, dtype=np.float64)
+        tree = cKDTree(V)
+        k = min(8, len(V) - 1)
+        radius = tree.query(V, k=k + 1)[0][:, -1]
+        areas = np.pi * radius ** 2 / k
+        winding = igl.fast_winding_number(V, N, areas, Q)
+        distance = tree.query(Q)[0]
+    diag = float(np.linalg.norm(V.max(axis=0) - V.min(axis=0)))
+    outside = ((winding < 0.5) & (distance > tolerance * diag)).reshape(len(segments), len(t))
+    distance = distance.reshape(len(segments), len(t))
+    n_points = len(rig.point_handles)
+    messages = []
+    for h, name in enumerate(rig.handle_names):
+        samples = outside[h] if h >= n_points else outside[h, :1]
+        if samples.any():
+            kind = "point handle" if h < n_points else "bone"
+            messages.append(f"{kind} {name!r} lies outside the shape: {int(samples.sum())} of {len(samples)} "
+                            f"samples, up to {distance[h][outside[h]].max():.3g} from the surface")
+    return messages
