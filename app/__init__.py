@@ -32,6 +32,10 @@ _LAZY = {
     "linear_blend_skinning": "fieldrig.geometry.deform",
     "dual_quaternion_skinning": "fieldrig.geometry.deform",
     "bbw_weights": "fieldrig.geometry.bbw",
+    "BBWError": "fieldrig.geometry.bbw",
+    "check_mesh": "fieldrig.geometry.mesh_check",
+    "Pose": "fieldrig.geometry.pose",
+    "pose_transforms": "fieldrig.geometry.pose",
 }
 
 __all__ = sorted(_LAZY)
