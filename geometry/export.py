@@ -211,3 +211,48 @@ def _read_bytes(path: Path, kind: str) -> bytes:
     if not data.strip():
         raise InputError(str(path), f"{kind} file is empty")
     return data
+
+
+# -------------------------------------------------------------------------- meshes
+#: File extensions :func:`save_mesh` writes (``.ply`` and ``.xyz`` also for point clouds).
+MESH_FORMATS = (".obj", ".ply", ".off", ".stl", ".glb", ".xyz")
+
+
+def save_mesh(path: PathLike, V: np.ndarray, F: Optional[np.ndarray]) -> None:
+    """Write a triangle mesh or a point cloud, keeping the vertex order; atomic.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        ``.obj``, ``.ply``, ``.off``, ``.stl`` or ``.glb`` for meshes; ``.ply``, ``.obj``
+        or ``.xyz`` for point clouds (``F`` None).
+    V : (n, 3) float
+    F : (m, 3) int or None
+    """
+    import trimesh
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in MESH_FORMATS:
+        raise InputError(str(path), f"unknown mesh format {suffix!r} (expected one of {', '.join(MESH_FORMATS)})")
+    V = np.asarray(V, dtype=np.float64)
+    if V.ndim != 2 or V.shape[1] != 3:
+        raise InputError("V", f"expected (n, 3) vertex positions, got shape {V.shape}")
+    if F is None:
+        if suffix not in (".ply", ".obj", ".xyz"):
+            raise InputError(str(path), f"a point cloud cannot be written as {suffix} (use .ply, .obj or .xyz)")
+        if suffix == ".xyz":
+            atomic_write_text(path, "".join(f"{x!r} {y!r} {z!r}\n" for x, y, z in V.tolist()))
+            return
+        if suffix == ".obj":
+            atomic_write_text(path, "".join(f"v {x!r} {y!r} {z!r}\n" for x, y, z in V.tolist()))
+            return
+        geometry = trimesh.PointCloud(V)
+    else:
+        geometry = trimesh.Trimesh(V, np.asarray(F, dtype=np.int64), process=False)
+    with atomic_path(path) as tmp:
+        if suffix == ".obj":
+            data = trimesh.exchange.obj.export_obj(geometry, include_normals=False, include_texture=False, digits=17)
+            tmp.write_text(data)
+        else:
+            geometry.export(str(tmp), file_type=suffix[1:])

@@ -12,8 +12,12 @@ first) in ``JOINTS_0``/``WEIGHTS_0`` (and ``JOINTS_1``/``WEIGHTS_1``... beyond 4
 the Khronos rules: weights ≥ 0 summing to 1 in float32, no joint twice in a vertex's
 non-zero weights, unused slots joint 0 with weight 0.
 
+The skin's ``extras.fieldrig_rig`` holds the rig itself (fieldrig's JSON rig format), so
+files written here read back to the same rig, names and hierarchy included.
+
 Reading (:func:`load_gltf_rig`, :func:`read_gltf_skin`) takes the first skin (the one a
-mesh node uses, when there is one). Its joints are the skin's joint nodes at their bind pose
+mesh node uses, when there is one); a skin written by fieldrig gives back its stored rig.
+For any other skin, its joints are the skin's joint nodes at their bind pose
 (inverse of the inverse bind matrix, taken to the frame of the mesh node that uses the skin;
 the nodes' world transforms when the file has no inverse bind matrices). Bones are the
 parent → child pairs among the skin's joints, named after the parent node (``parent->child``
@@ -35,7 +39,7 @@ import numpy as np
 
 from fieldrig.geometry.atomic import atomic_write_bytes, atomic_write_text
 from fieldrig.geometry.errors import InputError
-from fieldrig.geometry.rig import Rig
+from fieldrig.geometry.rig import Rig, _parse_json, rig_to_json
 
 PathLike = Union[str, os.PathLike]
 
@@ -252,7 +256,8 @@ def write_skinned_gltf(
     mesh_node = len(nodes)
     nodes.append({"name": path.stem, "mesh": 0, "skin": 0})
     roots = [int(r) for r in np.flatnonzero(parents < 0)]
-    skin = {"joints": list(range(len(names))), "inverseBindMatrices": ibm_accessor}
+    skin = {"joints": list(range(len(names))), "inverseBindMatrices": ibm_accessor,
+            "extras": {"fieldrig_rig": rig_to_json(rig)}}
     if len(roots) == 1:
         skin["skeleton"] = roots[0]
     document = {
@@ -493,9 +498,29 @@ def read_gltf_skin(path: PathLike) -> GltfSkin:
         while p is not None and p not in node_to_joint:
             p = parent_node.get(p)
         skin_parent[k] = -1 if p is None else node_to_joint[p]
+    own = _own_rig(skin, names, positions, str(path))
+    if own is not None:
+        return GltfSkin(own, names, np.arange(own.n_handles), weights)
     carries = weights.sum(axis=0) > 0 if weights is not None else np.ones(len(joints), bool)
     rig, handle_joints = _rig_from_skeleton(names, positions, skin_parent, carries, str(path))
     return GltfSkin(rig, names, handle_joints, weights)
+
+
+def _own_rig(skin: dict, names: List[str], positions: np.ndarray, source: str) -> Optional[Rig]:
+    """The rig fieldrig stored in the skin's extras, when it still matches the skin's joints
+    (names and bind positions: an editor may have kept the extras but moved the joints)."""
+    stored = skin.get("extras", {}).get("fieldrig_rig") if isinstance(skin.get("extras"), dict) else None
+    if stored is None:
+        return None
+    try:
+        rig = _parse_json(json.dumps(stored), source)
+    except InputError:
+        return None
+    H = rig.n_handles
+    if names[:H] != rig.handle_names or len(positions) < H:
+        return None
+    tolerance = 1e-5 * max(1.0, float(np.abs(positions).max()))
+    return rig if np.abs(rig.handle_pivots() - positions[:H]).max() <= tolerance else None
 
 
 def load_gltf_rig(path: PathLike) -> Rig:

@@ -1,0 +1,600 @@
+"""Batch skinning: many assets, in worker processes or on a Dask cluster, resumable.
+
+Each asset is one job, :func:`process_asset`: load, train, write the outputs and a
+``report.json`` into ``OUTDIR/NAME/``. A job never raises: a failure becomes a report with
+``status: "failed"`` and a one-line ``error``, so one bad asset never stops the others.
+A job whose ``report.json`` says ``ok`` for the same input fingerprint (SHA-256 of the mesh
+and rig files plus the settings) and whose outputs all exist is skipped (resume).
+
+Executors:
+
+- ``local``: a pool of ``jobs`` spawned processes; each uses ``threads`` torch/BLAS threads
+  (default: CPU cores // jobs, so one job alone uses every core and two jobs on two cores
+  use one thread each).
+- ``dask``: the same job function submitted to a ``dask.distributed`` scheduler (or to a
+  local cluster of ``jobs`` workers when no address is given). Workers read the inputs and
+  write the outputs themselves, so OUTDIR and the assets must be on storage every worker
+  sees (a shared or network file system).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+from fieldrig.geometry.errors import InputError
+
+PathLike = Union[str, os.PathLike]
+
+MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf")
+RIG_SUFFIXES = (".tgf", ".json")
+FORMATS = ("npy", "csv", "dmat", "glb", "gltf")
+DEFAULTS = {"preset": "balanced", "formats": ["npy", "glb"], "seed": 0, "device": "auto",
+            "max_influences": 4, "save_field": False}
+REPORT = "report.json"
+SUMMARY = "summary.json"
+
+
+# ============================================================================ assets
+@dataclass
+class Asset:
+    """One mesh and its rig, with the settings to compute its weights with.
+
+    Attributes
+    ----------
+    name : str
+        Unique; names the output folder ``OUTDIR/name``.
+    mesh : str
+        Mesh path.
+    rig : str
+        Rig path (TGF, JSON, or a rigged GLB/GLTF — possibly the mesh itself).
+    settings : dict
+        preset, formats, seed, device, max_influences, save_field.
+    """
+
+    name: str
+    mesh: str
+    rig: str
+    settings: Dict = field(default_factory=lambda: dict(DEFAULTS))
+
+
+def discover_assets(source: PathLike, defaults: Optional[Dict] = None) -> List[Asset]:
+    """The assets of a manifest JSON or of a folder.
+
+    Parameters
+    ----------
+    source : str or PathLike
+        A manifest (see :func:`read_manifest`) or a folder: every mesh with a rig of the
+        same stem beside it (``NAME.tgf``/``NAME.json``), or a glTF file on its own
+        (its skin is the rig). A mesh with neither still becomes an asset, so that it is
+        reported as failed rather than silently skipped.
+    defaults : dict, optional
+        Settings for assets that do not set their own (the command line's options).
+
+    Returns
+    -------
+    list of Asset
+    """
+    source = Path(source)
+    settings = {**DEFAULTS, **(defaults or {})}
+    _check_settings(settings, "settings")
+    if source.is_dir():
+        assets = []
+        for mesh in sorted(p for p in source.iterdir() if p.suffix.lower() in MESH_SUFFIXES and p.is_file()):
+            rigs = [mesh.with_suffix(s) for s in RIG_SUFFIXES if mesh.with_suffix(s).is_file()]
+            rig = rigs[0] if rigs else mesh if mesh.suffix.lower() in (".glb", ".gltf") else mesh.with_suffix(".tgf")
+            assets.append(Asset(mesh.stem, str(mesh), str(rig), dict(settings)))
+        if not assets:
+            raise InputError(str(source), f"no meshes ({', '.join(MESH_SUFFIXES)}) in this folder")
+        _check_unique(assets, str(source))
+        return assets
+    if source.is_file():
+        return read_manifest(source, settings)
+    raise InputError(str(source), "no such manifest file or folder")
+
+
+def read_manifest(path: PathLike, defaults: Optional[Dict] = None) -> List[Asset]:
+    """Read a batch manifest.
+
+    Format (JSON; paths relative to the manifest's folder)::
+
+        {"defaults": {"preset": "fast", "formats": ["glb", "npy"], "seed": 0},
+         "assets": [{"name": "finger", "mesh": "finger.obj", "rig": "finger.tgf"},
+                    {"mesh": "legs.obj", "rig": "legs.json", "preset": "high"}]}
+
+    A bare list of assets is accepted too. ``name`` defaults to the mesh's stem; ``rig``
+    to the mesh itself for glTF files. Settings: preset, formats, seed, device,
+    max_influences, save_field; an asset's own override the manifest's ``defaults``, which
+    override ``defaults``.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"cannot read manifest ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), f"invalid JSON ({exc.msg} at line {exc.lineno})") from exc
+    if isinstance(data, list):
+        data = {"assets": data}
+    if not isinstance(data, dict) or not isinstance(data.get("assets"), list) or not data["assets"]:
+        raise InputError(str(path), "a manifest needs a non-empty 'assets' list")
+    base = {**DEFAULTS, **(defaults or {}), **data.get("defaults", {})}
+    _check_settings(base, f"{path} defaults")
+    assets = []
+    for i, entry in enumerate(data["assets"]):
+        if not isinstance(entry, dict) or "mesh" not in entry:
+            raise InputError(str(path), f"asset {i} needs a 'mesh' path")
+        mesh = path.parent / entry["mesh"]
+        rig = entry.get("rig") or (entry["mesh"] if mesh.suffix.lower() in (".glb", ".gltf") else None)
+        if rig is None:
+            raise InputError(str(path), f"asset {i} ({entry['mesh']}) needs a 'rig' path")
+        settings = {**base, **{k: v for k, v in entry.items() if k in DEFAULTS}}
+        _check_settings(settings, f"{path} asset {i}")
+        unknown = set(entry) - set(DEFAULTS) - {"name", "mesh", "rig"}
+        if unknown:
+            raise InputError(str(path), f"asset {i} has unknown keys {sorted(unknown)}")
+        assets.append(Asset(str(entry.get("name", mesh.stem)), str(mesh), str(path.parent / rig), settings))
+    _check_unique(assets, str(path))
+    return assets
+
+
+def _check_settings(settings: Dict, source: str) -> None:
+    unknown = set(settings) - set(DEFAULTS)
+    if unknown:
+        raise InputError(source, f"unknown settings {sorted(unknown)} (known: {', '.join(DEFAULTS)})")
+    bad = [f for f in settings["formats"] if f not in FORMATS]
+    if bad or not settings["formats"]:
+        raise InputError(source, f"unknown output formats {bad} (expected some of {', '.join(FORMATS)})")
+    if settings["preset"] not in ("fast", "balanced", "high"):
+        raise InputError(source, f"unknown preset {settings['preset']!r} (expected fast, balanced or high)")
+    if not isinstance(settings["max_influences"], int) or settings["max_influences"] < 1:
+        raise InputError(source, f"max_influences must be a positive integer, got {settings['max_influences']!r}")
+
+
+def _check_unique(assets: Sequence[Asset], source: str) -> None:
+    seen = set()
+    for a in assets:
+        if a.name in seen:
+            raise InputError(source, f"two assets are named {a.name!r}; give them distinct names")
+        seen.add(a.name)
+
+
+# ============================================================================ one job
+def fingerprint(asset: Asset) -> str:
+    """SHA-256 of the asset's input files and settings: equal means nothing to redo."""
+    from fieldrig import __version__
+
+    h = hashlib.sha256()
+    for path in (asset.mesh, asset.rig):
+        h.update(path.encode() + b"\0")
+        try:
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+        except OSError:
+            h.update(b"<unreadable>")
+    h.update(json.dumps(asset.settings, sort_keys=True).encode())
+    h.update(__version__.encode())
+    return h.hexdigest()
+
+
+def output_paths(asset: Asset, outdir: PathLike) -> List[Path]:
+    """Files the asset's job writes (besides its report)."""
+    folder = Path(outdir) / asset.name
+    paths = [folder / f"{asset.name}.{fmt}" for fmt in asset.settings["formats"]]
+    if asset.settings.get("save_field"):
+        paths.append(folder / f"{asset.name}.field")
+    return paths
+
+
+def is_up_to_date(asset: Asset, outdir: PathLike) -> bool:
+    """Whether the asset's previous report is ``ok`` for the same inputs and its outputs exist."""
+    try:
+        report = json.loads((Path(outdir) / asset.name / REPORT).read_text())
+    except (OSError, ValueError):
+        return False
+    return (report.get("status") == "ok" and report.get("fingerprint") == fingerprint(asset)
+            and all(p.is_file() for p in output_paths(asset, outdir)))
+
+
+# The worker's progress sink: set once per worker process by _init_worker (local) or per
+# job (dask); called as sink(asset_name, fraction, stage).
+_progress_sink: Optional[Callable[[str, float, str], None]] = None
+
+
+def _init_worker(threads: Optional[int], queue) -> None:
+    """Pool initializer: thread counts before torch/numpy load, and the progress queue."""
+    global _progress_sink
+    if threads:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[var] = str(threads)
+        import torch
+
+        torch.set_num_threads(threads)
+    if queue is not None:
+        _progress_sink = lambda name, fraction, stage: queue.put((name, fraction, stage))
+
+
+def process_asset(asset: Asset, outdir: PathLike, threads: Optional[int] = None) -> Dict:
+    """Compute one asset's weights, write its outputs and ``report.json``; never raises.
+
+    Parameters
+    ----------
+    asset : Asset
+    outdir : str or PathLike
+        Outputs go to ``outdir/asset.name/``.
+    threads : int, optional
+        torch threads for this job (left as they are when None).
+
+    Returns
+    -------
+    dict
+        The report: name, status (``ok``/``failed``), error, time_s, figures, outputs, ...
+    """
+    from fieldrig import __version__
+    from fieldrig.geometry.atomic import atomic_write_text
+
+    start = time.perf_counter()
+    folder = Path(outdir) / asset.name
+    report: Dict = {
+        "name": asset.name, "mesh": asset.mesh, "rig": asset.rig, "settings": asset.settings,
+        "fingerprint": fingerprint(asset), "status": "failed", "error": None,
+        "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "fieldrig_version": __version__,
+    }
+    try:
+        report.update(_compute(asset, folder, threads))
+        report["status"] = "ok"
+    except Exception as exc:  # a job reports its failure instead of raising
+        report["error"] = " ".join(str(exc).split()) or type(exc).__name__
+        if not isinstance(exc, InputError):
+            report["error"] = f"{type(exc).__name__}: {report['error']}"
+            report["traceback"] = traceback.format_exc()
+    report["time_s"] = round(time.perf_counter() - start, 3)
+    try:
+        atomic_write_text(folder / REPORT, json.dumps(report, indent=2) + "\n")
+    except OSError as exc:
+        report.update(status="failed", error=f"cannot write the report ({exc})")
+    return report
+
+
+def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
+    import numpy as np
+    import torch
+
+    import fieldrig
+    from fieldrig.cli import write_weight_outputs
+    from fieldrig.geometry.rig import load_rig
+    from fieldrig.neural.device import resolve_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    s = asset.settings
+    t0 = time.perf_counter()
+    mesh = fieldrig.load_mesh(asset.mesh)
+    rig = load_rig(asset.rig)
+    t1 = time.perf_counter()
+    sink = _progress_sink
+
+    def progress(event) -> bool:
+        if sink is not None:
+            sink(asset.name, event.fraction, event.stage)
+        return True
+
+    field_ = fieldrig.fit_skinning_field(mesh.V, mesh.F, rig, preset=s["preset"], device=s["device"],
+                                         seed=s["seed"], progress=progress)
+    W = field_.evaluate(mesh.V)
+    t2 = time.perf_counter()
+    outputs = [str(p) for p in output_paths(asset, folder.parent)]
+    write_weight_outputs([o for o in outputs if not o.endswith(".field")], mesh, rig, W, s["max_influences"])
+    if s.get("save_field"):
+        field_.save(outputs[-1])
+    t3 = time.perf_counter()
+    lost = 1.0 - np.sort(W, axis=1)[:, ::-1][:, : s["max_influences"]].sum(axis=1) / W.sum(axis=1)
+    return {
+        "outputs": outputs,
+        "stages_s": {"load": round(t1 - t0, 3), "train": round(t2 - t1, 3), "write": round(t3 - t2, 3)},
+        "figures": {
+            "n_vertices": int(len(mesh.V)), "n_faces": None if mesh.F is None else int(len(mesh.F)),
+            "n_handles": int(rig.n_handles), "handles": rig.handle_names,
+            "min_weight": float(W.min()), "max_weight": float(W.max()),
+            "partition_of_unity_error": float(np.abs(W.sum(axis=1) - 1.0).max()),
+            "max_influences": int(s["max_influences"]),
+            "pruned_weight_mean": float(lost.mean()), "pruned_weight_max": float(lost.max()),
+        },
+        "warnings": list(mesh.warnings),
+        "device": str(resolve_device(s["device"])),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+# ============================================================================ running
+@dataclass
+class BatchOptions:
+    """How to run a batch.
+
+    Attributes
+    ----------
+    jobs : int
+        Assets computed at once (local worker processes, or local Dask workers).
+    threads : int or None
+        torch/BLAS threads per job; None = CPU cores // jobs (at least 1).
+    force : bool
+        Recompute up-to-date assets.
+    executor : str
+        ``"local"`` or ``"dask"``.
+    scheduler : str or None
+        Dask scheduler address; None starts a local cluster.
+    progress : bool
+        Show progress bars (on a terminal).
+    """
+
+    jobs: int = 1
+    threads: Optional[int] = None
+    force: bool = False
+    executor: str = "local"
+    scheduler: Optional[str] = None
+    progress: bool = True
+
+
+@dataclass
+class BatchSummary:
+    """The reports of a batch run, in asset order, and its wall time."""
+
+    reports: List[Dict]
+    time_s: float
+
+    @property
+    def all_succeeded(self) -> bool:
+        """True when no asset failed (skipped ones count as succeeded)."""
+        return all(r["status"] in ("ok", "skipped") for r in self.reports)
+
+    def counts(self) -> Dict[str, int]:
+        """Number of assets per status."""
+        out = {"ok": 0, "skipped": 0, "failed": 0}
+        for r in self.reports:
+            out[r["status"]] += 1
+        return out
+
+    def to_dict(self) -> Dict:
+        return {"time_s": round(self.time_s, 3), "counts": self.counts(), "all_succeeded": self.all_succeeded,
+                "assets": [{k: r.get(k) for k in ("name", "status", "error", "time_s", "outputs")} for r in self.reports]}
+
+    def table(self) -> str:
+        """A plain-text table, one asset per line, then the totals."""
+        width = max([len(r["name"]) for r in self.reports] + [5])
+        lines = [f"{'asset':<{width}}  {'status':<7}  {'time':>7}  detail"]
+        for r in self.reports:
+            fig = r.get("figures") or {}
+            detail = r.get("error") or (f"{fig['n_vertices']:,} vertices × {fig['n_handles']} handles"
+                                        if fig else "up to date")
+            t = f"{r['time_s']:.1f}s" if r.get("time_s") is not None else "-"
+            lines.append(f"{r['name']:<{width}}  {r['status']:<7}  {t:>7}  {detail}")
+        c = self.counts()
+        lines.append(f"{len(self.reports)} assets: {c['ok']} ok, {c['skipped']} up to date, {c['failed']} failed "
+                     f"in {self.time_s:.1f} s")
+        return "\n".join(lines)
+
+
+def run_batch(assets: Sequence[Asset], outdir: PathLike, options: Optional[BatchOptions] = None) -> BatchSummary:
+    """Run every asset's job, write ``OUTDIR/summary.json`` and return the summary.
+
+    Parameters
+    ----------
+    assets : sequence of Asset
+    outdir : str or PathLike
+    options : BatchOptions, optional
+
+    Returns
+    -------
+    BatchSummary
+    """
+    from fieldrig.geometry.atomic import atomic_write_text
+
+    options = options or BatchOptions()
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    reports: Dict[str, Dict] = {}
+    todo = []
+    for a in assets:
+        if not options.force and is_up_to_date(a, outdir):
+            reports[a.name] = {"name": a.name, "status": "skipped", "error": None, "time_s": None,
+                               "outputs": [str(p) for p in output_paths(a, outdir)]}
+        else:
+            todo.append(a)
+    board = _ProgressBoard(len(assets), len(assets) - len(todo), options.progress)
+    try:
+        if todo:
+            runner = _run_dask if options.executor == "dask" else _run_local
+            for report in runner(todo, outdir, options, board):
+                reports[report["name"]] = report
+                board.finished(report)
+    finally:
+        board.close()
+    summary = BatchSummary([reports[a.name] for a in assets if a.name in reports], time.perf_counter() - start)
+    atomic_write_text(outdir / SUMMARY, json.dumps(summary.to_dict(), indent=2) + "\n")
+    return summary
+
+
+def _threads_per_job(options: BatchOptions) -> int:
+    return options.threads or max(1, (os.cpu_count() or 1) // options.jobs)
+
+
+def _run_local(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board: "_ProgressBoard"):
+    """Yield reports as jobs finish, from a pool of spawned worker processes."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    stop = threading.Event()
+    drain = threading.Thread(target=_drain, args=(queue, board, stop), daemon=True)
+    drain.start()
+    threads = _threads_per_job(options)
+    pool = ProcessPoolExecutor(max_workers=min(options.jobs, len(todo)), mp_context=ctx,
+                               initializer=_init_worker, initargs=(threads, queue))
+    try:
+        pending = {pool.submit(process_asset, a, str(outdir), threads): a for a in todo}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                asset = pending.pop(fut)
+                yield _result_or_failure(fut, asset)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        stop.set()
+        drain.join()
+        queue.close()
+
+
+def _result_or_failure(fut, asset: Asset) -> Dict:
+    """The job's report; a crashed worker (killed, out of memory) becomes a failed report."""
+    try:
+        return fut.result()
+    except Exception as exc:
+        return {"name": asset.name, "mesh": asset.mesh, "rig": asset.rig, "status": "failed",
+                "error": f"worker crashed: {type(exc).__name__}: {exc}", "time_s": None}
+
+
+def _drain(queue, board: "_ProgressBoard", stop: threading.Event) -> None:
+    import queue as queue_module
+
+    while not stop.is_set():
+        try:
+            name, fraction, stage = queue.get(timeout=0.1)
+        except (queue_module.Empty, EOFError, OSError):
+            continue
+        board.update(name, fraction, stage)
+
+
+def _dask_job(asset: Asset, outdir: str, threads: Optional[int], queue_name: Optional[str]) -> Dict:
+    """The job as run on a Dask worker: progress goes to a distributed queue."""
+    global _progress_sink
+    if queue_name is not None:
+        from distributed import Queue
+
+        queue = Queue(queue_name)
+        last = [0.0]
+
+        def sink(name: str, fraction: float, stage: str) -> None:
+            now = time.monotonic()
+            if now - last[0] > 0.5 or fraction >= 1.0:
+                last[0] = now
+                queue.put((name, fraction, stage))
+
+        _progress_sink = sink
+    try:
+        return process_asset(asset, outdir, threads)
+    finally:
+        _progress_sink = None
+
+
+def _run_dask(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board: "_ProgressBoard"):
+    """Yield reports as jobs finish on a Dask distributed cluster."""
+    try:
+        from distributed import Client, LocalCluster, Queue, as_completed
+    except ImportError as exc:
+        raise InputError("--executor dask", "needs dask.distributed: pip install 'fieldrig[dask]'") from exc
+    import uuid
+
+    cluster = None
+    if options.scheduler:
+        try:
+            client = Client(options.scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise InputError("--scheduler", f"cannot reach the Dask scheduler at {options.scheduler} ({exc})") from exc
+    else:
+        cluster = LocalCluster(n_workers=options.jobs, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    queue_name = f"fieldrig-progress-{uuid.uuid4().hex}" if board.enabled else None
+    stop = threading.Event()
+    drain = None
+    threads = options.threads or (_threads_per_job(options) if cluster is not None else None)
+    try:
+        if queue_name is not None:
+            drain = threading.Thread(target=_drain, args=(_DaskQueueReader(Queue(queue_name, client=client)), board, stop),
+                                     daemon=True)
+            drain.start()
+        futures = {client.submit(_dask_job, a, str(Path(outdir).resolve()), threads, queue_name, pure=False,
+                                 key=f"fieldrig-{a.name}-{uuid.uuid4().hex[:8]}"): a for a in todo}
+        for fut in as_completed(futures):
+            yield _result_or_failure(fut, futures[fut])
+    finally:
+        stop.set()
+        if drain is not None:
+            drain.join()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+class _DaskQueueReader:
+    """Adapts a distributed.Queue to the ``get(timeout=)`` that :func:`_drain` uses."""
+
+    def __init__(self, queue):
+        self._queue = queue
+
+    def get(self, timeout: float):
+        import queue as queue_module
+
+        try:
+            return self._queue.get(timeout=timeout)
+        except (TimeoutError, OSError):
+            raise queue_module.Empty from None
+
+
+class _ProgressBoard:
+    """One bar over assets, plus one bar per running asset's training (tqdm, on stderr)."""
+
+    def __init__(self, total: int, done: int, enabled: bool):
+        from tqdm import tqdm
+
+        self.enabled = enabled and sys.stderr.isatty()
+        self._tqdm = tqdm
+        self._lock = threading.Lock()
+        self._overall = tqdm(total=total, initial=done, desc="assets", unit="asset", disable=not self.enabled,
+                             position=0)
+        self._bars: Dict[str, object] = {}
+        self._free: List[int] = []
+
+    def update(self, name: str, fraction: float, stage: str) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            bar = self._bars.get(name)
+            if bar is None:
+                position = self._free.pop(0) if self._free else len(self._bars) + 1
+                bar = self._tqdm(total=1000, desc=name, position=position, leave=False,
+                                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+                bar.position_slot = position
+                self._bars[name] = bar
+            bar.n = int(round(1000 * fraction))
+            bar.set_postfix_str(stage, refresh=False)
+            bar.refresh()
+
+    def finished(self, report: Dict) -> None:
+        with self._lock:
+            bar = self._bars.pop(report["name"], None)
+            if bar is not None:
+                self._free.append(bar.position_slot)
+                self._free.sort()
+                bar.close()
+            self._overall.update(1)
+            self._overall.set_postfix_str(f"{report['name']}: {report['status']}")
+
+    def close(self) -> None:
+        with self._lock:
+            for bar in self._bars.values():
+                bar.close()
+            self._overall.close()
