@@ -272,8 +272,7 @@ def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
     import torch
 
     import fieldrig
-    from fieldrig.cli import write_weight_outputs
-    from fieldrig.geometry.rig import load_rig
+    from fieldrig.cli import load_any_rig, write_weight_outputs
     from fieldrig.neural.device import resolve_device
 
     if threads:
@@ -281,7 +280,7 @@ def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
     s = asset.settings
     t0 = time.perf_counter()
     mesh = fieldrig.load_mesh(asset.mesh)
-    rig = load_rig(asset.rig)
+    rig = load_any_rig(asset.rig)
     t1 = time.perf_counter()
     sink = _progress_sink
 

@@ -278,6 +278,18 @@ class _ProgressBar:
         self._bar.close()
 
 
+def load_any_rig(path: str):
+    """A rig from TGF, JSON or a rigged glTF (:func:`fieldrig.geometry.rig.load_rig` reads a
+    ``.glb`` as text before dispatching to the glTF reader, so glTF goes there directly)."""
+    if Path(path).suffix.lower() in (".glb", ".gltf"):
+        from fieldrig.geometry.gltf import load_gltf_rig
+
+        return load_gltf_rig(path)
+    from fieldrig.geometry.rig import load_rig
+
+    return load_rig(path)
+
+
 def _say(args, message: str) -> None:
     if not getattr(args, "quiet", False):
         print(message, file=sys.stderr)
@@ -293,10 +305,8 @@ def cmd_weights(args) -> int:
     import time
 
     import fieldrig
-    from fieldrig.geometry.rig import load_rig
-
     mesh = fieldrig.load_mesh(args.mesh)
-    rig = load_rig(args.rig)
+    rig = load_any_rig(args.rig)
     for warning in mesh.warnings:
         _say(args, f"{args.mesh}: warning: {warning}")
     start = time.perf_counter()
@@ -410,14 +420,13 @@ def _posed_vertices(args, mesh):
     from fieldrig.geometry.export import load_weights
     from fieldrig.geometry.gltf import read_gltf_skin
     from fieldrig.geometry.pose import Pose, pose_transforms
-    from fieldrig.geometry.rig import load_rig
 
     gltf = (".glb", ".gltf")
     weights_path = args.weights or (args.mesh if Path(args.mesh).suffix.lower() in gltf else None)
     if weights_path is None:
         raise InputError("--weights", "give the weights file (the mesh is not a skinned glTF)")
     skin = read_gltf_skin(weights_path) if Path(weights_path).suffix.lower() in gltf else None
-    rig = load_rig(args.rig) if args.rig else skin.rig if skin else None
+    rig = load_any_rig(args.rig) if args.rig else skin.rig if skin else None
     if rig is None:
         raise InputError("--rig", "give the rig the weights were computed for")
     W = skin.handle_weights() if skin else load_weights(weights_path)
@@ -476,10 +485,9 @@ def cmd_check(args) -> int:
 
     import fieldrig
     from fieldrig.geometry.mesh_check import check_mesh, handles_outside
-    from fieldrig.geometry.rig import load_rig
 
     mesh = fieldrig.load_mesh(args.mesh)
-    rig = load_rig(args.rig) if args.rig else None
+    rig = load_any_rig(args.rig) if args.rig else None
     report = check_mesh(mesh.V, mesh.F, args.mesh)
     lines = [f"{args.mesh}:"] + report.summary() + [f"Warning: {w}" for w in mesh.warnings]
     outside: List[str] = []
