@@ -181,6 +181,7 @@ examples:
     cage.add_argument("--coords", metavar="PHI", help="coordinates of MESH's vertices (.npy, .csv, .dmat)")
     cage.add_argument("--cage", metavar="CAGE", help="the rest cage the coordinates belong to")
     cage.add_argument("--deformed-cage", metavar="CAGE2", help="the same cage with moved vertices")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=cmd_deform)
 
 
@@ -265,7 +266,7 @@ class _ProgressBar:
     def __init__(self, description: str, enabled: bool):
         from tqdm import tqdm
 
-        self._bar = tqdm(total=1000, desc=description, disable=not enabled, leave=False,
+        self._bar = tqdm(total=1000, desc=description, disable=None if enabled else True, leave=False,
                          bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
 
     def __call__(self, event) -> bool:
