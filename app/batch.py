@@ -8,9 +8,10 @@ and rig files plus the settings) and whose outputs all exist is skipped (resume)
 
 Executors:
 
-- ``local``: a pool of ``jobs`` spawned processes; each uses ``threads`` torch/BLAS threads
-  (default: CPU cores // jobs, so one job alone uses every core and two jobs on two cores
-  use one thread each).
+- ``local``: one job at a time in this process when ``jobs`` is 1 (torch's own thread
+  count: every core); else a pool of ``jobs`` spawned processes, each using ``threads``
+  torch/BLAS threads (default: CPU cores // jobs, so two jobs on two cores use one thread
+  each).
 - ``dask``: the same job function submitted to a ``dask.distributed`` scheduler (or to a
   local cluster of ``jobs`` workers when no address is given). Workers read the inputs and
   write the outputs themselves, so OUTDIR and the assets must be on storage every worker
@@ -430,7 +431,11 @@ def _threads_per_job(options: BatchOptions) -> int:
 
 
 def _run_local(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board: "_ProgressBoard"):
-    """Yield reports as jobs finish, from a pool of spawned worker processes."""
+    """Yield reports as jobs finish: in this process for one job at a time, else from a pool
+    of spawned worker processes."""
+    if options.jobs == 1 or len(todo) == 1:
+        yield from _run_here(todo, outdir, options, board)
+        return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -454,6 +459,17 @@ def _run_local(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board
         stop.set()
         drain.join()
         queue.close()
+
+
+def _run_here(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board: "_ProgressBoard"):
+    """One job at a time in this process (torch keeps its thread count unless ``threads`` is set)."""
+    global _progress_sink
+    previous, _progress_sink = _progress_sink, board.update
+    try:
+        for asset in todo:
+            yield process_asset(asset, outdir, options.threads)
+    finally:
+        _progress_sink = previous
 
 
 def _result_or_failure(fut, asset: Asset) -> Dict:

@@ -1,0 +1,123 @@
+"""``fieldrig batch``: a corrupt asset is reported and the rest finish, resume skips finished
+work and redoes changed work, manifests are validated, and the Dask executor runs the same
+jobs on a ``dask.distributed.LocalCluster``."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fieldrig.batch import Asset, BatchOptions, discover_assets, read_manifest, run_batch
+from fieldrig.cli import main
+from fieldrig.geometry.errors import InputError
+from fieldrig.geometry.export import load_weights
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+@pytest.fixture
+def asset_dir(tmp_path):
+    """The demo finger (TGF) and legs (JSON), a rigged GLB made from the finger, and a corrupt mesh."""
+    from fieldrig.geometry.gltf import write_skinned_gltf
+    from fieldrig.geometry.mesh_io import load_mesh
+    from fieldrig.geometry.rig import load_rig
+
+    d = tmp_path / "assets"
+    d.mkdir()
+    for name in ("finger.obj", "finger.tgf", "legs.obj", "legs.json"):
+        shutil.copy(ASSETS / name, d / name)
+    mesh, rig = load_mesh(ASSETS / "finger.obj"), load_rig(ASSETS / "finger.tgf")
+    write_skinned_gltf(d / "rigged.glb", mesh.V, mesh.F, rig, np.full((len(mesh.V), rig.n_handles), 1 / 3))
+    (d / "broken.obj").write_text("v 0 0 0\nv 1 0 0\nf 1 2 9\n")
+    shutil.copy(ASSETS / "finger.tgf", d / "broken.tgf")
+    return d
+
+
+def test_corrupt_asset_is_reported_and_the_rest_finish_then_resume(asset_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["batch", str(asset_dir), "-o", str(out), "--jobs", "2", "--preset", "fast", "--formats", "npy,glb"]
+    assert main(argv) == 1  # one asset failed
+    table = capsys.readouterr().out
+    assert "4 assets: 3 ok, 0 up to date, 1 failed" in table
+    summary = json.loads((out / "summary.json").read_text())
+    status = {a["name"]: a["status"] for a in summary["assets"]}
+    assert status == {"broken": "failed", "finger": "ok", "legs": "ok", "rigged": "ok"}
+    broken = json.loads((out / "broken" / "report.json").read_text())
+    assert "broken.obj" in broken["error"] and "outside 0..1" in broken["error"]
+    legs = json.loads((out / "legs" / "report.json").read_text())
+    assert legs["figures"]["n_handles"] == 5 and legs["figures"]["partition_of_unity_error"] < 1e-9
+    assert legs["time_s"] > 0 and legs["stages_s"]["train"] > 0
+    W = load_weights(out / "legs" / "legs.npy")
+    assert W.shape == (legs["figures"]["n_vertices"], 5) and np.all(W >= 0)
+    rigged = json.loads((out / "rigged" / "report.json").read_text())
+    assert rigged["figures"]["handles"] == ["bone0", "bone1", "bone2"]  # rig read from the GLB's skin
+    # Same results as the finger with its TGF: the GLB carried the same mesh and rig.
+    assert np.allclose(load_weights(out / "rigged" / "rigged.npy"), load_weights(out / "finger" / "finger.npy"))
+
+    # Resume (one job at a time now): finished assets are skipped, the broken one is tried again.
+    argv[argv.index("--jobs") + 1] = "1"
+    mtime = (out / "legs" / "legs.npy").stat().st_mtime_ns
+    assert main(argv) == 1
+    assert "4 assets: 0 ok, 3 up to date, 1 failed" in capsys.readouterr().out
+    assert (out / "legs" / "legs.npy").stat().st_mtime_ns == mtime
+
+    # Fix the broken asset and change the legs' rig: exactly those two are recomputed.
+    shutil.copy(ASSETS / "finger.obj", asset_dir / "broken.obj")
+    rig = json.loads((asset_dir / "legs.json").read_text())
+    rig["bones"][-1]["name"] = "shin_right"
+    (asset_dir / "legs.json").write_text(json.dumps(rig))
+    assert main(argv) == 0
+    assert "4 assets: 2 ok, 2 up to date, 0 failed" in capsys.readouterr().out
+    assert json.loads((out / "legs" / "report.json").read_text())["figures"]["handles"][-1] == "shin_right"
+
+
+def test_manifest_settings_and_errors(tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps({
+        "defaults": {"preset": "fast", "formats": ["csv"]},
+        "assets": [{"mesh": "a.obj", "rig": "a.tgf"}, {"name": "b2", "mesh": "b.glb", "max_influences": 8}]}))
+    a, b = read_manifest(tmp_path / "m.json")
+    assert (a.name, Path(a.rig).name, a.settings["preset"], a.settings["formats"]) == ("a", "a.tgf", "fast", ["csv"])
+    assert (b.name, Path(b.rig).name, b.settings["max_influences"]) == ("b2", "b.glb", 8)
+    for bad, problem in [
+        ({"assets": []}, "non-empty 'assets'"),
+        ({"assets": [{"rig": "a.tgf"}]}, "needs a 'mesh'"),
+        ({"assets": [{"mesh": "a.obj"}]}, "needs a 'rig'"),
+        ({"assets": [{"mesh": "a.obj", "rig": "a.tgf", "preset": "ultra"}]}, "unknown preset"),
+        ({"assets": [{"mesh": "a.obj", "rig": "a.tgf", "formats": ["fbx"]}]}, "unknown output formats"),
+        ({"assets": [{"mesh": "a.obj", "rig": "a.tgf", "colour": 1}]}, "unknown keys"),
+        ({"assets": [{"mesh": "a.obj", "rig": "a.tgf"}, {"mesh": "x/a.obj", "rig": "a.tgf"}]}, "two assets are named 'a'"),
+    ]:
+        (tmp_path / "bad.json").write_text(json.dumps(bad))
+        with pytest.raises(InputError, match=problem):
+            read_manifest(tmp_path / "bad.json")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(InputError, match="invalid JSON"):
+        read_manifest(tmp_path / "bad.json")
+    with pytest.raises(InputError, match="no such manifest"):
+        discover_assets(tmp_path / "nothing")
+
+
+def test_missing_rig_fails_that_asset_only(tmp_path):
+    (tmp_path / "in").mkdir()
+    shutil.copy(ASSETS / "finger.obj", tmp_path / "in" / "lonely.obj")
+    [asset] = discover_assets(tmp_path / "in")
+    summary = run_batch([asset], tmp_path / "out", BatchOptions(progress=False))
+    assert not summary.all_succeeded
+    assert "lonely.tgf" in summary.reports[0]["error"] and "not found" in summary.reports[0]["error"]
+
+
+def test_dask_executor_on_a_local_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    assets = [Asset("finger", str(ASSETS / "finger.obj"), str(ASSETS / "finger.tgf")),
+              Asset("bad", str(tmp_path / "missing.obj"), str(ASSETS / "finger.tgf"))]
+    for a in assets:
+        a.settings.update(preset="fast", formats=["npy"])
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        summary = run_batch(assets, tmp_path / "out",
+                            BatchOptions(executor="dask", scheduler=cluster.scheduler_address, progress=False))
+    status = {r["name"]: r["status"] for r in summary.reports}
+    assert status == {"finger": "ok", "bad": "failed"}
+    W = load_weights(tmp_path / "out" / "finger" / "finger.npy")
+    assert W.shape[1] == 3 and np.allclose(W.sum(axis=1), 1.0)
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["counts"] == {"ok": 1, "skipped": 0, "failed": 1}
