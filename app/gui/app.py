@@ -1,0 +1,142 @@
+"""The desktop app: polyscope's window and the Qt panel in one process, one thread.
+
+A ``QTimer`` (16 ms) drives ``ps.frame_tick()`` through :meth:`Viewer.tick`; Qt's event
+loop runs everything else. ``ps.show()`` is never called. Slow work runs in the
+:class:`~fieldrig.gui.jobs.JobRunner`'s worker thread, so the 3D view keeps turning while
+fields train.
+
+    fieldrig view arm.obj --rig arm.tgf
+    python -m fieldrig.gui.app arm.obj --rig arm.tgf
+"""
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from functools import partial
+from typing import Optional, Sequence
+
+import numpy as np
+import polyscope as ps
+from PyQt6.QtCore import QTimer
+from PyQt6.QtWidgets import QApplication
+
+from fieldrig.gui.controller import Controller
+from fieldrig.gui.document import Document
+from fieldrig.gui.jobs import JobRunner
+from fieldrig.gui.panel import MainWindow
+from fieldrig.gui.tools import ClickTools
+from fieldrig.gui.viewer import Viewer
+
+FRAME_INTERVAL_MS = 16
+
+
+def _camera(view_json: Optional[str] = None) -> Optional[str]:
+    """Get (no argument) or set the polyscope camera as JSON."""
+    if view_json is None:
+        return ps.get_view_as_json()
+    ps.set_view_from_json(view_json)
+    return None
+
+
+def screenshot_3d() -> np.ndarray:
+    """The polyscope view as an (h, w, 4) uint8 image, without polyscope's own UI."""
+    return np.ascontiguousarray(ps.screenshot_to_buffer(transparent_bg=False, include_UI=False))
+
+
+class FieldrigApp:
+    """All parts of the app, wired together (also what tests and scripts drive).
+
+    Parameters
+    ----------
+    backend : str, optional
+        polyscope backend; None picks a window (GLFW). Tests pass ``"openGL_mock"``.
+    start_timer : bool
+        Start the frame timer (tests may tick by hand instead).
+
+    Attributes
+    ----------
+    qt : QApplication
+    document : Document
+    viewer : Viewer
+    jobs : JobRunner
+    controller : Controller
+    tools : ClickTools
+    window : MainWindow
+    timer : QTimer
+        Calls :meth:`tick` every 16 ms.
+    frame_gaps_ms : deque of float
+        Time between consecutive ticks (the last 2000): how smooth the UI is.
+    """
+
+    def __init__(self, backend: Optional[str] = None, start_timer: bool = True):
+        self.qt = QApplication.instance() or QApplication(sys.argv[:1])
+        self.document = Document()
+        self.viewer = Viewer(self.document, backend)
+        self.jobs = JobRunner()
+        self.controller = Controller(self.document, self.jobs, camera=_camera)
+        self.tools = ClickTools(self.document, self.viewer)
+        self.window = MainWindow(self.document, self.controller, self.tools, self.jobs, screenshot_3d)
+        self.viewer.files_dropped.connect(self.window.open_files)
+        self.frame_gaps_ms: deque = deque(maxlen=2000)
+        self._last_tick: Optional[float] = None
+        self.timer = QTimer()
+        self.timer.setInterval(FRAME_INTERVAL_MS)
+        self.timer.timeout.connect(self.tick)
+        if start_timer:
+            self.timer.start()
+
+    def tick(self) -> None:
+        """One frame: pending document changes, then ``ps.frame_tick()``; quits when the
+        polyscope window is closed."""
+        now = time.perf_counter()
+        if self._last_tick is not None:
+            self.frame_gaps_ms.append((now - self._last_tick) * 1000.0)
+        self._last_tick = now
+        self.viewer.tick()
+        if ps.window_requests_close():
+            self.window.close()
+            self.qt.quit()
+
+    def open_files(self, mesh: Optional[str] = None, rig: Optional[str] = None, cage: Optional[str] = None,
+                   project: Optional[str] = None) -> None:
+        """Open the files given on the command line, one after the other."""
+        c = self.controller
+        actions = [partial(action, path) for path, action in
+                   ((project, c.open_project), (mesh, c.open_mesh), (rig, c.open_rig), (cage, c.open_cage)) if path]
+        self.window.queue_actions(actions)
+
+    def shutdown(self) -> None:
+        """Stop the timer and the worker; remove polyscope's structures."""
+        self.timer.stop()
+        self.jobs.cancel()
+        self.jobs.wait(10000)
+        self.window.close()
+        ps.remove_all_structures()
+
+
+def run_app(mesh: Optional[str] = None, rig: Optional[str] = None, cage: Optional[str] = None,
+            project: Optional[str] = None, backend: Optional[str] = None) -> int:
+    """Open the app (blocking until it is closed) and return the exit code."""
+    app = FieldrigApp(backend)
+    app.window.show()
+    app.open_files(mesh, rig, cage, project)
+    code = app.qt.exec()
+    app.shutdown()
+    return code
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m fieldrig.gui.app [MESH] [--rig RIG] [--cage CAGE] [--project FILE]``."""
+    import argparse
+
+    from fieldrig.gui.cli_commands import add_view_arguments
+
+    parser = argparse.ArgumentParser(prog="fieldrig view", description="Open the fieldrig rigging app.")
+    add_view_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_app(args.mesh, args.rig, args.cage, args.project)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

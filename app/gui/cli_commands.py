@@ -1,0 +1,135 @@
+"""The ``view`` and ``render`` subcommands of the ``fieldrig`` command.
+
+Registered by :mod:`fieldrig.cli` through ``register(subparsers)``. Nothing heavy is
+imported here: Qt, polyscope and torch load when a command runs.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+_RENDER_EPILOG = """\
+examples:
+  fieldrig render arm.obj --rig arm.tgf --weights arm.npy -o arm.png
+  fieldrig render arm.obj --rig arm.tgf --weights arm.npy --pose wave.json -o waved.png --method dqs
+  fieldrig render character.glb --pose walk.json -o thumb.png --size 256 256     # rig + weights from the glTF skin
+  fieldrig render arm.obj --rig arm.tgf --pose wave.json -o waved.png --preset fast  # computes the weights first
+
+Draws through polyscope's EGL backend: no window and no display are needed.
+"""
+
+_VIEW_EPILOG = """\
+examples:
+  fieldrig view
+  fieldrig view arm.obj --rig arm.tgf
+  fieldrig view spot.obj --cage spot-cage.obj
+  fieldrig view --project arm.fieldrig
+
+Two windows: the 3D view (polyscope) and the panel (Qt). Files can also be dropped on
+either window.
+"""
+
+
+def register(subparsers) -> None:
+    """Add ``view`` and ``render`` to the ``fieldrig`` command's subparsers."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    view = subparsers.add_parser("view", help="open the rigging app (3D view + panel)", formatter_class=formatter,
+                                 description="Open the desktop rigging app.", epilog=_VIEW_EPILOG)
+    add_view_arguments(view)
+    view.set_defaults(func=cmd_view)
+
+    render = subparsers.add_parser("render", help="draw a mesh, its weights and a pose to an image, headless",
+                                   formatter_class=formatter, epilog=_RENDER_EPILOG,
+                                   description="Render MESH (posed, coloured by its weights, with its skeleton) to a PNG "
+                                               "without a window.")
+    render.add_argument("mesh", metavar="MESH", help="mesh or point cloud (a rigged GLB/GLTF brings its rig and weights)")
+    render.add_argument("--rig", metavar="RIG", help="skeleton: TGF, JSON or a rigged GLB/GLTF")
+    render.add_argument("--weights", metavar="W", help="weights (NPY, CSV, DMAT); computed when a pose needs them and none are given")
+    render.add_argument("--pose", metavar="POSE", help="pose JSON (fieldrig pose format)")
+    render.add_argument("-o", "--output", required=True, metavar="OUT", help="image to write (.png, .jpg)")
+    render.add_argument("--method", choices=("lbs", "dqs"), default="lbs", help="skinning method for --pose")
+    render.add_argument("--color", default="dominant", metavar="HOW",
+                        help="'dominant' (each vertex in its main handle's colour), 'none', or a handle name "
+                             "(that handle's weight, viridis)")
+    render.add_argument("--no-skeleton", action="store_true", help="do not draw bones and joints")
+    render.add_argument("--view", choices=("three-quarter", "front", "side", "top"), default="three-quarter",
+                        help="camera direction (y up)")
+    render.add_argument("--size", nargs=2, type=int, default=(1024, 768), metavar=("W", "H"), help="image size in pixels")
+    render.add_argument("--preset", choices=("fast", "balanced", "high"), default="fast",
+                        help="preset used when the weights have to be computed")
+    render.add_argument("--device", default="auto", help="torch device when the weights have to be computed")
+    render.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    render.set_defaults(func=cmd_render)
+
+
+def add_view_arguments(parser) -> None:
+    """The ``view`` command's arguments (also used by ``python -m fieldrig.gui.app``)."""
+    parser.add_argument("mesh", metavar="MESH", nargs="?", help="mesh, soup or point cloud to open")
+    parser.add_argument("--rig", metavar="RIG", help="skeleton: TGF, JSON, or a rigged GLB/GLTF")
+    parser.add_argument("--cage", metavar="CAGE", help="cage for cage deformation (OBJ, OFF, PLY, JSON)")
+    parser.add_argument("--project", metavar="FILE", help="a .fieldrig project to open")
+
+
+def cmd_view(args) -> int:
+    """``fieldrig view``: open the app; returns when its windows are closed."""
+    from fieldrig.gui.app import run_app
+
+    return run_app(args.mesh, args.rig, args.cage, args.project)
+
+
+def cmd_render(args) -> int:
+    """``fieldrig render``: one image, headless."""
+    import sys
+
+    import fieldrig
+    from fieldrig.cli import _ProgressBar, load_any_rig
+    from fieldrig.geometry.errors import InputError
+    from fieldrig.geometry.export import load_weights
+    from fieldrig.geometry.pose import Pose
+    from fieldrig.render import render_image, write_image
+
+    if Path(args.output).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise InputError(args.output, "expected a .png, .jpg or .jpeg output")
+    mesh = fieldrig.load_mesh(args.mesh)
+    skin = None
+    if Path(args.mesh).suffix.lower() in (".glb", ".gltf") and (args.rig is None or args.weights is None):
+        from fieldrig.geometry.gltf import read_gltf_skin
+
+        try:
+            skin = read_gltf_skin(args.mesh)
+        except InputError:
+            skin = None
+    rig = load_any_rig(args.rig) if args.rig else (skin.rig if skin is not None else None)
+    pose = Pose.load(args.pose) if args.pose else None
+    if pose is not None and rig is None:
+        raise InputError("--rig", "a pose needs the rig it was made for")
+    W = None
+    if args.weights:
+        W = load_weights(args.weights)
+    elif skin is not None and skin.weights is not None and args.rig is None:
+        W = skin.handle_weights()
+    elif rig is not None and (pose is not None or args.color != "none"):
+        bar = _ProgressBar(f"weights {Path(args.mesh).name}", not args.quiet)
+        try:
+            W = fieldrig.skinning_weights(mesh.V, mesh.F, rig, preset=args.preset, device=args.device, progress=bar)
+        finally:
+            bar.close()
+    if W is not None and rig is None:
+        raise InputError("--rig", "weights need the rig they were computed for")
+    if W is not None and W.shape != (len(mesh.V), rig.n_handles):
+        raise InputError(args.weights or args.mesh, f"weights have shape {W.shape}; the mesh has {len(mesh.V)} vertices"
+                                                    f" and the rig {rig.n_handles} handles")
+    if pose is not None:
+        pose.local_arrays(rig)  # an unknown handle name fails here, with its name
+    colouring, handle = args.color, 0
+    if colouring not in ("dominant", "none"):
+        if rig is None or colouring not in rig.handle_names:
+            raise InputError("--color", f"expected dominant, none or a handle name, got {colouring!r}")
+        colouring, handle = "weight", rig.handle_names.index(args.color)
+    width, height = args.size
+    image = render_image(mesh.V, mesh.F, rig, W, pose, method=args.method, colouring=colouring, handle=handle,
+                         skeleton=not args.no_skeleton, width=width, height=height, view=args.view)
+    write_image(args.output, image)
+    if not args.quiet:
+        print(f"{Path(args.mesh).name}: {width}×{height} image → {args.output}", file=sys.stderr)
+    return 0

@@ -1,0 +1,392 @@
+"""The app's state: mesh, rig, weights, pose, cage, coordinates, settings, and the undo stack.
+
+State that edits change is kept in immutable snapshots (:class:`RigState`, :class:`CageState`,
+a :class:`~fieldrig.geometry.pose.Pose`, the deformed cage), and every edit is a
+:class:`ReplaceState` command on a ``QUndoStack`` that swaps one snapshot for another. Undo
+therefore restores exactly what was there, weights included (adding a bone drops the
+weights; undoing it brings them back). Continuous drags (gizmo, sliders) merge into one
+undo step per interaction.
+
+Observers (the panel, the viewer bridge) connect to :attr:`Document.changed`, which carries
+the set of topics that changed: ``"mesh"``, ``"rig"``, ``"weights"``, ``"pose"``,
+``"cage"``, ``"coords"``, ``"cage_pose"``, ``"selection"``, ``"mode"``, ``"settings"``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Optional
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtGui import QUndoCommand, QUndoStack
+
+from fieldrig.geometry.mesh_check import MeshReport
+from fieldrig.geometry.mesh_io import MeshData
+from fieldrig.geometry.pose import Pose, pose_transforms
+from fieldrig.geometry.rig import Rig
+
+MODES = ("rig", "weights", "pose", "cage")
+DEFAULT_SETTINGS: Dict[str, Any] = {
+    "preset": "balanced",
+    "device": "auto",
+    "objective": "dirichlet",
+    "method": "lbs",
+    "placement": "surface",
+    "colouring": "dominant",
+}
+
+
+@dataclass(frozen=True)
+class RigState:
+    """The rig and what depends on it (one undo snapshot).
+
+    Attributes
+    ----------
+    rig : Rig or None
+        None before any handle exists.
+    rig_source : str or None
+        File the rig was loaded from.
+    weights : (n, H) float or None
+        Skinning weights, one column per handle.
+    weights_stale : bool
+        The rig's joints moved after the weights were computed.
+    skinning_field : object or None
+        The trained :class:`~fieldrig.SkinningField` the weights came from.
+    pose : Pose
+    """
+
+    rig: Optional[Rig] = None
+    rig_source: Optional[str] = None
+    weights: Optional[np.ndarray] = None
+    weights_stale: bool = False
+    skinning_field: Any = None
+    pose: Pose = field(default_factory=Pose)
+
+
+@dataclass(frozen=True)
+class CageState:
+    """The cage and what depends on it (one undo snapshot).
+
+    Attributes
+    ----------
+    vertices : (c, 3) float or None
+        Rest cage.
+    faces : (k, 3) int or None
+    source : str or None
+        File the cage was loaded from (None for an automatic cage).
+    coordinates : (n, c) float or None
+        Barycentric coordinates of the mesh vertices.
+    barycentric_field : object or None
+        The trained field the coordinates came from.
+    """
+
+    vertices: Optional[np.ndarray] = None
+    faces: Optional[np.ndarray] = None
+    source: Optional[str] = None
+    coordinates: Optional[np.ndarray] = None
+    barycentric_field: Any = None
+
+
+def copy_pose(pose: Pose) -> Pose:
+    """An independent copy of a pose (its tables are copied; arrays are never mutated)."""
+    return Pose(dict(pose.rotations), dict(pose.translations))
+
+
+class ReplaceState(QUndoCommand):
+    """Swap one piece of document state for another; undo swaps it back.
+
+    Parameters
+    ----------
+    document : Document
+    key : str
+        ``"rig_state"``, ``"pose"``, ``"cage_state"`` or ``"cage_pose"``.
+    before, after : object
+        The snapshots.
+    text : str
+        Shown in the Edit menu ("Undo Add bone").
+    merge_token : hashable, optional
+        Consecutive commands with the same key and token merge into one undo step (one
+        gizmo drag, one slider drag).
+    """
+
+    _IDS = {"rig_state": 1, "pose": 2, "cage_state": 3, "cage_pose": 4}
+
+    def __init__(self, document: "Document", key: str, before, after, text: str, merge_token=None):
+        super().__init__(text)
+        self.document, self.key, self.before, self.after, self.merge_token = document, key, before, after, merge_token
+
+    def id(self) -> int:  # noqa: A003 - Qt API
+        return self._IDS[self.key] if self.merge_token is not None else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt API
+        if not isinstance(other, ReplaceState) or other.key != self.key or other.merge_token != self.merge_token:
+            return False
+        self.after = other.after
+        return True
+
+    def redo(self) -> None:
+        self.document._apply(self.key, self.after)
+
+    def undo(self) -> None:
+        self.document._apply(self.key, self.before)
+
+
+class Document(QObject):
+    """Everything the app shows and edits.
+
+    Signals
+    -------
+    changed(frozenset of str)
+        Topics that changed (see the module docstring).
+    """
+
+    changed = pyqtSignal(object)
+
+    _TOPICS = {
+        "rig_state": frozenset({"rig", "weights", "pose", "selection"}),
+        "pose": frozenset({"pose"}),
+        "cage_state": frozenset({"cage", "coords", "cage_pose", "selection"}),
+        "cage_pose": frozenset({"cage_pose"}),
+    }
+
+    def __init__(self, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.mesh: Optional[MeshData] = None
+        self.mesh_report: Optional[MeshReport] = None
+        self.rig_state = RigState()
+        self.cage_state = CageState()
+        self.cage_pose: Optional[np.ndarray] = None
+        self.settings: Dict[str, Any] = dict(DEFAULT_SETTINGS)
+        self.mode = "rig"
+        self.selected_handle: Optional[int] = None
+        self.selected_joint: Optional[int] = None
+        self.selected_cage_vertex: Optional[int] = None
+        self._interaction = 0
+
+    # ------------------------------------------------------------- accessors
+    @property
+    def rig(self) -> Optional[Rig]:
+        return self.rig_state.rig
+
+    @property
+    def weights(self) -> Optional[np.ndarray]:
+        return self.rig_state.weights
+
+    @property
+    def pose(self) -> Pose:
+        return self.rig_state.pose
+
+    def emit(self, topics: Iterable[str]) -> None:
+        """Tell observers that ``topics`` changed."""
+        self.changed.emit(frozenset(topics))
+
+    # ------------------------------------------------------- undoable changes
+    def _apply(self, key: str, value) -> None:
+        if key == "pose":
+            self.rig_state = replace(self.rig_state, pose=value)
+        else:
+            setattr(self, key, value)
+        if key == "rig_state":
+            self._clamp_selection()
+        if key == "cage_state" and self.cage_state.vertices is None:
+            self.selected_cage_vertex = None
+        self.emit(self._TOPICS[key])
+
+    def _push(self, key: str, after, text: str, merge_token=None) -> None:
+        before = self.rig_state.pose if key == "pose" else getattr(self, key)
+        self.undo_stack.push(ReplaceState(self, key, before, after, text, merge_token))
+
+    def end_interaction(self) -> None:
+        """Close the current drag: the next edit starts a new undo step."""
+        self._interaction += 1
+
+    def interaction_token(self, *what) -> tuple:
+        """A merge token for edits that belong to the current drag of ``what``."""
+        return (*what, self._interaction)
+
+    def set_rig_state(self, state: RigState, text: str) -> None:
+        """Replace the rig state as one undo step."""
+        self._push("rig_state", state, text)
+
+    def edit_rig(self, new_rig: Optional[Rig], text: str, renamed: Optional[Dict[str, str]] = None,
+                 merge_token=None) -> None:
+        """Replace the rig with an edited version; weights and pose follow as they can.
+
+        Weights are kept when the handles are the same (same count; flagged stale when
+        joints moved) and dropped otherwise. Pose entries are kept for handles whose name
+        survives (``renamed`` maps old to new names). Edits with the same ``merge_token``
+        (one joint drag) merge into one undo step.
+        """
+        old = self.rig_state
+        renamed = renamed or {}
+        weights, skin_field, stale = old.weights, old.skinning_field, old.weights_stale
+        if new_rig is None or old.rig is None or new_rig.n_handles != old.rig.n_handles:
+            weights, skin_field, stale = None, None, False
+        elif weights is not None and not np.array_equal(new_rig.joints, old.rig.joints):
+            stale = True
+        pose = Pose()
+        if new_rig is not None:
+            names = set(new_rig.handle_names)
+            for table_in, table_out in ((old.pose.rotations, pose.rotations), (old.pose.translations, pose.translations)):
+                for name, value in table_in.items():
+                    name = renamed.get(name, name)
+                    if name in names:
+                        table_out[name] = value
+        self._push("rig_state", RigState(new_rig, old.rig_source, weights, stale, skin_field, pose), text, merge_token)
+
+    def set_weights(self, weights: np.ndarray, skinning_field=None, text: str = "Compute weights") -> None:
+        """Install computed or imported weights (undoable)."""
+        self._push("rig_state", replace(self.rig_state, weights=weights, skinning_field=skinning_field, weights_stale=False), text)
+
+    def set_pose(self, pose: Pose, text: str, merge_token=None) -> None:
+        """Replace the pose (undoable; edits with the same ``merge_token`` merge)."""
+        self._push("pose", pose, text, merge_token)
+
+    def set_cage_state(self, state: CageState, text: str) -> None:
+        """Replace the cage and its coordinates; the deformed cage goes back to rest."""
+        self.undo_stack.beginMacro(text)
+        self._push("cage_state", state, text)
+        self._push("cage_pose", None if state.vertices is None else state.vertices.copy(), text)
+        self.undo_stack.endMacro()
+
+    def set_coordinates(self, coordinates: np.ndarray, barycentric_field=None, text: str = "Compute coordinates") -> None:
+        """Install computed coordinates of the mesh in the current cage (undoable)."""
+        self._push("cage_state", replace(self.cage_state, coordinates=coordinates, barycentric_field=barycentric_field), text)
+
+    def set_cage_pose(self, cage_pose: np.ndarray, text: str, merge_token=None) -> None:
+        """Move cage vertices (undoable; edits with the same ``merge_token`` merge)."""
+        self._push("cage_pose", cage_pose, text, merge_token)
+
+    # --------------------------------------------------- non-undoable changes
+    def set_mesh(self, mesh: MeshData, report: Optional[MeshReport]) -> None:
+        """Show a new mesh. Weights and coordinates belong to the old one and are dropped;
+        the rig and cage stay. The undo history is cleared (it refers to the old mesh)."""
+        self.undo_stack.clear()
+        self.mesh, self.mesh_report = mesh, report
+        self.rig_state = replace(self.rig_state, weights=None, skinning_field=None, weights_stale=False)
+        self.cage_state = replace(self.cage_state, coordinates=None, barycentric_field=None)
+        self.emit({"mesh", "weights", "coords"})
+
+    def restore(self, mesh: Optional[MeshData], report: Optional[MeshReport], rig_state: RigState,
+                cage_state: CageState, cage_pose: Optional[np.ndarray], settings: Dict[str, Any]) -> None:
+        """Replace the whole state (loading a project); clears the undo history."""
+        self.undo_stack.clear()
+        self.mesh, self.mesh_report = mesh, report
+        self.rig_state, self.cage_state, self.cage_pose = rig_state, cage_state, cage_pose
+        self.settings = {**DEFAULT_SETTINGS, **{k: v for k, v in settings.items() if k in DEFAULT_SETTINGS}}
+        self.mode = settings.get("mode", self.mode) if settings.get("mode") in MODES else self.mode
+        self.selected_handle = self.selected_joint = self.selected_cage_vertex = None
+        self.emit({"mesh", "rig", "weights", "pose", "cage", "coords", "cage_pose", "selection", "mode", "settings"})
+
+    def set_setting(self, key: str, value) -> None:
+        """Change one setting (preset, device, objective, method, placement, colouring)."""
+        if key not in DEFAULT_SETTINGS:
+            raise KeyError(f"unknown setting {key!r}")
+        if self.settings.get(key) != value:
+            self.settings[key] = value
+            self.emit({"settings"})
+
+    def set_mode(self, mode: str) -> None:
+        """Switch between rig editing, weight inspection, posing and cage deformation."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode != self.mode:
+            self.mode = mode
+            self.emit({"mode"})
+
+    def select_handle(self, handle: Optional[int]) -> None:
+        """Select a handle (weight column) or nothing."""
+        if handle is not None and (self.rig is None or not 0 <= handle < self.rig.n_handles):
+            handle = None
+        if handle != self.selected_handle:
+            self.selected_handle = handle
+            self.emit({"selection"})
+
+    def select_joint(self, joint: Optional[int]) -> None:
+        """Select a joint (for moving it) or nothing."""
+        if joint is not None and (self.rig is None or not 0 <= joint < len(self.rig.joints)):
+            joint = None
+        if joint != self.selected_joint:
+            self.selected_joint = joint
+            self.emit({"selection"})
+
+    def select_cage_vertex(self, vertex: Optional[int]) -> None:
+        """Select a cage vertex (for dragging it) or nothing."""
+        if vertex is not None and (self.cage_state.vertices is None or not 0 <= vertex < len(self.cage_state.vertices)):
+            vertex = None
+        if vertex != self.selected_cage_vertex:
+            self.selected_cage_vertex = vertex
+            self.emit({"selection"})
+
+    def _clamp_selection(self) -> None:
+        rig = self.rig
+        if self.selected_handle is not None and (rig is None or self.selected_handle >= rig.n_handles):
+            self.selected_handle = None
+        if self.selected_joint is not None and (rig is None or self.selected_joint >= len(rig.joints)):
+            self.selected_joint = None
+
+    # ------------------------------------------------------------- derived
+    def handle_transforms(self) -> Optional[np.ndarray]:
+        """Absolute transforms of the current pose, (H, 4, 4), or None without a rig."""
+        return None if self.rig is None else pose_transforms(self.rig, self.pose)
+
+    def weights_usable(self) -> bool:
+        """Weights exist and fit the mesh and the rig."""
+        W, mesh, rig = self.weights, self.mesh, self.rig
+        return W is not None and mesh is not None and rig is not None and W.shape == (len(mesh.V), rig.n_handles)
+
+    def coordinates_usable(self) -> bool:
+        """Coordinates exist and fit the mesh and the cage."""
+        Phi, mesh, cage = self.cage_state.coordinates, self.mesh, self.cage_state.vertices
+        return Phi is not None and mesh is not None and cage is not None and Phi.shape == (len(mesh.V), len(cage))
+
+    def deformed_vertices(self, deformation: Optional[str] = None) -> Optional[np.ndarray]:
+        """Vertex positions as deformed by the current pose or cage (see :func:`deform_mesh`).
+
+        ``deformation`` None follows the mode: the cage in cage mode, the pose otherwise.
+        Returns None without a mesh.
+        """
+        if self.mesh is None:
+            return None
+        deformation = deformation or ("cage" if self.mode == "cage" else "pose")
+        return deform_mesh(self.mesh.V, self.rig_state, self.cage_state, self.cage_pose, self.settings["method"], deformation)
+
+    def topics_all(self) -> FrozenSet[str]:
+        """Every topic (for a full refresh)."""
+        return frozenset({"mesh", "rig", "weights", "pose", "cage", "coords", "cage_pose", "selection", "mode", "settings"})
+
+
+def deform_mesh(V: np.ndarray, rig_state: RigState, cage_state: CageState, cage_pose: Optional[np.ndarray],
+                method: str = "lbs", deformation: str = "pose") -> np.ndarray:
+    """Rest positions deformed by a pose (skinning) or a moved cage, in float64.
+
+    Parameters
+    ----------
+    V : (n, 3) float
+        Rest positions.
+    rig_state, cage_state : RigState, CageState
+    cage_pose : (c, d) float or None
+        Deformed cage vertices.
+    method : {"lbs", "dqs"}
+        Skinning method for ``deformation="pose"``.
+    deformation : {"pose", "cage"}
+
+    Returns
+    -------
+    (n, 3) float
+        ``V`` itself when the weights or coordinates needed are missing or do not fit.
+    """
+    from fieldrig.geometry.deform import dual_quaternion_skinning, linear_blend_skinning
+
+    if deformation == "cage":
+        Phi = cage_state.coordinates
+        if Phi is None or cage_pose is None or Phi.shape != (len(V), len(cage_pose)):
+            return V
+        X = Phi @ cage_pose
+        return X if X.shape[1] == 3 else np.hstack([X, V[:, X.shape[1]:]])
+    rig, W = rig_state.rig, rig_state.weights
+    if rig is None or W is None or W.shape != (len(V), rig.n_handles):
+        return V
+    skin: Callable = dual_quaternion_skinning if method == "dqs" else linear_blend_skinning
+    return np.asarray(skin(V, W, pose_transforms(rig, rig_state.pose)))

@@ -1,0 +1,216 @@
+"""The panel window: menus, the tabs, the progress strip, dialogs, drag and drop."""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import numpy as np
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+
+from fieldrig.gui.controller import Controller
+from fieldrig.gui.document import Document
+from fieldrig.gui.jobs import JobRunner
+from fieldrig.gui.tabs import CageTab, ExportTab, MeshTab, PoseTab, RigTab, WeightsTab, ask_then
+from fieldrig.gui.tools import ClickTools
+from fieldrig.gui.widgets import ProgressStrip
+
+#: Tab → viewer mode (the Export tab keeps the mode it was entered from).
+TAB_MODES = {"Mesh": "rig", "Rig": "rig", "Weights": "weights", "Pose": "pose", "Cage": "cage"}
+
+
+class MainWindow(QMainWindow):
+    """The fieldrig panel.
+
+    Parameters
+    ----------
+    document, controller, tools, jobs
+        The app's parts (see :class:`fieldrig.gui.app.FieldrigApp`).
+    screenshot : callable
+        Returns the 3D view as an (h, w, 4) uint8 image.
+
+    Attributes
+    ----------
+    errors : list of (str, str)
+        Every (title, message) shown in an error dialog this session, oldest first.
+    """
+
+    def __init__(self, document: Document, controller: Controller, tools: ClickTools, jobs: JobRunner,
+                 screenshot: Callable[[], np.ndarray]):
+        super().__init__()
+        self.doc, self.controller, self.tools, self.jobs = document, controller, tools, jobs
+        self.errors: List[tuple] = []
+        self._dialogs: List[QMessageBox] = []
+        self._queue: List[Callable[[], bool]] = []
+        self.setWindowTitle("fieldrig")
+        self.setAcceptDrops(True)
+        self.resize(430, 860)
+
+        self.tabs = QTabWidget()
+        self.mesh_tab = MeshTab(document, controller, self.ask_open)
+        self.rig_tab = RigTab(document, controller, tools, self.ask_open, self.ask_save)
+        self.weights_tab = WeightsTab(document, controller, tools, self.ask_open)
+        self.pose_tab = PoseTab(document, controller, self.ask_open, self.ask_save)
+        self.cage_tab = CageTab(document, controller, self.ask_open)
+        self.export_tab = ExportTab(controller, self.ask_open, self.ask_save, screenshot)
+        for tab, name in ((self.mesh_tab, "Mesh"), (self.rig_tab, "Rig"), (self.weights_tab, "Weights"),
+                          (self.pose_tab, "Pose"), (self.cage_tab, "Cage"), (self.export_tab, "Export")):
+            self.tabs.addTab(tab, name)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.progress = ProgressStrip()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.tabs)
+        layout.addWidget(self.progress)
+        self.setCentralWidget(central)
+        self._build_menus(screenshot)
+
+        jobs.started.connect(lambda title: self.progress.started(title, jobs.cancellable))
+        jobs.progressed.connect(self.progress.progressed)
+        jobs.finished.connect(self._job_finished)
+        self.progress.cancel_clicked.connect(jobs.cancel)
+        controller.error.connect(self.show_error)
+        controller.info.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        controller.project_path_changed.connect(lambda _p: self._update_title())
+        tools.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        document.undo_stack.cleanChanged.connect(self._update_title)
+        document.changed.connect(self._on_changed)
+
+    # ---------------------------------------------------------------- menus
+    def _build_menus(self, screenshot) -> None:
+        c = self.controller
+        file_menu = self.menuBar().addMenu("&File")
+
+        def add(menu, text, slot, shortcut=None):
+            action = QAction(text, self)
+            action.triggered.connect(lambda _checked=False: slot())
+            if shortcut:
+                action.setShortcut(QKeySequence(shortcut))
+            menu.addAction(action)
+            return action
+
+        def ask(method, title, filters, action):
+            return partial(ask_then, method, title, filters, action)
+
+        add(file_menu, "Open mesh…", ask(self.ask_open, "Open mesh", "Meshes (*.obj *.ply *.off *.stl *.glb *.gltf *.xyz)", c.open_mesh), QKeySequence.StandardKey.Open)
+        add(file_menu, "Open rig…", ask(self.ask_open, "Open rig", "Rigs (*.tgf *.json *.glb *.gltf)", c.open_rig))
+        add(file_menu, "Open cage…", ask(self.ask_open, "Open cage", "Cages (*.obj *.off *.ply *.json)", c.open_cage))
+        file_menu.addSeparator()
+        add(file_menu, "Open project…", ask(self.ask_open, "Open project", "fieldrig projects (*.fieldrig)", c.open_project))
+        add(file_menu, "Save project", self.save_project, QKeySequence.StandardKey.Save)
+        add(file_menu, "Save project as…", ask(self.ask_save, "Save project", "fieldrig projects (*.fieldrig)", c.save_project),
+            QKeySequence.StandardKey.SaveAs)
+        file_menu.addSeparator()
+        export = file_menu.addMenu("Export")
+        add(export, "Weights…", ask(self.ask_save, "Export weights", "Weights (*.npy *.csv *.dmat)", c.export_weights))
+        add(export, "glTF with skin…", ask(self.ask_save, "Export glTF", "glTF (*.glb *.gltf)", c.export_gltf))
+        add(export, "Posed mesh…", ask(self.ask_save, "Export posed mesh", "Meshes (*.obj *.ply)", c.export_posed_mesh))
+        add(export, "Screenshot…", ask(self.ask_save, "Save screenshot", "Images (*.png *.jpg)", lambda p: c.save_screenshot(p, screenshot())))
+        add(export, "Rig…", ask(self.ask_save, "Save rig", "Rigs (*.json *.tgf)", c.save_rig))
+        file_menu.addSeparator()
+        add(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit = self.menuBar().addMenu("&Edit")
+        undo = self.doc.undo_stack.createUndoAction(self, "Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.doc.undo_stack.createRedoAction(self, "Redo")
+        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        edit.addAction(undo)
+        edit.addAction(redo)
+        edit.addSeparator()
+        add(edit, "Delete selected handle", self.rig_tab.delete_selected, QKeySequence.StandardKey.Delete)
+        add(edit, "End bone chain", self.tools.end_chain, "Esc")
+
+        compute = self.menuBar().addMenu("&Compute")
+        add(compute, "Weights", c.compute_weights, "Ctrl+W")
+        add(compute, "Cage coordinates", c.compute_coordinates)
+        add(compute, "Cancel", self.jobs.cancel, "Ctrl+.")
+
+    # ------------------------------------------------------------ file dialogs
+    def ask_open(self, title: str, filters: str) -> Optional[str]:
+        """A file-open dialog; None when cancelled."""
+        path, _ = QFileDialog.getOpenFileName(self, title, "", filters + ";;All files (*)")
+        return path or None
+
+    def ask_save(self, title: str, filters: str) -> Optional[str]:
+        """A file-save dialog; None when cancelled."""
+        path, _ = QFileDialog.getSaveFileName(self, title, "", filters)
+        return path or None
+
+    def save_project(self) -> None:
+        """Save to the current project file, or ask for one."""
+        path = self.controller.project_path or self.ask_save("Save project", "fieldrig projects (*.fieldrig)")
+        if path:
+            self.controller.save_project(path)
+
+    # --------------------------------------------------------------- state
+    def _tab_changed(self, index: int) -> None:
+        mode = TAB_MODES.get(self.tabs.tabText(index))
+        if mode is not None:
+            self.doc.set_mode(mode)
+
+    def _on_changed(self, topics) -> None:
+        if "mode" in topics:
+            current = TAB_MODES.get(self.tabs.tabText(self.tabs.currentIndex()))
+            if current != self.doc.mode and current is not None:
+                names = [n for n, m in TAB_MODES.items() if m == self.doc.mode]
+                for i in range(self.tabs.count()):
+                    if self.tabs.tabText(i) == names[-1]:
+                        self.tabs.setCurrentIndex(i)
+        if "mesh" in topics:
+            self._update_title()
+
+    def _update_title(self, clean: Optional[bool] = None) -> None:
+        clean = self.doc.undo_stack.isClean() if clean is None else clean
+        name = Path(self.controller.project_path).name if self.controller.project_path else (
+            Path(self.doc.mesh.path).name if self.doc.mesh is not None else "untitled")
+        modified = "" if clean else " *"
+        self.setWindowTitle(f"fieldrig — {name}{modified}")
+
+    def _job_finished(self) -> None:
+        self.progress.idle()
+        self._run_queued()
+
+    # -------------------------------------------------------------- errors
+    def show_error(self, title: str, message: str, details: str = "") -> QMessageBox:
+        """Show a non-blocking error dialog (the viewer keeps running)."""
+        self.errors.append((title, message))
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        if details:
+            box.setDetailedText(details)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.finished.connect(lambda _r, box=box: self._dialogs.remove(box) if box in self._dialogs else None)
+        self._dialogs.append(box)
+        box.show()
+        return box
+
+    # ------------------------------------------------------- drag and drop
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.open_files([url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()])
+
+    def open_files(self, paths: List[str]) -> None:
+        """Open dropped files one after the other: projects, then meshes, then rigs."""
+        rank = {".fieldrig": 0, ".tgf": 2, ".json": 2}
+        ordered = sorted(paths, key=lambda p: rank.get(Path(p).suffix.lower(), 1))
+        self.queue_actions([partial(self.controller.open_any, p) for p in ordered])
+
+    def queue_actions(self, actions: List[Callable[[], bool]]) -> None:
+        """Run actions that start jobs one after the other (each when the previous job ends)."""
+        self._queue.extend(actions)
+        self._run_queued()
+
+    def _run_queued(self) -> None:
+        while self._queue and not self.jobs.busy:
+            self._queue.pop(0)()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.jobs.cancel()
+        self.jobs.wait(5000)
+        super().closeEvent(event)

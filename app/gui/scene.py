@@ -1,0 +1,149 @@
+"""Polyscope structures for a mesh, its rig and its weights — drawn the same way by the app's
+viewer and by the headless renderer (:mod:`fieldrig.render`). No Qt here.
+
+Structure names: ``mesh`` (surface mesh or point cloud), ``bones`` (curve network, one
+segment per bone in the handle colours), ``joints`` (point cloud), ``selection`` (the
+selected joint or bone, highlighted), ``unweighted vertices`` (magenta points where no
+handle has weight).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import polyscope as ps
+
+from fieldrig.geometry.rig import Rig
+from fieldrig.gui.colors import SELECTION_COLOR, UNWEIGHTED_COLOR, dominant_handle_colors, handle_palette, unweighted_vertices
+
+MESH, BONES, JOINTS, SELECTION, UNWEIGHTED = "mesh", "bones", "joints", "selection", "unweighted vertices"
+WEIGHT_QUANTITY, DOMINANT_QUANTITY = "handle weight", "dominant handle"
+MESH_COLOR = (0.78, 0.78, 0.80)
+JOINT_COLOR = (0.25, 0.25, 0.3)
+
+
+def mesh_structure():
+    """The ``mesh`` structure (surface mesh or point cloud), or None."""
+    if ps.has_surface_mesh(MESH):
+        return ps.get_surface_mesh(MESH)
+    if ps.has_point_cloud(MESH):
+        return ps.get_point_cloud(MESH)
+    return None
+
+
+def register_mesh(V: np.ndarray, F: Optional[np.ndarray]) -> None:
+    """(Re)register the mesh; ``F`` None draws a point cloud."""
+    ps.remove_surface_mesh(MESH, error_if_absent=False)
+    ps.remove_point_cloud(MESH, error_if_absent=False)
+    if F is None:
+        ps.register_point_cloud(MESH, V, color=MESH_COLOR, radius=0.003)
+    else:
+        s = ps.register_surface_mesh(MESH, V, F, color=MESH_COLOR, smooth_shade=True)
+        s.set_selection_mode("vertices_only")
+        s.set_back_face_policy("different")
+
+
+def update_positions(X: np.ndarray) -> None:
+    """Move the mesh's vertices (the fast path: one buffer upload, no re-registration)."""
+    s = mesh_structure()
+    buffer = "vertexPositions" if ps.has_surface_mesh(MESH) else "points"
+    s.get_buffer(buffer).update_data(np.ascontiguousarray(X, dtype=np.float32))
+
+
+def read_positions(indices) -> np.ndarray:
+    """Read vertex positions back from polyscope's buffer (for checks), (k, 3) float."""
+    s = mesh_structure()
+    buffer = s.get_buffer("vertexPositions" if ps.has_surface_mesh(MESH) else "points")
+    return np.array([buffer.get_value(int(i)).as_tuple() for i in indices], dtype=np.float64)
+
+
+def show_weights(W: Optional[np.ndarray], colouring: str = "dominant", handle: int = 0,
+                 positions: Optional[np.ndarray] = None) -> None:
+    """Colour the mesh by its weights.
+
+    Parameters
+    ----------
+    W : (n, H) float or None
+        None removes the colouring.
+    colouring : {"dominant", "weight"}
+        Each vertex in its largest handle's colour, or one handle's weight (viridis, 0–1,
+        with isolines).
+    handle : int
+        The handle shown by ``colouring="weight"``.
+    positions : (n, 3) float, optional
+        Where the mesh's vertices are drawn now (to put the unweighted markers there).
+    """
+    s = mesh_structure()
+    ps.remove_point_cloud(UNWEIGHTED, error_if_absent=False)
+    if s is None:
+        return
+    s.remove_all_quantities()
+    if W is None:
+        return
+    if colouring == "weight":
+        s.add_scalar_quantity(WEIGHT_QUANTITY, W[:, handle], enabled=True, cmap="viridis", vminmax=(0.0, 1.0),
+                              isolines_enabled=True)
+    else:
+        s.add_color_quantity(DOMINANT_QUANTITY, dominant_handle_colors(W, handle_palette(W.shape[1])), enabled=True)
+    bad = unweighted_vertices(W)
+    if len(bad) and positions is not None:
+        ps.register_point_cloud(UNWEIGHTED, positions[bad], color=UNWEIGHTED_COLOR, radius=0.006)
+
+
+def posed_joints(rig: Rig, T: Optional[np.ndarray]) -> np.ndarray:
+    """Joint positions moved by the handle transforms, (J, 3); the rest joints for T None.
+
+    A point handle's joint moves with its handle; a bone's joints move with the bone
+    (children after parents, so a shared joint follows the child — the same point when
+    the child is not translated).
+    """
+    X = rig.joints.copy()
+    if T is None:
+        return X
+    n_p = len(rig.point_handles)
+    for h, j in enumerate(rig.point_handles):
+        X[j] = T[h, :3, :3] @ rig.joints[j] + T[h, :3, 3]
+    for b in _parents_first(rig.bone_parents):
+        for j in rig.bones[b]:
+            X[j] = T[n_p + b, :3, :3] @ rig.joints[j] + T[n_p + b, :3, 3]
+    return X
+
+
+def _parents_first(parents: np.ndarray) -> list:
+    order, done = [], set()
+    while len(order) < len(parents):
+        for b, p in enumerate(parents):
+            if b not in done and (p < 0 or p in done):
+                order.append(b)
+                done.add(b)
+    return order
+
+
+def show_skeleton(rig: Optional[Rig], X: Optional[np.ndarray] = None, selected_handle: Optional[int] = None,
+                  selected_joint: Optional[int] = None) -> None:
+    """Draw bones and joints at positions ``X`` (J, 3) (rest joints when None), with the
+    selected joint or handle highlighted; ``rig`` None removes them."""
+    ps.remove_curve_network(BONES, error_if_absent=False)
+    ps.remove_curve_network(SELECTION, error_if_absent=False)
+    ps.remove_point_cloud(JOINTS, error_if_absent=False)
+    ps.remove_point_cloud(SELECTION, error_if_absent=False)
+    if rig is None:
+        return
+    X = rig.joints if X is None else X
+    palette = handle_palette(rig.n_handles)
+    n_p = len(rig.point_handles)
+    if len(rig.bones):
+        edges = np.arange(2 * len(rig.bones)).reshape(-1, 2)
+        bones = ps.register_curve_network(BONES, X[rig.bones.reshape(-1)], edges, radius=0.006)
+        bones.add_color_quantity("handle", palette[n_p:], defined_on="edges", enabled=True)
+    joints = ps.register_point_cloud(JOINTS, X, radius=0.011)
+    colors = np.tile(JOINT_COLOR, (len(X), 1))
+    colors[rig.point_handles] = palette[:n_p]
+    joints.add_color_quantity("handle", colors, enabled=True)
+    if selected_joint is not None:
+        ps.register_point_cloud(SELECTION, X[selected_joint][None], radius=0.016, color=SELECTION_COLOR)
+    elif selected_handle is not None and selected_handle < n_p:
+        ps.register_point_cloud(SELECTION, X[rig.point_handles[selected_handle]][None], radius=0.016, color=SELECTION_COLOR)
+    elif selected_handle is not None:
+        ps.register_curve_network(SELECTION, X[rig.bones[selected_handle - n_p]], np.array([[0, 1]]), radius=0.01,
+                                  color=SELECTION_COLOR)

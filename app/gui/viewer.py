@@ -1,0 +1,363 @@
+"""The bridge to polyscope: draws the document, follows its changes, and turns the
+transformation gizmo and mouse clicks in the polyscope window into document edits.
+
+One process, one thread: the app's QTimer calls :meth:`Viewer.tick`, which applies pending
+updates and runs ``ps.frame_tick()``; polyscope then calls :meth:`Viewer._frame_callback`
+inside the frame, where the gizmo is read and clicks are detected. Nothing here blocks:
+per frame it does at most one skinning update (a sparse product, see
+:class:`fieldrig.geometry.deform.Skinner`) and small array uploads.
+
+Besides the structures of :mod:`fieldrig.gui.scene` (mesh, bones, joints, selection,
+unweighted vertices) it draws ``cage`` and ``cage vertices`` (click one to drag it) and
+``bone start`` (the pending start of a bone chain while adding bones).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Tuple
+
+import numpy as np
+import polyscope as ps
+import polyscope.imgui as psim
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from fieldrig.geometry.deform import Skinner
+from fieldrig.geometry.errors import InputError
+from fieldrig.geometry.rotations import nearest_rotation
+from fieldrig.gui import scene
+from fieldrig.gui.colors import SELECTION_COLOR
+from fieldrig.gui.document import Document, copy_pose, deform_mesh
+from fieldrig.gui.rig_edit import move_joint
+from fieldrig.gui.scene import MESH
+
+CAGE, CAGE_VERTICES, BONE_START = "cage", "cage vertices", "bone start"
+CLICK_TOLERANCE_PX = 4.0
+
+
+@dataclass
+class Pick:
+    """A click in the polyscope window, resolved.
+
+    Attributes
+    ----------
+    structure : str or None
+        Name of the structure under the cursor (None: background).
+    element : str or None
+        ``"vertex"``, ``"face"``, ``"edge"``, ``"node"``... as polyscope reports it.
+    index : int or None
+        Element index within the structure.
+    position : (3,) float or None
+        World position of the hit.
+    vertex : int or None
+        For the mesh: the vertex nearest to the hit.
+    ray_origin, ray_direction : (3,) float
+        The camera ray through the clicked pixel.
+    shift : bool
+        Shift was held.
+    """
+
+    structure: Optional[str]
+    element: Optional[str]
+    index: Optional[int]
+    position: Optional[np.ndarray]
+    vertex: Optional[int]
+    ray_origin: np.ndarray
+    ray_direction: np.ndarray
+    shift: bool = False
+
+
+def translation(p) -> np.ndarray:
+    """4×4 translation by ``p`` (3,)."""
+    M = np.eye(4)
+    M[:3, 3] = p
+    return M
+
+
+def init_polyscope(backend: Optional[str] = None) -> None:
+    """Start polyscope once, with fieldrig's settings (no prefs files in the working folder)."""
+    if ps.is_initialized():
+        return
+    ps.set_program_name("fieldrig viewer")
+    ps.set_use_prefs_file(False)
+    ps.set_allow_headless_backends(True)
+    ps.set_open_imgui_window_for_user_callback(False)
+    ps.set_transparency_mode("simple")
+    ps.set_ground_plane_mode("shadow_only")
+    ps.set_max_fps(-1)
+    ps.set_enable_vsync(False)
+    ps.init(backend or "auto")
+
+
+class Viewer(QObject):
+    """Shows a :class:`Document` in polyscope and edits it through the gizmo.
+
+    Parameters
+    ----------
+    document : Document
+    backend : str, optional
+        polyscope backend (``"openGL_mock"`` in tests, ``"openGL3_egl"`` headless).
+
+    Signals
+    -------
+    picked(Pick)
+        The user clicked (pressed and released without dragging) in the 3D view.
+    files_dropped(list of str)
+        Files were dropped onto the polyscope window.
+    """
+
+    picked = pyqtSignal(object)
+    files_dropped = pyqtSignal(list)
+
+    def __init__(self, document: Document, backend: Optional[str] = None, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        init_polyscope(backend)
+        self.doc = document
+        self.gizmo = ps.add_transformation_gizmo("edit")
+        self.gizmo.set_enabled(False)
+        self.gizmo.set_allow_scaling(False)
+        self._gizmo_key = None
+        self._gizmo_set: Optional[np.ndarray] = None
+        self._press: Optional[Tuple[float, float]] = None
+        self._pending = set(document.topics_all())
+        self._skinner: Optional[Skinner] = None
+        self._skinner_key = None
+        self.bone_start: Optional[np.ndarray] = None
+        self.frame_hooks: List[Callable[[], None]] = []
+        self.last_deform_ms = 0.0
+        document.changed.connect(self._on_changed)
+        ps.set_user_callback(self._frame_callback)
+        ps.set_files_dropped_callback(lambda paths: self.files_dropped.emit([str(p) for p in paths]))
+
+    # ----------------------------------------------------------------- frame
+    def _on_changed(self, topics) -> None:
+        self._pending |= set(topics)
+
+    def tick(self) -> None:
+        """Apply pending document changes and draw one frame (the app's QTimer calls this)."""
+        self.refresh()
+        ps.frame_tick()
+
+    def refresh(self) -> None:
+        """Bring polyscope up to date with the document (without drawing)."""
+        topics, self._pending = self._pending, set()
+        if not topics:
+            return
+        doc = self.doc
+        if "mesh" in topics:
+            self._register_mesh()
+        if topics & {"mesh", "weights", "rig"}:
+            self._skinner = None
+        if topics & {"mesh", "rig", "weights", "selection", "mode", "settings"}:
+            self._update_colors()
+        if topics & {"mesh", "rig", "pose", "mode", "selection"}:
+            self._update_skeleton()
+        if topics & {"mesh", "cage", "cage_pose", "mode", "selection"}:
+            self._update_cage()
+        if topics & {"mesh", "rig", "weights", "pose", "coords", "cage_pose", "mode", "settings"}:
+            self._update_deformation()
+        self._update_bone_start()
+        if ps.has_surface_mesh(MESH):
+            ps.get_surface_mesh(MESH).set_transparency(0.55 if doc.mode == "rig" else 1.0)
+
+    # ---------------------------------------------------------- structures
+    def _register_mesh(self) -> None:
+        mesh = self.doc.mesh
+        if mesh is None:
+            ps.remove_surface_mesh(MESH, error_if_absent=False)
+            ps.remove_point_cloud(MESH, error_if_absent=False)
+            return
+        scene.register_mesh(mesh.V, mesh.F)
+        ps.reset_camera_to_home_view()
+
+    def _update_colors(self) -> None:
+        doc = self.doc
+        show = doc.weights_usable() and doc.mode in ("weights", "pose")
+        handle = doc.selected_handle if doc.selected_handle is not None else 0
+        scene.show_weights(doc.weights if show else None, doc.settings["colouring"], handle,
+                           self.displayed_positions() if show else None)
+
+    def posed_joints(self) -> np.ndarray:
+        """Joint positions as displayed: the rest rig in rig mode, posed otherwise, (J, 3)."""
+        rest = self.doc.mode == "rig"
+        return scene.posed_joints(self.doc.rig, None if rest else self.doc.handle_transforms())
+
+    def _update_skeleton(self) -> None:
+        doc = self.doc
+        if doc.rig is None or doc.mode == "cage":
+            scene.show_skeleton(None)
+            return
+        joint = doc.selected_joint if doc.mode == "rig" else None
+        scene.show_skeleton(doc.rig, self.posed_joints(), doc.selected_handle, joint)
+
+    def _update_cage(self) -> None:
+        ps.remove_surface_mesh(CAGE, error_if_absent=False)
+        ps.remove_curve_network(CAGE, error_if_absent=False)
+        ps.remove_point_cloud(CAGE_VERTICES, error_if_absent=False)
+        doc = self.doc
+        cage = doc.cage_state
+        if cage.vertices is None or doc.mode != "cage":
+            return
+        P = _as3d(doc.cage_pose if doc.cage_pose is not None else cage.vertices)
+        if cage.faces.shape[1] == 3:
+            s = ps.register_surface_mesh(CAGE, P, cage.faces, color=(0.3, 0.55, 0.95), transparency=0.25, edge_width=1.5)
+            s.set_back_face_policy("identical")
+        else:
+            ps.register_curve_network(CAGE, P, cage.faces, radius=0.003, color=(0.3, 0.55, 0.95))
+        pc = ps.register_point_cloud(CAGE_VERTICES, P, radius=0.009, color=(0.2, 0.35, 0.9))
+        i = doc.selected_cage_vertex
+        if i is not None:
+            colors = np.tile([0.2, 0.35, 0.9], (len(P), 1))
+            colors[i] = SELECTION_COLOR
+            pc.add_color_quantity("selected", colors, enabled=True)
+
+    def _update_bone_start(self) -> None:
+        ps.remove_point_cloud(BONE_START, error_if_absent=False)
+        if self.bone_start is not None and self.doc.mode == "rig":
+            ps.register_point_cloud(BONE_START, np.asarray(self.bone_start)[None], radius=0.014, color=(1.0, 0.4, 0.1))
+
+    def set_bone_start(self, position: Optional[np.ndarray]) -> None:
+        """Show (or hide, with None) the start of the bone chain being drawn."""
+        self.bone_start = None if position is None else np.asarray(position, dtype=np.float64)
+        self._pending.add("bone_start")
+
+    # ---------------------------------------------------------- deformation
+    def _skinning(self) -> Optional[Skinner]:
+        doc = self.doc
+        key = (id(doc.mesh), id(doc.weights))
+        if self._skinner is None or self._skinner_key != key:
+            self._skinner = Skinner(doc.mesh.V.astype(np.float32), doc.weights.astype(np.float32))
+            self._skinner_key = key
+        return self._skinner
+
+    def displayed_positions(self) -> np.ndarray:
+        """What the preview shows for the current state, (n, 3) float32 (computed, not read back)."""
+        doc = self.doc
+        V = doc.mesh.V
+        if doc.mode == "cage":
+            return deform_mesh(V, doc.rig_state, doc.cage_state, doc.cage_pose, deformation="cage").astype(np.float32)
+        if doc.mode == "rig" or not doc.weights_usable():
+            return V.astype(np.float32)
+        skinner = self._skinning()
+        T = doc.handle_transforms().astype(np.float32)
+        return skinner.dqs(T) if doc.settings["method"] == "dqs" else skinner.lbs(T)
+
+    def _update_deformation(self) -> None:
+        if self.doc.mesh is None:
+            return
+        start = time.perf_counter()
+        scene.update_positions(self.displayed_positions())
+        self.last_deform_ms = (time.perf_counter() - start) * 1000.0
+
+    def read_displayed_positions(self, indices) -> np.ndarray:
+        """Vertex positions read back from polyscope (for tests and checks), (k, 3)."""
+        return scene.read_positions(indices)
+
+    # ---------------------------------------------------------------- gizmo
+    def _gizmo_target(self):
+        """(key, transform, allow_rotation, allow_translation) for the selection, or None."""
+        doc, rig = self.doc, self.doc.rig
+        if doc.mode == "pose" and rig is not None and doc.selected_handle is not None:
+            h = doc.selected_handle
+            G = doc.handle_transforms()[h] @ translation(rig.handle_pivots()[h])
+            return ("pose", h), G, True, bool(rig.handle_parents()[h] < 0)
+        if doc.mode == "rig" and rig is not None and doc.selected_joint is not None:
+            return ("joint", doc.selected_joint), translation(rig.joints[doc.selected_joint]), False, True
+        if doc.mode == "cage" and doc.selected_cage_vertex is not None and doc.cage_pose is not None:
+            i = doc.selected_cage_vertex
+            return ("cage", i), translation(_as3d(doc.cage_pose[i][None])[0]), False, True
+        return None
+
+    def sync_gizmo(self) -> None:
+        """Apply a gizmo drag to the document, or move the gizmo to the selection."""
+        target = self._gizmo_target()
+        if target is None:
+            if self._gizmo_key is not None:
+                self.gizmo.set_enabled(False)
+                self._gizmo_key = self._gizmo_set = None
+            return
+        key, G, rotate, translate = target
+        if key != self._gizmo_key:
+            self._gizmo_key = key
+            self.gizmo.set_allow_rotation(rotate)
+            self.gizmo.set_allow_translation(translate)
+            self._place_gizmo(G)
+            self.gizmo.set_enabled(True)
+            return
+        current = np.asarray(self.gizmo.get_transform(), dtype=np.float64)
+        scale = max(1.0, float(np.abs(G[:3, 3]).max()))
+        if not np.allclose(current, self._gizmo_set, atol=1e-6 * scale):
+            self._gizmo_set = current
+            self._apply_gizmo(key, current, translate)
+        elif not np.allclose(G, self._gizmo_set, atol=1e-6 * scale):
+            self._place_gizmo(G)
+
+    def _place_gizmo(self, G: np.ndarray) -> None:
+        self.gizmo.set_transform(np.ascontiguousarray(G))
+        self._gizmo_set = np.asarray(self.gizmo.get_transform(), dtype=np.float64)
+
+    def _apply_gizmo(self, key, G: np.ndarray, allow_translation: bool) -> None:
+        doc = self.doc
+        kind, index = key
+        if kind == "pose":
+            rig = doc.rig
+            p = rig.handle_pivots()[index]
+            parent = rig.handle_parents()[index]
+            T_parent = np.eye(4) if parent < 0 else doc.handle_transforms()[parent]
+            local = np.linalg.solve(T_parent, G @ translation(-p))
+            R = nearest_rotation(local[:3, :3])
+            name = rig.handle_names[index]
+            pose = copy_pose(doc.pose)
+            t = local[:3, 3] - p + R @ p if allow_translation else pose.translations.get(name, np.zeros(3))
+            pose.set(name, rotation=R, translation=t)
+            doc.set_pose(pose, f"Pose {name}", doc.interaction_token("pose", index))
+        elif kind == "joint":
+            try:
+                new_rig = move_joint(doc.rig, index, G[:3, 3])
+            except InputError:  # the drag passes through a zero-length bone: skip that frame
+                return
+            doc.edit_rig(new_rig, f"Move {doc.rig.joint_names[index]}", merge_token=doc.interaction_token("joint", index))
+        elif kind == "cage":
+            P = doc.cage_pose.copy()
+            P[index] = G[:P.shape[1], 3]
+            doc.set_cage_pose(P, f"Move cage vertex {index}", doc.interaction_token("cage", index))
+
+    # ------------------------------------------------------------- clicks
+    def _frame_callback(self) -> None:
+        """Runs inside ``ps.frame_tick()``: gizmo, clicks, and hooks."""
+        self.sync_gizmo()
+        io = psim.GetIO()
+        if psim.IsMouseClicked(0) and not io.WantCaptureMouse:
+            self._press = tuple(psim.GetMousePos())
+        if psim.IsMouseReleased(0):
+            self.doc.end_interaction()
+            press, self._press = self._press, None
+            pos = tuple(psim.GetMousePos())
+            if press is not None and np.hypot(pos[0] - press[0], pos[1] - press[1]) <= CLICK_TOLERANCE_PX:
+                self.picked.emit(self.pick_at(pos, shift=io.KeyShift))
+        for hook in self.frame_hooks:
+            hook()
+
+    def pick_at(self, screen_xy, shift: bool = False) -> Pick:
+        """Resolve what is under a pixel of the polyscope window."""
+        origin = np.asarray(ps.get_view_camera_parameters().get_position(), dtype=np.float64)
+        direction = np.asarray(ps.screen_coords_to_world_ray(screen_xy), dtype=np.float64)
+        result = ps.pick(screen_coords=screen_xy)
+        if not result.is_hit:
+            return Pick(None, None, None, None, None, origin, direction, shift)
+        data = result.structure_data
+        element, index = data.get("element_type"), data.get("index")
+        vertex = None
+        if result.structure_name == MESH and self.doc.mesh is not None:
+            if element == "vertex" or self.doc.mesh.F is None:
+                vertex = index
+            elif element == "face" and "bary_coords" in data:
+                vertex = int(self.doc.mesh.F[index][int(np.argmax(data["bary_coords"]))])
+        return Pick(result.structure_name, element, index, np.asarray(result.position, dtype=np.float64), vertex,
+                    origin, direction, shift)
+
+
+def _as3d(P: np.ndarray) -> np.ndarray:
+    """Pad 2D points with z = 0 for display."""
+    P = np.asarray(P, dtype=np.float64)
+    return P if P.shape[1] == 3 else np.hstack([P, np.zeros((len(P), 1))])

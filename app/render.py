@@ -1,0 +1,133 @@
+"""Headless rendering for pipelines and thumbnails: a mesh, its skeleton, its weights and a
+pose, drawn by polyscope through EGL (no window, no display).
+
+    fieldrig render arm.obj --rig arm.tgf --weights arm.npy --pose wave.json -o arm.png
+
+The picture is drawn like the app draws it (:mod:`fieldrig.gui.scene`): the mesh posed by
+linear blend (or dual quaternion) skinning, coloured by its dominant handle or by one
+handle's weight, with the posed skeleton on top.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+
+from fieldrig.geometry.errors import InputError
+
+PathLike = Union[str, os.PathLike]
+VIEWS = {
+    "three-quarter": (0.75, 0.45, 1.0),
+    "front": (0.0, 0.0, 1.0),
+    "side": (1.0, 0.0, 0.0),
+    "top": (0.0, 1.0, 0.02),
+}
+
+
+def init_headless(backend: str = "openGL3_egl") -> None:
+    """Start polyscope without a window (EGL), unless it already runs (then reuse it)."""
+    import polyscope as ps
+
+    if ps.is_initialized():
+        return
+    ps.set_use_prefs_file(False)
+    ps.set_allow_headless_backends(True)
+    ps.set_program_name("fieldrig render")
+    ps.init(backend)
+
+
+def render_image(V: np.ndarray, F: Optional[np.ndarray], rig=None, W: Optional[np.ndarray] = None, pose=None,
+                 method: str = "lbs", colouring: str = "dominant", handle: int = 0, skeleton: bool = True,
+                 width: int = 1024, height: int = 768, view: str = "three-quarter",
+                 background=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """Draw one picture.
+
+    Parameters
+    ----------
+    V : (n, 3) float
+    F : (m, 3) int or None
+        None for a point cloud.
+    rig : Rig, optional
+    W : (n, H) float, optional
+        Weights; needed to pose the mesh and to colour it.
+    pose : Pose, optional
+    method : {"lbs", "dqs"}
+    colouring : {"dominant", "weight", "none"}
+    handle : int
+        The handle ``colouring="weight"`` shows.
+    skeleton : bool
+        Draw the (posed) bones and joints.
+    width, height : int
+        Image size in pixels.
+    view : {"three-quarter", "front", "side", "top"}
+        Camera direction (looking at the posed mesh's bounding box, y up).
+    background : (3,) float
+
+    Returns
+    -------
+    (height, width, 4) uint8
+        RGBA.
+    """
+    import polyscope as ps
+
+    from fieldrig.geometry.deform import dual_quaternion_skinning, linear_blend_skinning
+    from fieldrig.geometry.pose import pose_transforms
+    from fieldrig.gui import scene
+
+    if view not in VIEWS:
+        raise InputError("view", f"expected one of {', '.join(VIEWS)}, got {view!r}")
+    if colouring not in ("dominant", "weight", "none"):
+        raise InputError("colouring", f"expected dominant, weight or none, got {colouring!r}")
+    if width < 16 or height < 16:
+        raise InputError("size", f"image must be at least 16×16 pixels, got {width}×{height}")
+    if W is not None and (rig is None or W.shape != (len(V), rig.n_handles)):
+        raise InputError("weights", f"weights have shape {W.shape}; expected ({len(V)}, {'H' if rig is None else rig.n_handles})")
+    if rig is not None and not 0 <= handle < rig.n_handles:
+        raise InputError("handle", f"no handle {handle} (the rig has {rig.n_handles})")
+    init_headless()
+    ps.remove_all_structures()
+    ps.set_window_size(int(width), int(height))
+    ps.set_background_color(background)
+    ps.set_ground_plane_mode("shadow_only")
+    T = pose_transforms(rig, pose) if rig is not None else None
+    X = V
+    if W is not None and pose is not None:
+        X = np.asarray((dual_quaternion_skinning if method == "dqs" else linear_blend_skinning)(V, W, T))
+    scene.register_mesh(X, F)
+    if rig is not None and skeleton and F is not None:
+        ps.set_transparency_mode("simple")
+        scene.mesh_structure().set_transparency(0.7)  # the skeleton sits inside the mesh
+    if W is not None and colouring != "none":
+        scene.show_weights(W, colouring, handle, X)
+    if rig is not None and skeleton:
+        scene.show_skeleton(rig, scene.posed_joints(rig, T if W is not None else None))
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    center, radius = 0.5 * (lo + hi), 0.5 * float(np.linalg.norm(hi - lo)) or 1.0
+    direction = np.asarray(VIEWS[view], dtype=np.float64)
+    fov = np.radians(ps.get_vertical_fov_degrees())
+    distance = 0.95 * radius / np.tan(0.5 * fov) * max(1.0, height / width)
+    ps.look_at(center + distance * direction / np.linalg.norm(direction), center)
+    ps.frame_tick()
+    image = np.ascontiguousarray(ps.screenshot_to_buffer(transparent_bg=False, include_UI=False))
+    ps.remove_all_structures()
+    return image
+
+
+def write_image(path: PathLike, image: np.ndarray) -> None:
+    """Write an (h, w, 3|4) uint8 image as PNG (or JPEG by extension), atomically."""
+    from PyQt6.QtGui import QImage
+
+    from fieldrig.geometry.atomic import atomic_path
+
+    path = Path(path)
+    if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise InputError(str(path), "expected a .png, .jpg or .jpeg output")
+    image = np.ascontiguousarray(image)
+    h, w, c = image.shape
+    fmt = QImage.Format.Format_RGBA8888 if c == 4 else QImage.Format.Format_RGB888
+    qimage = QImage(image.data, w, h, c * w, fmt)
+    with atomic_path(path) as tmp:
+        if not qimage.save(str(tmp)):
+            raise OSError(f"{path}: could not write the image")
