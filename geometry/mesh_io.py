@@ -302,11 +302,15 @@ def _numbers(parts: List[str], source: str, lineno: int, what: str) -> List[floa
 # ------------------------------------------------------------------ readers
 def _read_obj(path: Path) -> _Read:
     source = str(path)
-    verts: List[List[float]] = []
-    normals: List[List[float]] = []
-    flat: List[int] = []
-    lengths: List[int] = []
-    normals_follow_vertices = True
+    v_tokens: List[str] = []
+    v_lines: List[int] = []
+    vn_tokens: List[str] = []
+    f_tokens: List[str] = []  # vertex index of every face corner
+    f_normal_tokens: List[str] = []  # normal index of corners that give one, and their vertex index
+    f_normal_vertex: List[str] = []
+    f_lengths: List[int] = []
+    f_vertex_counts: List[int] = []
+    f_lines: List[int] = []
     skipped = 0
     for lineno, line in enumerate(_text_lines(path), 1):
         parts = line.split()
@@ -316,35 +320,59 @@ def _read_obj(path: Path) -> _Read:
         if tag == "v":
             if len(parts) < 4:
                 raise InputError(source, f"line {lineno}: a vertex needs 3 coordinates, got {line.strip()[:60]!r}")
-            verts.append(_numbers(parts[1:4], source, lineno, "vertex coordinates"))
+            v_tokens += parts[1:4]
+            v_lines.append(lineno)
         elif tag == "vn" and len(parts) >= 4:
-            normals.append(_numbers(parts[1:4], source, lineno, "normal components"))
+            vn_tokens += parts[1:4]
         elif tag == "f":
             if len(parts) < 4:
                 raise InputError(source, f"line {lineno}: a face needs at least 3 corners, got {line.strip()[:60]!r}")
-            n_v = len(verts)
-            for corner in parts[1:]:
-                fields = corner.split("/")
-                try:
-                    i = int(fields[0])
-                    j = int(fields[2]) if len(fields) > 2 and fields[2] else None
-                except ValueError:
-                    raise InputError(source, f"line {lineno}: bad face corner {corner!r}") from None
-                if i == 0:
-                    raise InputError(source, f"line {lineno}: OBJ indices start at 1, got 0")
-                i = i - 1 if i > 0 else n_v + i
-                flat.append(i)
-                if j is not None:
-                    j = j - 1 if j > 0 else len(normals) + j
-                    normals_follow_vertices &= j == i
-            lengths.append(len(parts) - 1)
+            if "/" in line:
+                for corner in parts[1:]:
+                    fields = corner.split("/")
+                    f_tokens.append(fields[0])
+                    if len(fields) > 2 and fields[2]:
+                        f_normal_tokens.append(fields[2])
+                        f_normal_vertex.append(fields[0])
+            else:
+                f_tokens += parts[1:]
+            f_lengths.append(len(parts) - 1)
+            f_vertex_counts.append(len(v_lines))
+            f_lines.append(lineno)
         elif tag in ("l", "p"):
             skipped += 1
     notes = [f"{skipped} line/point elements ignored"] if skipped else []
-    V = np.array(verts, dtype=np.float64).reshape(-1, 3)
-    F = _fan_triangulate(np.array(flat), np.array(lengths)) if lengths else None
-    N = np.array(normals) if normals and len(normals) == len(verts) and normals_follow_vertices else None
-    return V, F, N, notes
+    V = _parse_numbers(v_tokens, float, np.repeat(v_lines, 3), source, "vertex coordinates").reshape(-1, 3)
+    N = _parse_numbers(vn_tokens, float, [], source, "normals").reshape(-1, 3) if len(vn_tokens) == len(v_tokens) else None
+    if not f_tokens:
+        return V, None, N, notes
+    corner_lines = np.repeat(f_lines, f_lengths)
+    idx = _parse_numbers(f_tokens, int, corner_lines, source, "face corners")
+    if np.any(idx == 0):
+        raise InputError(source, f"line {corner_lines[np.argmax(idx == 0)]}: OBJ indices start at 1, got 0")
+    idx = np.where(idx > 0, idx - 1, np.repeat(f_vertex_counts, f_lengths) + idx)
+    if N is not None and f_normal_tokens:
+        # vertex normals only when every corner that names a normal names its vertex's own
+        named = _parse_numbers(f_normal_tokens, int, [], source, "face normals")
+        owner = _parse_numbers(f_normal_vertex, int, [], source, "face corners")
+        if not np.array_equal(np.where(named > 0, named - 1, len(N) + named), np.where(owner > 0, owner - 1, len(V) + owner)):
+            N = None
+    return V, _fan_triangulate(idx, np.array(f_lengths)), N, notes
+
+
+def _parse_numbers(tokens: List[str], kind, lines, source: str, what: str) -> np.ndarray:
+    """Convert text tokens to a flat float64 (``kind=float``) or int64 (``int``) array; on
+    failure name the first bad token and its line."""
+    try:
+        return np.array(tokens, dtype=np.float64 if kind is float else np.int64).reshape(-1)
+    except (ValueError, OverflowError, TypeError):
+        for k, token in enumerate(tokens):
+            try:
+                kind(token)
+            except (ValueError, OverflowError):
+                where = f"line {lines[k]}: " if k < len(lines) else ""
+                raise InputError(source, f"{where}{what} must be numbers, got {str(token)[:40]!r}") from None
+        raise
 
 
 def _read_off(path: Path) -> _Read:
