@@ -31,6 +31,7 @@ _LAZY = {
     "ProgressEvent": "fieldrig.neural.progress",
     "linear_blend_skinning": "fieldrig.geometry.deform",
     "dual_quaternion_skinning": "fieldrig.geometry.deform",
+    "Skinner": "fieldrig.geometry.deform",
     "bbw_weights": "fieldrig.geometry.bbw",
     "BBWError": "fieldrig.geometry.bbw",
     "check_mesh": "fieldrig.geometry.mesh_check",
