@@ -24,7 +24,8 @@ Formats (chosen by the file suffix, case-insensitive):
          form a point cloud when the file has no triangles. Draco-compressed files
          are refused.
 ``.xyz`` Point cloud, one point per line: ``x y z`` or ``x y z nx ny nz``
-         (spaces or commas; ``#`` comments).
+         (spaces or commas; ``#`` comments). Six columns that are not unit
+         vectors (colours, say) are ignored with a warning.
 ======== ===================================================================
 
 Vertices are never reordered or merged (except the STL corner merge above), so weights
@@ -539,7 +540,12 @@ def _read_xyz(path: Path) -> _Read:
             raise InputError(source, f"line {lineno}: {len(parts)} values where earlier lines have {width}")
         rows.append(_numbers(parts, source, lineno, "coordinates"))
     data = np.array(rows, dtype=np.float64).reshape(len(rows), width or 3)
-    return data[:, :3], None, data[:, 3:] if width == 6 else None, []
+    if width != 6:
+        return data, None, None, []
+    lengths = np.linalg.norm(data[:, 3:], axis=1)
+    if np.any(np.abs(lengths - 1.0) > 0.05):  # e.g. colours in 0..255
+        return data[:, :3], None, None, ["columns 4-6 are not unit normals and were ignored"]
+    return data[:, :3], None, data[:, 3:], []
 
 
 _READERS: Dict[str, Callable[[Path], _Read]] = {

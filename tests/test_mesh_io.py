@@ -106,6 +106,13 @@ def test_point_clouds(tmp_path):
     assert with_normals.is_point_cloud and with_normals.F is None
     np.testing.assert_allclose(with_normals.N, N_true, atol=1e-6)
 
+    colours = load_mesh(_write(tmp_path, "colours.xyz", "0 0 0 255 0 0\n1 0 0 0 255 0\n0 1 0 0 0 255\n0 0 1 9 9 9\n"))
+    assert any("not unit normals" in w for w in colours.warnings)
+    header = "ply\nformat ascii 1.0\nelement vertex 4\n" + "".join(f"property float {c}\n" for c in "x y z nx ny nz".split())
+    ply = load_mesh(_write(tmp_path, "normals.ply", header + "end_header\n" + "".join(
+        f"{p[0]} {p[1]} {p[2]} 0 0 2\n" for p in P[:4])))
+    np.testing.assert_allclose(ply.N, [[0, 0, 1.0]] * 4)  # read from the file and normalised
+
     for name in ("plain.xyz", "cloud.ply"):
         cloud = load_mesh(tmp_path / name)
         assert cloud.is_point_cloud
