@@ -5,9 +5,10 @@ A project file is a ZIP archive with
 - ``project.json`` — format version, the referenced files (mesh, and the files the rig
   and cage were loaded from) as absolute path, path relative to the project file, SHA-256
   and size; the rig itself (the JSON rig format, so edits made in the app are kept); the
-  pose; settings; the camera;
+  names of the posed handles; settings; the camera;
 - one ``.npy`` member per array (weights, cage vertices/faces, deformed cage,
-  coordinates), read back with ``allow_pickle=False``;
+  coordinates, pose rotations and translations), read back with ``allow_pickle=False``,
+  so numbers come back bit for bit;
 - optionally the trained fields (``skinning_field.bin``, ``barycentric_field.bin``) as
   written by their own ``save`` methods.
 
@@ -160,17 +161,21 @@ def save_project(project: Project, path: PathLike) -> None:
         "rig": None if project.rig is None else rig_to_json(project.rig),
         "rig_source": _file_reference(project.rig_source, project_dir),
         "weights_stale": bool(project.weights_stale),
-        "pose": None if project.pose is None else project.pose.to_json(),
+        "pose": None if project.pose is None else {"rotations": list(project.pose.rotations),
+                                                   "translations": list(project.pose.translations)},
         "cage_source": _file_reference(project.cage_source, project_dir),
         "settings": project.settings,
         "camera": project.camera,
         "arrays": [],
         "blobs": [],
     }
+    arrays = {name: getattr(project, name) for name in _ARRAYS}
+    if project.pose is not None:  # stored as arrays: bit-exact, unlike decimal JSON
+        arrays["pose_rotations"] = np.array(list(project.pose.rotations.values())).reshape(-1, 3, 3)
+        arrays["pose_translations"] = np.array(list(project.pose.translations.values())).reshape(-1, 3)
     with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-            for name in _ARRAYS:
-                value = getattr(project, name)
+            for name, value in arrays.items():
                 if value is not None:
                     buffer = io.BytesIO()
                     np.lib.format.write_array(buffer, np.ascontiguousarray(value), allow_pickle=False)
@@ -215,7 +220,7 @@ def load_project(path: PathLike) -> Project:
                 raise InputError(source, "not a fieldrig project (no fieldrig project.json inside)")
             if int(meta.get("version", 0)) > FORMAT_VERSION:
                 raise InputError(source, f"written by a newer fieldrig (project format {meta['version']}, this one reads {FORMAT_VERSION})")
-            arrays = {name: np.load(io.BytesIO(zf.read(f"{name}.npy")), allow_pickle=False) for name in meta.get("arrays", []) if name in _ARRAYS}
+            arrays = {name: np.load(io.BytesIO(zf.read(f"{name}.npy")), allow_pickle=False) for name in meta.get("arrays", [])}
             blobs = {name: zf.read(f"{name}.bin") for name in meta.get("blobs", []) if name in _BLOBS}
     except zipfile.BadZipFile as exc:
         raise InputError(source, f"not a fieldrig project or damaged ({exc})") from exc
@@ -261,11 +266,19 @@ def load_project(path: PathLike) -> Project:
 
     if meta.get("rig") is not None:
         project.rig = _parse_json(json.dumps(meta["rig"]), source + ":rig")
+    pose_rotations, pose_translations = arrays.pop("pose_rotations", None), arrays.pop("pose_translations", None)
     if meta.get("pose") is not None and project.rig is not None:
-        project.pose = Pose.from_json(meta["pose"], project.rig)
+        project.pose = Pose(dict(zip(meta["pose"]["rotations"], pose_rotations)),
+                            dict(zip(meta["pose"]["translations"], pose_translations)))
+        try:
+            project.pose.local_arrays(project.rig)
+        except InputError as exc:
+            warnings.append(f"{source}: the stored pose does not fit the rig ({exc.problem}); the rest pose is used")
+            project.pose = Pose()
     project.weights_stale = bool(meta.get("weights_stale", False))
     for name, value in arrays.items():
-        setattr(project, name, value)
+        if name in _ARRAYS:
+            setattr(project, name, value)
     for name, value in blobs.items():
         setattr(project, name, value)
     if project.weights is not None and (project.rig is None or project.weights.shape[1] != project.rig.n_handles):

@@ -107,12 +107,12 @@ class FieldrigApp:
         self.window.queue_actions(actions)
 
     def shutdown(self) -> None:
-        """Stop the timer and the worker; remove polyscope's structures."""
+        """Stop the timer and the worker; detach from polyscope."""
         self.timer.stop()
         self.jobs.cancel()
         self.jobs.wait(10000)
         self.window.close()
-        ps.remove_all_structures()
+        self.viewer.close()
 
 
 def run_app(mesh: Optional[str] = None, rig: Optional[str] = None, cage: Optional[str] = None,

@@ -49,12 +49,15 @@ class MainWindow(QMainWindow):
         self.resize(430, 860)
 
         self.tabs = QTabWidget()
-        self.mesh_tab = MeshTab(document, controller, self.ask_open)
-        self.rig_tab = RigTab(document, controller, tools, self.ask_open, self.ask_save)
-        self.weights_tab = WeightsTab(document, controller, tools, self.ask_open)
-        self.pose_tab = PoseTab(document, controller, self.ask_open, self.ask_save)
-        self.cage_tab = CageTab(document, controller, self.ask_open)
-        self.export_tab = ExportTab(controller, self.ask_open, self.ask_save, screenshot)
+        # looked up at call time, so that a script or test can answer the dialogs
+        ask_open = lambda title, filters: self.ask_open(title, filters)  # noqa: E731
+        ask_save = lambda title, filters: self.ask_save(title, filters)  # noqa: E731
+        self.mesh_tab = MeshTab(document, controller, ask_open)
+        self.rig_tab = RigTab(document, controller, tools, ask_open, ask_save)
+        self.weights_tab = WeightsTab(document, controller, tools, ask_open)
+        self.pose_tab = PoseTab(document, controller, ask_open, ask_save)
+        self.cage_tab = CageTab(document, controller, ask_open)
+        self.export_tab = ExportTab(controller, ask_open, ask_save, screenshot)
         for tab, name in ((self.mesh_tab, "Mesh"), (self.rig_tab, "Rig"), (self.weights_tab, "Weights"),
                           (self.pose_tab, "Pose"), (self.cage_tab, "Cage"), (self.export_tab, "Export")):
             self.tabs.addTab(tab, name)
@@ -93,23 +96,23 @@ class MainWindow(QMainWindow):
             return action
 
         def ask(method, title, filters, action):
-            return partial(ask_then, method, title, filters, action)
+            return partial(ask_then, lambda t, f: getattr(self, method)(t, f), title, filters, action)
 
-        add(file_menu, "Open mesh…", ask(self.ask_open, "Open mesh", "Meshes (*.obj *.ply *.off *.stl *.glb *.gltf *.xyz)", c.open_mesh), QKeySequence.StandardKey.Open)
-        add(file_menu, "Open rig…", ask(self.ask_open, "Open rig", "Rigs (*.tgf *.json *.glb *.gltf)", c.open_rig))
-        add(file_menu, "Open cage…", ask(self.ask_open, "Open cage", "Cages (*.obj *.off *.ply *.json)", c.open_cage))
+        add(file_menu, "Open mesh…", ask("ask_open", "Open mesh", "Meshes (*.obj *.ply *.off *.stl *.glb *.gltf *.xyz)", c.open_mesh), QKeySequence.StandardKey.Open)
+        add(file_menu, "Open rig…", ask("ask_open", "Open rig", "Rigs (*.tgf *.json *.glb *.gltf)", c.open_rig))
+        add(file_menu, "Open cage…", ask("ask_open", "Open cage", "Cages (*.obj *.off *.ply *.json)", c.open_cage))
         file_menu.addSeparator()
-        add(file_menu, "Open project…", ask(self.ask_open, "Open project", "fieldrig projects (*.fieldrig)", c.open_project))
+        add(file_menu, "Open project…", ask("ask_open", "Open project", "fieldrig projects (*.fieldrig)", c.open_project))
         add(file_menu, "Save project", self.save_project, QKeySequence.StandardKey.Save)
-        add(file_menu, "Save project as…", ask(self.ask_save, "Save project", "fieldrig projects (*.fieldrig)", c.save_project),
+        add(file_menu, "Save project as…", ask("ask_save", "Save project", "fieldrig projects (*.fieldrig)", c.save_project),
             QKeySequence.StandardKey.SaveAs)
         file_menu.addSeparator()
         export = file_menu.addMenu("Export")
-        add(export, "Weights…", ask(self.ask_save, "Export weights", "Weights (*.npy *.csv *.dmat)", c.export_weights))
-        add(export, "glTF with skin…", ask(self.ask_save, "Export glTF", "glTF (*.glb *.gltf)", c.export_gltf))
-        add(export, "Posed mesh…", ask(self.ask_save, "Export posed mesh", "Meshes (*.obj *.ply)", c.export_posed_mesh))
-        add(export, "Screenshot…", ask(self.ask_save, "Save screenshot", "Images (*.png *.jpg)", lambda p: c.save_screenshot(p, screenshot())))
-        add(export, "Rig…", ask(self.ask_save, "Save rig", "Rigs (*.json *.tgf)", c.save_rig))
+        add(export, "Weights…", ask("ask_save", "Export weights", "Weights (*.npy *.csv *.dmat)", c.export_weights))
+        add(export, "glTF with skin…", ask("ask_save", "Export glTF", "glTF (*.glb *.gltf)", c.export_gltf))
+        add(export, "Posed mesh…", ask("ask_save", "Export posed mesh", "Meshes (*.obj *.ply)", c.export_posed_mesh))
+        add(export, "Screenshot…", ask("ask_save", "Save screenshot", "Images (*.png *.jpg)", lambda p: c.save_screenshot(p, screenshot())))
+        add(export, "Rig…", ask("ask_save", "Save rig", "Rigs (*.json *.tgf)", c.save_rig))
         file_menu.addSeparator()
         add(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
 

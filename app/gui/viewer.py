@@ -113,6 +113,7 @@ class Viewer(QObject):
         super().__init__(parent)
         init_polyscope(backend)
         self.doc = document
+        ps.remove_all_transformation_gizmos()
         self.gizmo = ps.add_transformation_gizmo("edit")
         self.gizmo.set_enabled(False)
         self.gizmo.set_allow_scaling(False)
@@ -128,6 +129,15 @@ class Viewer(QObject):
         document.changed.connect(self._on_changed)
         ps.set_user_callback(self._frame_callback)
         ps.set_files_dropped_callback(lambda paths: self.files_dropped.emit([str(p) for p in paths]))
+
+    def close(self) -> None:
+        """Detach from polyscope: callbacks, gizmo and structures are removed."""
+        self.doc.changed.disconnect(self._on_changed)
+        ps.clear_user_callback()
+        ps.clear_files_dropped_callback()
+        ps.remove_all_transformation_gizmos()
+        ps.remove_all_structures()
+        self.gizmo = None
 
     # ----------------------------------------------------------------- frame
     def _on_changed(self, topics) -> None:
@@ -270,6 +280,8 @@ class Viewer(QObject):
 
     def sync_gizmo(self) -> None:
         """Apply a gizmo drag to the document, or move the gizmo to the selection."""
+        if self.gizmo is None:
+            return
         target = self._gizmo_target()
         if target is None:
             if self._gizmo_key is not None:
