@@ -98,6 +98,9 @@ def _positive_int(text: str) -> int:
 
 
 def _add_compute_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by the commands that train a field: preset, field file, device, seed, quiet."""
+    p.add_argument("--preset", choices=PRESETS, default="balanced", help="speed/quality preset")
+    p.add_argument("--save-field", metavar="FIELD", help="also save the trained field, to evaluate it later at other points")
     p.add_argument("--device", default="auto", help="torch device: auto (CUDA when present, else CPU), cpu, cuda, cuda:1")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same result")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -126,10 +129,8 @@ examples:
     p.add_argument("--rig", required=True, metavar="RIG", help="rig: TGF, JSON, or a rigged GLB/GLTF (joints read from its skin)")
     p.add_argument("-o", "--output", required=True, action="append", metavar="OUT",
                    help=f"output file, format by extension ({', '.join(WEIGHT_OUTPUTS)}); repeatable")
-    p.add_argument("--preset", choices=PRESETS, default="balanced", help="speed/quality preset")
     p.add_argument("--max-influences", type=_positive_int, default=4, metavar="N",
                    help="glTF only: influences kept per vertex (more than 4 writes JOINTS_1/WEIGHTS_1, ...)")
-    p.add_argument("--save-field", metavar="FIELD", help="also save the trained field, to evaluate it later at other points")
     _add_compute_options(p)
     p.set_defaults(func=cmd_weights)
 
@@ -152,7 +153,6 @@ examples:
     p.add_argument("--objective", default="dirichlet", help="training objective (dirichlet, tv, arap, ...)")
     p.add_argument("--auto-cage", action="store_true", help="build a coarse enclosing cage around MESH instead of reading CAGE")
     p.add_argument("--save-cage", metavar="PATH", help="where --auto-cage writes its cage (default: OUT's name + .cage.obj)")
-    p.add_argument("--save-field", metavar="FIELD", help="also save the trained field, to evaluate it later at other points")
     _add_compute_options(p)
     p.set_defaults(func=cmd_coords)
 
@@ -212,9 +212,8 @@ examples:
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder (created when absent)")
     p.add_argument("--jobs", "-j", type=_positive_int, default=1, metavar="N", help="assets computed at the same time")
     p.add_argument("--formats", default="npy,glb", help="comma-separated outputs per asset: npy, csv, dmat, glb, gltf")
-    p.add_argument("--preset", choices=PRESETS, default=None, help="preset for assets that do not set one (default: balanced)")
     p.add_argument("--max-influences", type=_positive_int, default=None, metavar="N", help="glTF influences per vertex (default: 4)")
-    p.add_argument("--save-field", action="store_true", help="also save each trained field (NAME.field)")
+    p.add_argument("--save-fields", action="store_true", help="also save each trained field (NAME.field)")
     p.add_argument("--force", action="store_true", help="recompute assets even when they are up to date")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="T",
                    help="torch/BLAS threads per job (default: CPU cores / jobs)")
@@ -222,7 +221,10 @@ examples:
                    help="local: worker processes on this machine; dask: a Dask distributed cluster")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="dask scheduler address (default with --executor dask: a local cluster of --jobs workers)")
-    _add_compute_options(p)
+    p.add_argument("--device", default="auto", help="torch device for every job: auto, cpu, cuda")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--preset", choices=PRESETS, default=None, help="preset for assets that do not set one (default: balanced)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_batch)
 
 
@@ -363,6 +365,7 @@ def cmd_coords(args) -> int:
     import time
 
     import fieldrig
+    from fieldrig.geometry.cage import save_cage
     from fieldrig.geometry.export import save_weights
 
     mesh = fieldrig.load_mesh(args.mesh)
@@ -371,14 +374,14 @@ def cmd_coords(args) -> int:
             raise fieldrig.InputError(args.mesh, "--auto-cage needs a triangle mesh, not a point cloud")
         cage = fieldrig.auto_cage(mesh.V, mesh.F)
         cage_path = args.save_cage or str(Path(args.output).with_suffix("")) + ".cage.obj"
-        cage.save(cage_path)
+        save_cage(cage, cage_path)
         _say(args, f"automatic cage: {len(cage.V)} vertices → {cage_path}")
     else:
         cage = fieldrig.load_cage(args.cage)
     start = time.perf_counter()
     bar = _ProgressBar(f"coords {Path(args.mesh).name}", not args.quiet)
     try:
-        field = fieldrig.fit_barycentric_field(cage, mesh.V, objective=args.objective, seed=args.seed,
+        field = fieldrig.fit_barycentric_field(cage, objective=args.objective, preset=args.preset, seed=args.seed,
                                                device=args.device, progress=bar)
         Phi = field.evaluate(mesh.V)
     finally:
@@ -469,7 +472,7 @@ def cmd_batch(args) -> int:
         defaults["preset"] = args.preset
     if args.max_influences:
         defaults["max_influences"] = args.max_influences
-    if args.save_field:
+    if args.save_fields:
         defaults["save_field"] = True
     assets = discover_assets(args.source, defaults)
     options = BatchOptions(jobs=args.jobs, threads=args.threads, force=args.force, executor=args.executor,
