@@ -262,6 +262,15 @@ def _suffix_error(args, path: str, allowed: Sequence[str], what: str) -> Optiona
     return None
 
 
+def _overwrites_input(args, outputs: Sequence[str], inputs: Sequence[Optional[str]]) -> Optional[int]:
+    """Usage error when an output path is one of the inputs (inputs are never modified)."""
+    sources = {Path(i).resolve() for i in inputs if i}
+    for out in outputs:
+        if out and Path(out).resolve() in sources:
+            return _usage_error(args, f"{out}: the output would overwrite an input file; choose another name")
+    return None
+
+
 class _ProgressBar:
     """A tqdm bar fed by :class:`fieldrig.neural.progress.ProgressEvent` callbacks."""
 
@@ -305,6 +314,9 @@ def cmd_weights(args) -> int:
         bad = _suffix_error(args, out, WEIGHT_OUTPUTS, "weights")
         if bad is not None:
             return bad
+    bad = _overwrites_input(args, args.output + [args.save_field], [args.mesh, args.rig])
+    if bad is not None:
+        return bad
     import time
 
     import fieldrig
@@ -362,6 +374,9 @@ def cmd_coords(args) -> int:
         return _usage_error(args, "give either CAGE or --auto-cage (exactly one)")
     if args.save_cage and not args.auto_cage:
         return _usage_error(args, "--save-cage only applies with --auto-cage")
+    bad = _overwrites_input(args, [args.output, args.save_cage, args.save_field], [args.mesh, args.cage])
+    if bad is not None:
+        return bad
     import time
 
     import fieldrig
@@ -406,6 +421,10 @@ def cmd_deform(args) -> int:
         return _usage_error(args, "cage deformation needs --coords PHI and --cage CAGE with --deformed-cage")
     if by_pose and (args.coords or args.cage):
         return _usage_error(args, "--coords and --cage belong to cage deformation, not to --pose")
+    bad = _overwrites_input(args, [args.output], [args.mesh, args.weights, args.rig, args.pose, args.coords,
+                                                  args.cage, args.deformed_cage])
+    if bad is not None:
+        return bad
     import fieldrig
     from fieldrig.geometry.export import save_mesh
 

@@ -202,6 +202,8 @@ def test_check_flags_handles_outside_and_holes(tmp_path, capsys):
     ["batch", "dir", "-o", "out", "--jobs", "0"],
     ["batch", "dir", "-o", "out", "--formats", "npy,fbx"],
     ["batch", "dir", "-o", "out", "--scheduler", "tcp://x:1"],            # --scheduler without dask
+    ["weights", "a.glb", "--rig", "a.glb", "-o", "a.glb"],                 # would overwrite the input
+    ["deform", "m.obj", "--pose", "p.json", "--weights", "w.npy", "-o", "m.obj"],
     ["frobnicate"],
     [],
 ])
