@@ -608,6 +608,11 @@ def _rig_from_skeleton(names: List[str], positions: np.ndarray, parent: np.ndarr
     seg = np.array([[joints[s], joints[e]] for s, e in bones]).reshape(-1, 2, 3)
     points = [k for k in range(n) if not on_bone[k] and carries[k]
               and not (len(seg) and _segment_distance(positions[k], seg).min() <= eps)]
+    for i, a in enumerate(points):
+        for b in points[i + 1:]:
+            if np.linalg.norm(positions[a] - positions[b]) <= eps:
+                raise InputError(source, f"skin joints {names[a]!r} and {names[b]!r} sit at the same place with no "
+                                         "bone between them: their weights cannot be told apart")
     rig = Rig.from_arrays(joints, np.array(bones, dtype=np.int64).reshape(-1, 2), points, bone_parents,
                           joint_names, bone_names, source=source)
     return rig, np.array(points + bone_joint, dtype=np.int64)

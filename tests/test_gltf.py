@@ -227,6 +227,14 @@ def test_rig_from_a_foreign_skin_uses_parent_child_pairs(tmp_path):
     assert back.bone_names[back.bone_parents[leg_l]] == "pelvis->leg_l"
 
 
+def test_coincident_point_joints_are_refused(tmp_path):
+    rig = Rig.from_arrays(np.array([[0, 1.0, 0], [0, 1.0, 0]]), joint_names=["a", "b"])
+    write_skinned_gltf(tmp_path / "two.glb", np.eye(3), None, rig, np.full((3, 2), 0.5))
+    _strip_extras(tmp_path / "two.glb")
+    with pytest.raises(InputError, match="'a' and 'b' sit at the same place"):
+        load_gltf_rig(tmp_path / "two.glb")
+
+
 def test_gltf_input_errors(tmp_path, finger):
     V, F, rig, W = finger
     with pytest.raises(InputError, match="expected weights of shape"):
