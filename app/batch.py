@@ -556,8 +556,10 @@ def _run_dask(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board:
         except (OSError, TimeoutError) as exc:
             raise InputError("--scheduler", f"cannot reach the Dask scheduler at {options.scheduler} ({exc})") from exc
     else:
+        import logging
+
         cluster = LocalCluster(n_workers=options.jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=None, silence_logs=logging.CRITICAL)
         client = Client(cluster)
     queue_name = f"fieldrig-progress-{uuid.uuid4().hex}" if board.enabled else None
     stop = threading.Event()
