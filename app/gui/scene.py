@@ -147,3 +147,23 @@ def show_skeleton(rig: Optional[Rig], X: Optional[np.ndarray] = None, selected_h
     elif selected_handle is not None:
         ps.register_curve_network(SELECTION, X[rig.bones[selected_handle - n_p]], np.array([[0, 1]]), radius=0.01,
                                   color=SELECTION_COLOR)
+
+
+def move_skeleton(rig: Rig, X: np.ndarray, selected_handle: Optional[int] = None,
+                  selected_joint: Optional[int] = None) -> None:
+    """Move the drawn skeleton's joints to ``X`` (J, 3) in place (a pose change: cheap, no
+    re-registration); falls back to :func:`show_skeleton` when what is drawn does not match."""
+    n_bones = ps.get_curve_network(BONES).n_nodes() // 2 if ps.has_curve_network(BONES) else 0
+    if not ps.has_point_cloud(JOINTS) or ps.get_point_cloud(JOINTS).n_points() != len(X) or n_bones != len(rig.bones):
+        show_skeleton(rig, X, selected_handle, selected_joint)
+        return
+    ps.get_point_cloud(JOINTS).update_point_positions(X)
+    if len(rig.bones):
+        ps.get_curve_network(BONES).update_node_positions(X[rig.bones.reshape(-1)])
+    n_p = len(rig.point_handles)
+    if selected_joint is not None and ps.has_point_cloud(SELECTION):
+        ps.get_point_cloud(SELECTION).update_point_positions(X[selected_joint][None])
+    elif selected_handle is not None and selected_handle < n_p and ps.has_point_cloud(SELECTION):
+        ps.get_point_cloud(SELECTION).update_point_positions(X[rig.point_handles[selected_handle]][None])
+    elif selected_handle is not None and ps.has_curve_network(SELECTION):
+        ps.get_curve_network(SELECTION).update_node_positions(X[rig.bones[selected_handle - n_p]])

@@ -160,8 +160,11 @@ class Viewer(QObject):
             self._skinner = None
         if topics & {"mesh", "rig", "weights", "selection", "mode", "settings"}:
             self._update_colors()
-        if topics & {"mesh", "rig", "pose", "mode", "selection"}:
+        if topics & {"mesh", "rig", "mode", "selection"}:
             self._update_skeleton()
+        elif "pose" in topics and self.doc.rig is not None and doc.mode != "cage":
+            scene.move_skeleton(doc.rig, self.posed_joints(), doc.selected_handle,
+                                doc.selected_joint if doc.mode == "rig" else None)
         if topics & {"mesh", "cage", "cage_pose", "mode", "selection"}:
             self._update_cage()
         if topics & {"mesh", "rig", "weights", "pose", "coords", "cage_pose", "mode", "settings"}:
