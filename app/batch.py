@@ -8,10 +8,11 @@ and rig files plus the settings) and whose outputs all exist is skipped (resume)
 
 Executors:
 
-- ``local``: one job at a time in this process when ``jobs`` is 1 (torch's own thread
-  count: every core); else a pool of ``jobs`` spawned processes, each using ``threads``
-  torch/BLAS threads (default: CPU cores // jobs, so two jobs on two cores use one thread
-  each).
+- ``local``: one worker process per asset, ``jobs`` at a time, forked from a fork server
+  that imported torch and the skinning code once; each uses ``threads`` torch/BLAS threads
+  (default: CPU cores // jobs: one job alone uses every core, two jobs on two cores one
+  thread each). A job that kills its process (a native crash, the out-of-memory killer)
+  is reported failed; the others go on.
 - ``dask``: the same job function submitted to a ``dask.distributed`` scheduler (or to a
   local cluster of ``jobs`` workers when no address is given). Workers read the inputs and
   write the outputs themselves, so OUTDIR and the assets must be on storage every worker
@@ -27,7 +28,6 @@ import sys
 import threading
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Union
@@ -207,23 +207,24 @@ def is_up_to_date(asset: Asset, outdir: PathLike) -> bool:
             and all(p.is_file() for p in output_paths(asset, outdir)))
 
 
-# The worker's progress sink: set once per worker process by _init_worker (local) or per
-# job (dask); called as sink(asset_name, fraction, stage).
+# The job's progress sink, called as sink(asset_name, fraction, stage): set in a local
+# worker process by _worker_main, on a Dask worker by _dask_job.
 _progress_sink: Optional[Callable[[str, float, str], None]] = None
-
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def _init_worker(threads: Optional[int], queue) -> None:
-    """Pool initializer: torch's thread count and the progress queue."""
-    global _progress_sink
-    if threads:
-        import torch
+def _throttled(send: Callable[[str, float, str], None], interval_s: float) -> Callable[[str, float, str], None]:
+    """A sink that forwards at most one update per ``interval_s`` (and always the last one)."""
+    last = [-1.0]
 
-        torch.set_num_threads(threads)
-    if queue is not None:
-        _progress_sink = lambda name, fraction, stage: queue.put((name, fraction, stage))
+    def sink(name: str, fraction: float, stage: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= interval_s or fraction >= 1.0:
+            last[0] = now
+            send(name, fraction, stage)
+
+    return sink
 
 
 def process_asset(asset: Asset, outdir: PathLike, threads: Optional[int] = None) -> Dict:
@@ -432,53 +433,97 @@ def _threads_per_job(options: BatchOptions) -> int:
 
 
 def _run_local(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board: "_ProgressBoard"):
-    """Yield reports as jobs finish: in this process for one job at a time, else from a pool
-    of spawned worker processes."""
-    if options.jobs == 1 or len(todo) == 1:
-        yield from _run_here(todo, outdir, options, board)
-        return
-    from concurrent.futures import ProcessPoolExecutor
+    """Yield reports as jobs finish. Every asset runs in its own worker process (forked from
+    a preloaded fork server, so this costs milliseconds), at most ``jobs`` at a time: a job
+    that crashes its process (a segfault in native code, the out-of-memory killer) fails
+    alone and the others go on."""
+    import queue as queue_module
 
     ctx = _worker_context()
-    queue = ctx.Queue()
-    stop = threading.Event()
-    drain = threading.Thread(target=_drain, args=(queue, board, stop), daemon=True)
-    drain.start()
+    messages = ctx.Queue()
     threads = _threads_per_job(options)
-    # The fork server inherits this environment and imports numpy/torch once: their thread
-    # pools get the per-job size from the start.
+    # The fork server inherits this environment when it starts and imports numpy/torch once:
+    # their thread pools get the per-job size from the start.
     saved = {var: os.environ.get(var) for var in _THREAD_VARIABLES}
     os.environ.update({var: str(threads) for var in _THREAD_VARIABLES})
-    pool = ProcessPoolExecutor(max_workers=min(options.jobs, len(todo)), mp_context=ctx,
-                               initializer=_init_worker, initargs=(threads, queue))
+    waiting = list(todo)
+    running: Dict[str, tuple] = {}
     try:
-        pending = {pool.submit(process_asset, a, str(outdir), threads): a for a in todo}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                asset = pending.pop(fut)
-                yield _result_or_failure(fut, asset)
+        while waiting or running:
+            while waiting and len(running) < options.jobs:
+                asset = waiting.pop(0)
+                process = ctx.Process(target=_worker_main, args=(asset, str(outdir), threads, messages),
+                                      name=f"fieldrig-{asset.name}", daemon=True)
+                process.start()
+                running[asset.name] = (process, asset)
+            try:
+                message = messages.get(timeout=0.2)
+            except queue_module.Empty:
+                message = None
+            if message is not None and message[0] == "progress":
+                board.update(*message[1:])
+            elif message is not None and message[1] in running:
+                process, _ = running.pop(message[1])
+                process.join()
+                yield message[2]
+            # A process that exited without a report for 2 s (its report would have been
+            # read above meanwhile) crashed.
+            for name, (process, asset) in list(running.items()):
+                if not process.is_alive() and _silent_since_exit(process, 2.0):
+                    del running[name]
+                    yield _crash_report(asset, outdir, process.exitcode)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for process, _ in running.values():
+            process.terminate()
+            process.join()
         for var, value in saved.items():
             if value is None:
                 os.environ.pop(var, None)
             else:
                 os.environ[var] = value
-        stop.set()
-        drain.join()
-        queue.close()
+        messages.close()
 
 
-def _run_here(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board: "_ProgressBoard"):
-    """One job at a time in this process (torch keeps its thread count unless ``threads`` is set)."""
-    global _progress_sink
-    previous, _progress_sink = _progress_sink, board.update
+def _silent_since_exit(process, grace_s: float) -> bool:
+    """True once ``grace_s`` have passed since we first saw ``process`` dead."""
+    first = getattr(process, "_fieldrig_seen_dead", None)
+    if first is None:
+        process._fieldrig_seen_dead = first = time.monotonic()
+    return time.monotonic() - first >= grace_s
+
+
+def _crash_report(asset: Asset, outdir: PathLike, exitcode: Optional[int]) -> Dict:
+    """A failed report for a job whose process died without reporting; written to its folder."""
+    import signal
+
+    from fieldrig.geometry.atomic import atomic_write_text
+
+    how = f"exit code {exitcode}"
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"signal {-exitcode}"
+    report = {"name": asset.name, "mesh": asset.mesh, "rig": asset.rig, "settings": asset.settings,
+              "status": "failed", "time_s": None,
+              "error": f"the worker process died ({how}): a crash in native code or out of memory"}
     try:
-        for asset in todo:
-            yield process_asset(asset, outdir, options.threads)
-    finally:
-        _progress_sink = previous
+        atomic_write_text(Path(outdir) / asset.name / REPORT, json.dumps(report, indent=2) + "\n")
+    except OSError:
+        pass
+    return report
+
+
+def _worker_main(asset: Asset, outdir: str, threads: Optional[int], messages) -> None:
+    """Entry point of a local worker process: one asset, progress and report on ``messages``."""
+    global _progress_sink
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    _progress_sink = _throttled(lambda name, fraction, stage: messages.put(("progress", name, fraction, stage)), 0.1)
+    report = process_asset(asset, outdir, threads)
+    messages.put(("done", asset.name, report))
 
 
 #: Imported once by the fork server, so that worker processes start with them loaded.
@@ -526,15 +571,7 @@ def _dask_job(asset: Asset, outdir: str, threads: Optional[int], queue_name: Opt
         from distributed import Queue
 
         queue = Queue(queue_name)
-        last = [0.0]
-
-        def sink(name: str, fraction: float, stage: str) -> None:
-            now = time.monotonic()
-            if now - last[0] > 0.5 or fraction >= 1.0:
-                last[0] = now
-                queue.put((name, fraction, stage))
-
-        _progress_sink = sink
+        _progress_sink = _throttled(lambda name, fraction, stage: queue.put((name, fraction, stage)), 0.5)
     try:
         return process_asset(asset, outdir, threads)
     finally:

@@ -2,7 +2,10 @@
 work and redoes changed work, manifests are validated, and the Dask executor runs the same
 jobs on a ``dask.distributed.LocalCluster``."""
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +124,28 @@ def test_dask_executor_on_a_local_cluster(tmp_path):
     W = load_weights(tmp_path / "out" / "finger" / "finger.npy")
     assert W.shape[1] == 3 and np.allclose(W.sum(axis=1), 1.0)
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["counts"] == {"ok": 1, "skipped": 0, "failed": 1}
+
+
+def test_a_crashing_worker_fails_alone(tmp_path):
+    """A job that kills its process (here: SIGSEGV, as a native crash would) is reported as
+    failed and the other asset still finishes. The crash is injected through a module the
+    fork server preloads, so it lives only in the workers of this throwaway process."""
+    (tmp_path / "crashhook.py").write_text(
+        "import os, signal\nimport fieldrig.batch as b\n_compute = b._compute\n"
+        "def crash(asset, *args):\n"
+        "    if asset.name == 'crash':\n        os.kill(os.getpid(), signal.SIGSEGV)\n"
+        "    return _compute(asset, *args)\n"
+        "b._compute = crash\n")
+    script = (
+        "import json, sys\nimport fieldrig.batch as b\nb.WORKER_PRELOAD.append('crashhook')\n"
+        f"assets = [b.Asset(n, {str(ASSETS / 'finger.obj')!r}, {str(ASSETS / 'finger.tgf')!r}) for n in ('crash', 'ok')]\n"
+        "for a in assets:\n    a.settings.update(preset='fast', formats=['npy'])\n"
+        f"s = b.run_batch(assets, {str(tmp_path / 'out')!r}, b.BatchOptions(jobs=2, progress=False))\n"
+        "print(json.dumps({r['name']: [r['status'], r['error']] for r in s.reports}))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["ok"] == ["ok", None]
+    assert result["crash"][0] == "failed" and "SIGSEGV" in result["crash"][1]
+    assert "SIGSEGV" in json.loads((tmp_path / "out" / "crash" / "report.json").read_text())["error"]
