@@ -107,7 +107,7 @@ def render_image(V: np.ndarray, F: Optional[np.ndarray], rig=None, W: Optional[n
     center, radius = 0.5 * (lo + hi), 0.5 * float(np.linalg.norm(hi - lo)) or 1.0
     direction = np.asarray(VIEWS[view], dtype=np.float64)
     fov = np.radians(ps.get_vertical_fov_degrees())
-    distance = 0.95 * radius / np.tan(0.5 * fov) * max(1.0, height / width)
+    distance = 1.1 * radius / np.tan(0.5 * fov) * max(1.0, height / width)
     ps.look_at(center + distance * direction / np.linalg.norm(direction), center)
     ps.frame_tick()
     image = np.ascontiguousarray(ps.screenshot_to_buffer(transparent_bg=False, include_UI=False))

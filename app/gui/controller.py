@@ -195,9 +195,9 @@ class Controller(QObject):
         V, F = mesh.V, mesh.F
 
         def work(progress):
-            from fieldrig.geometry.cage import auto_cage
+            import fieldrig
 
-            return auto_cage(V, F, **options)
+            return fieldrig.auto_cage(V, F, **options)
 
         def done(cage):
             self.doc.set_cage_state(CageState(cage.V, cage.F, None), "Automatic cage")
@@ -264,7 +264,7 @@ class Controller(QObject):
         d = cage.vertices.shape[1]
         points = doc.mesh.V[:, :d]
         CV, CF = cage.vertices, cage.faces
-        objective, device = doc.settings["objective"], doc.settings["device"]
+        objective, device, preset = doc.settings["objective"], doc.settings["device"], doc.settings["preset"]
 
         def work(progress):
             import fieldrig
@@ -273,8 +273,8 @@ class Controller(QObject):
 
             dev = resolve_device(device)
             self.device_used.emit(str(dev))
-            field = fieldrig.fit_barycentric_field(Cage.from_arrays(CV, CF), points, objective=objective, seed=seed,
-                                                   device=dev, progress=progress)
+            field = fieldrig.fit_barycentric_field(Cage.from_arrays(CV, CF), objective=objective, preset=preset,
+                                                   seed=seed, device=dev, progress=progress)
             return field, np.asarray(field.evaluate(points), dtype=np.float64)
 
         def done(result):
@@ -434,16 +434,16 @@ class Controller(QObject):
             report = None if project.mesh is None else check_mesh(project.mesh.V, project.mesh.F, project.mesh.path)
             skinning_field = barycentric_field = None
             if project.skinning_field is not None:
-                from fieldrig.neural.skinning_field import SkinningField
+                import fieldrig
 
-                skinning_field = _loaded_from_bytes(project.skinning_field, ".pt", SkinningField.load)
+                skinning_field = _loaded_from_bytes(project.skinning_field, ".pt", fieldrig.SkinningField.load)
             if project.barycentric_field is not None and project.cage_vertices is not None:
+                import fieldrig
                 from fieldrig.geometry.cage import Cage
-                from fieldrig.neural.barycentric_field import BarycentricField
 
                 cage = Cage.from_arrays(project.cage_vertices, project.cage_faces)
                 barycentric_field = _loaded_from_bytes(project.barycentric_field, ".pt",
-                                                       lambda p: BarycentricField.load(p, cage=cage))
+                                                       lambda p: fieldrig.BarycentricField.load(p, cage=cage))
             return project, report, skinning_field, barycentric_field
 
         def done(result):

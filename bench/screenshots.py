@@ -1,0 +1,211 @@
+"""Run the real app (polyscope window + Qt panel) through a rigging session and save
+screenshots of both windows; print how smooth the UI stayed while the field trained.
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python bench/screenshots.py \\
+        [--mesh assets/legs.obj --rig assets/legs.json] [--preset balanced] [--out out/screenshots] \\
+        [--readme docs/screenshot.png]
+
+Steps, as a user does them: open the mesh and its rig; compute weights (progress bar
+running, the 3D view still turning); look at the dominant-handle colours and one handle's
+weight field; select bones in the Pose tab and bend them with the sliders. Each step saves
+``<out>/<step>-view.png`` (the polyscope window, with its own UI) and ``<out>/<step>-panel.png``
+(the Qt panel). ``--readme`` also writes the two windows of the last step side by side,
+scaled to fit in 300 KB.
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mesh", default=str(ROOT / "assets" / "legs.obj"))
+    parser.add_argument("--rig", default=str(ROOT / "assets" / "legs.json"))
+    parser.add_argument("--preset", default="balanced", choices=("fast", "balanced", "high"))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--bend", nargs="*", default=["shin_l:-60:0:0", "thigh_r:35:0:0", "shin_r:-50:0:0"],
+                        metavar="HANDLE:RX:RY:RZ", help="bones to bend in the Pose tab (degrees)")
+    parser.add_argument("--out", default=str(ROOT / "out" / "screenshots"))
+    parser.add_argument("--readme", help="also write a side-by-side picture here (e.g. docs/screenshot.png)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
+    return parser.parse_args()
+
+
+class Session:
+    """The steps, as a generator: each ``yield`` returns a condition to wait for."""
+
+    def __init__(self, app, args):
+        self.app, self.args = app, args
+        self.out = Path(args.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.figures = {}
+        self.progress = []
+
+    def idle(self):
+        return not self.app.jobs.busy and not self.app.window._queue
+
+    def frames(self, n):
+        target = len(self.app.frame_gaps_ms) + n
+        return lambda: len(self.app.frame_gaps_ms) >= target
+
+    def shoot(self, step: str):
+        import polyscope as ps
+
+        from fieldrig.render import write_image
+
+        view = np.ascontiguousarray(ps.screenshot_to_buffer(transparent_bg=False, include_UI=True))
+        write_image(self.out / f"{step}-view.png", view)
+        self.app.window.grab().save(str(self.out / f"{step}-panel.png"))
+        print(f"  saved {self.out / step}-view.png and -panel.png", flush=True)
+        return view
+
+    def select_tab(self, name):
+        tabs = self.app.window.tabs
+        tabs.setCurrentIndex([tabs.tabText(i) for i in range(tabs.count())].index(name))
+
+    def steps(self):
+        import polyscope as ps
+
+        app, doc, window = self.app, self.app.document, self.app.window
+        app.open_files(self.args.mesh, self.args.rig)
+        yield self.idle
+        if window.errors:
+            raise RuntimeError(f"opening failed: {window.errors}")
+        ps.look_at((1.6, 1.6, 3.4), (0.0, 0.75, 0.0))
+        self.select_tab("Rig")
+        window.rig_tab.tree.select(doc.rig.n_handles - 1)
+        yield self.frames(10)
+        self.shoot("1-rig")
+
+        self.select_tab("Weights")
+        window.weights_tab.preset.setCurrentText(self.args.preset)
+        window.weights_tab.device.setCurrentText(self.args.device)
+        app.jobs.progressed.connect(self.progress.append)
+        gaps_before = len(app.frame_gaps_ms)
+        start = time.perf_counter()
+        window.weights_tab.compute.click()
+        rotate = 0
+
+        def training_done():
+            nonlocal rotate
+            rotate += 1
+            ps.look_at((3.8 * np.sin(0.01 * rotate), 1.6, 3.8 * np.cos(0.01 * rotate)), (0.0, 0.75, 0.0))
+            return self.idle()
+
+        yield lambda: len(self.progress) > 3
+        self.shoot("2-training")
+        yield training_done
+        seconds = time.perf_counter() - start
+        if window.errors or doc.weights is None:
+            raise RuntimeError(f"training failed: {window.errors}")
+        gaps = list(app.frame_gaps_ms)[gaps_before:]
+        self.figures.update({
+            "training_s": seconds, "frames_during_training": len(gaps), "frames_per_s": len(gaps) / seconds,
+            "median_gap_ms": statistics.median(gaps), "max_gap_ms": max(gaps),
+            "gaps_over_100ms": sum(g > 100 for g in gaps),
+        })
+        ps.look_at((1.6, 1.6, 3.4), (0.0, 0.75, 0.0))
+        window.weights_tab.show_dominant.setChecked(True)
+        yield self.frames(10)
+        self.shoot("3-weights-dominant")
+        window.weights_tab.tree.select(doc.rig.handle_names.index("shin_l") if "shin_l" in doc.rig.handle_names else 0)
+        window.weights_tab.show_weight.setChecked(True)
+        app.tools.probed.emit(int(np.argmax(doc.weights[:, doc.selected_handle] * (doc.weights[:, doc.selected_handle] < 0.6))))
+        yield self.frames(10)
+        self.shoot("4-weight-field")
+
+        window.weights_tab.show_dominant.setChecked(True)
+        self.select_tab("Pose")
+        for spec in self.args.bend:
+            name, *angles = spec.split(":")
+            window.pose_tab.tree.select(doc.rig.handle_names.index(name))
+            for slider, angle in zip(window.pose_tab.sliders, angles):
+                slider.setValue(int(float(angle)))
+            doc.end_interaction()
+            yield self.frames(3)
+        self.figures["preview_ms_last_frame"] = app.viewer.last_deform_ms
+        yield self.frames(10)
+        view = self.shoot("5-pose")
+        if self.args.readme:
+            self.readme_picture(view, Path(self.args.readme))
+
+    def readme_picture(self, view: np.ndarray, path: Path):
+        """Panel and 3D view side by side, scaled until the PNG is under 300 KB."""
+        from PyQt6.QtCore import Qt
+        from PyQt6.QtGui import QImage, QPainter
+
+        from fieldrig.geometry.atomic import atomic_path
+
+        panel = self.app.window.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+        h, w, _ = view.shape
+        view_image = QImage(np.ascontiguousarray(view[:, :, :3]).data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        panel = panel.scaledToHeight(h, Qt.TransformationMode.SmoothTransformation)
+        both = QImage(panel.width() + w, h, QImage.Format.Format_RGB888)
+        both.fill(Qt.GlobalColor.white)
+        painter = QPainter(both)
+        painter.drawImage(0, 0, panel)
+        painter.drawImage(panel.width(), 0, view_image)
+        painter.end()
+        scale = 1.0
+        while True:
+            image = both.scaledToWidth(int(both.width() * scale), Qt.TransformationMode.SmoothTransformation)
+            with atomic_path(path) as tmp:
+                image.save(str(tmp))
+            if path.stat().st_size < 300_000 or scale < 0.3:
+                break
+            scale *= 0.85
+        print(f"  README picture {path} ({image.width()}×{image.height()}, {path.stat().st_size // 1024} KB)", flush=True)
+
+
+def main():
+    args = parse_args()
+    from PyQt6.QtCore import QTimer
+
+    import polyscope as ps
+    from fieldrig.gui.app import FieldrigApp
+
+    app = FieldrigApp()
+    ps.set_window_size(1000, 800)
+    app.window.resize(440, 800)
+    app.window.show()
+    session = Session(app, args)
+    steps = session.steps()
+    state = {"waiting": lambda: True, "error": None}
+    deadline = time.perf_counter() + args.timeout
+
+    def advance():
+        try:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"the session took more than {args.timeout} s")
+            if state["waiting"]():
+                state["waiting"] = next(steps)
+        except StopIteration:
+            app.qt.quit()
+        except BaseException as exc:  # report and stop the event loop
+            state["error"] = exc
+            app.qt.quit()
+
+    driver = QTimer()
+    driver.timeout.connect(advance)
+    driver.start(20)
+    app.qt.exec()
+    driver.stop()
+    app.shutdown()
+    if state["error"] is not None:
+        raise state["error"]
+    f = session.figures
+    print(f"training ({args.preset}, {args.device}): {f['training_s']:.1f} s; the 3D view drew {f['frames_during_training']} "
+          f"frames meanwhile ({f['frames_per_s']:.1f} per s), median gap {f['median_gap_ms']:.0f} ms, "
+          f"longest gap {f['max_gap_ms']:.0f} ms, {f['gaps_over_100ms']} gaps over 100 ms")
+    print(f"pose preview (skinning + upload) of the last frame: {f['preview_ms_last_frame']:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
