@@ -23,7 +23,7 @@ from PyQt6.QtWidgets import QApplication
 
 from fieldrig.gui.controller import Controller
 from fieldrig.gui.document import Document
-from fieldrig.gui.jobs import JobRunner
+from fieldrig.gui.jobs import DeviceProbe, JobRunner
 from fieldrig.gui.panel import MainWindow
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.viewer import Viewer
@@ -78,6 +78,9 @@ class FieldrigApp:
         self.tools = ClickTools(self.document, self.viewer)
         self.window = MainWindow(self.document, self.controller, self.tools, self.jobs, screenshot_3d)
         self.viewer.files_dropped.connect(self.window.open_files)
+        self.device_probe = DeviceProbe()
+        self.device_probe.found.connect(self.window.weights_tab.set_cuda)
+        self.device_probe.start()
         self.frame_gaps_ms: deque = deque(maxlen=2000)
         self._last_tick: Optional[float] = None
         self.timer = QTimer()
@@ -109,6 +112,7 @@ class FieldrigApp:
     def shutdown(self) -> None:
         """Stop the timer and the worker; detach from polyscope."""
         self.timer.stop()
+        self.device_probe.wait()
         self.jobs.cancel()
         self.jobs.wait(10000)
         self.window.close()

@@ -192,3 +192,23 @@ class JobRunner(QObject):
         thread = self._end()
         self.cancelled.emit(thread.title if thread else "")
         self.finished.emit()
+
+
+class DeviceProbe(QThread):
+    """Finds out, off the UI thread (importing torch takes seconds), whether CUDA is usable.
+
+    Signals
+    -------
+    found(str)
+        The CUDA device's name, or an empty string when there is none.
+    """
+
+    found = pyqtSignal(str)
+
+    def run(self) -> None:  # noqa: D401 - Qt override
+        try:
+            import torch
+
+            self.found.emit(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")
+        except Exception:  # no usable torch: report no GPU; training will say why it fails
+            self.found.emit("")

@@ -165,6 +165,8 @@ class MainWindow(QMainWindow):
                         self.tabs.setCurrentIndex(i)
         if "mesh" in topics:
             self._update_title()
+            if self.mesh_tab.problem_count():
+                self.tabs.setCurrentWidget(self.mesh_tab)  # show what was found on load
 
     def _update_title(self, clean: Optional[bool] = None) -> None:
         clean = self.doc.undo_stack.isClean() if clean is None else clean

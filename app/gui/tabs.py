@@ -94,6 +94,7 @@ class MeshTab(QWidget):
         layout.addWidget(QLabel("Problems found on load"))
         self.warnings = QListWidget()
         layout.addWidget(self.warnings)
+        self._problems = 0
         document.changed.connect(lambda topics: self.refresh() if "mesh" in topics else None)
 
     def _open(self, controller: Controller, ask_open: AskPath) -> None:
@@ -101,8 +102,13 @@ class MeshTab(QWidget):
         if path:
             controller.open_mesh(path)
 
+    def problem_count(self) -> int:
+        """How many problems the list shows."""
+        return self._problems
+
     def refresh(self) -> None:
         mesh, report = self.doc.mesh, self.doc.mesh_report
+        self._problems = 0
         self.warnings.clear()
         if mesh is None:
             self.file.setText("No mesh")
@@ -120,6 +126,7 @@ class MeshTab(QWidget):
             problems = [line for line in report.summary()[2:] if not line.startswith("libigl BBW reference can run")]
         else:
             problems = []
+        self._problems = len(mesh.warnings) + len(problems)
         for text in list(mesh.warnings) + problems:
             item = QListWidgetItem("⚠ " + text)
             item.setForeground(Qt.GlobalColor.darkYellow)
@@ -306,8 +313,10 @@ class WeightsTab(QWidget):
         form.addRow("Preset", self.preset)
         self.device = _combo(DEVICES, document.settings["device"], lambda t: document.set_setting("device", t))
         form.addRow("Device", self.device)
-        self.device_label = QLabel("(chosen when training starts)")
+        self.device_label = QLabel("checking for a CUDA GPU…")
         form.addRow("In use", self.device_label)
+        self.cuda_name: Optional[str] = None
+        self._probed = False
         self.compute = _button("Compute weights", controller.compute_weights, "Train the skinning field (cancel below)")
         form.addRow(self.compute)
         form.addRow(_button("Import weights…", lambda: self._import(ask_open)))
@@ -337,6 +346,21 @@ class WeightsTab(QWidget):
         document.changed.connect(self._on_changed)
         self._on_changed(document.topics_all())
 
+    def set_cuda(self, name: str) -> None:
+        """What the device probe found: the CUDA GPU's name, or "" for none."""
+        self.cuda_name, self._probed = name or None, True
+        self._show_device()
+
+    def _show_device(self) -> None:
+        choice = self.doc.settings["device"]
+        if self.cuda_name is None and choice != "cpu":
+            text = "CPU (no CUDA GPU found)" if choice == "auto" else "CUDA not available: training will fail"
+        elif choice == "cpu":
+            text = "CPU"
+        else:
+            text = f"CUDA: {self.cuda_name}"
+        self.device_label.setText(text)
+
     def _import(self, ask_open: AskPath) -> None:
         path = ask_open("Import weights", "Weights (*.npy *.csv *.dmat)")
         if path:
@@ -350,6 +374,8 @@ class WeightsTab(QWidget):
                 combo.setCurrentText(doc.settings[key])
                 combo.blockSignals(False)
             (self.show_weight if doc.settings["colouring"] == "weight" else self.show_dominant).setChecked(True)
+            if self._probed:
+                self._show_device()
         if topics & {"weights", "rig", "mesh"}:
             if doc.weights_usable():
                 W = doc.weights
