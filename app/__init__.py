@@ -37,6 +37,13 @@ _LAZY = {
     "check_mesh": "fieldrig.geometry.mesh_check",
     "Pose": "fieldrig.geometry.pose",
     "pose_transforms": "fieldrig.geometry.pose",
+    "save_weights": "fieldrig.geometry.export",
+    "load_weights": "fieldrig.geometry.export",
+    "read_dmat": "fieldrig.geometry.export",
+    "write_dmat": "fieldrig.geometry.export",
+    "save_mesh": "fieldrig.geometry.export",
+    "write_skinned_gltf": "fieldrig.geometry.gltf",
+    "load_gltf_rig": "fieldrig.geometry.gltf",
 }
 
 __all__ = sorted(_LAZY)
