@@ -45,6 +45,7 @@ def main():
     for h in range(H):
         T[h, :3, :3] = axis_angle_matrix(rng.normal(size=3), rng.uniform(-170, 170))
         T[h, :3, 3] = rng.normal(size=3)
+    Skinner(V[:10], W[:10])  # warm-up: imports scipy.sparse outside the timings
     print(f"{n} vertices, {H} handles, {args.influences or H} influences per vertex; ms per call (median / best)")
     for dtype in (np.float64, np.float32):
         Vd, Wd = V.astype(dtype), W.astype(dtype)
