@@ -57,9 +57,10 @@ def main():
     from fieldrig.geometry.pose import Pose, axis_angle_matrix
     from fieldrig.geometry.rig import Rig
     from fieldrig.gui.document import Document, RigState
+    from fieldrig.gui.preview import PreviewSkinning
     from fieldrig.gui.viewer import Viewer
 
-    _qt = QCoreApplication.instance() or QCoreApplication([])  # noqa: F841 - Qt objects need an application
+    qt_app = QCoreApplication.instance() or QCoreApplication([])  # Qt objects (signals) need an application
     length = 10.0
     V, F = tube(args.vertices, length, 0.4)
     joints = np.stack([np.linspace(0, length, args.bones + 1), np.zeros(args.bones + 1), np.zeros(args.bones + 1)], axis=1)
@@ -72,7 +73,10 @@ def main():
     for dense in (False, True):
         W = chain_weights(V, joints, reach=2.0 * length / args.bones, dense=dense)
         influences = (W > 0).sum(axis=1).mean()
-        doc.rig_state = RigState(rig, None, W)
+        start = time.perf_counter()
+        preview = PreviewSkinning(V, W)  # the app builds it in the worker thread, with the weights
+        build_ms = 1e3 * (time.perf_counter() - start)
+        doc.rig_state = RigState(rig, None, W, preview=preview)
         doc.set_mode("pose")
         viewer.refresh()
         for method in ("lbs", "dqs"):
@@ -88,9 +92,11 @@ def main():
                 viewer.refresh()
                 times.append(1e3 * (time.perf_counter() - start))
             times = np.array(times)
+            qt_app.processEvents()
             label = f"{'dense' if dense else 'smooth, compact'} weights ({influences:.1f} influences/vertex)"
             print(f"  {method.upper()}  {label:<44} mean {times.mean():6.2f}  median {np.median(times):6.2f}  "
                   f"p95 {np.percentile(times, 95):6.2f}  {'≤ 16 ms: yes' if np.median(times) <= 16 else '≤ 16 ms: NO'}")
+        print(f"       (skinning operator built once per weights, off the UI thread: {build_ms:.0f} ms)")
     viewer.close()
 
 

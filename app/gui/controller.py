@@ -19,6 +19,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from fieldrig.geometry.errors import InputError
 from fieldrig.gui.document import CageState, Document, RigState, copy_pose, deform_mesh
 from fieldrig.gui.jobs import JobFailure, JobRunner
+from fieldrig.gui.preview import PreviewSkinning
 
 MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf", ".xyz")
 RIG_SUFFIXES = (".tgf", ".json", ".glb", ".gltf")
@@ -130,7 +131,7 @@ class Controller(QObject):
             mesh = load_mesh(path)
             progress(_event("checking", 0.6))
             report = check_mesh(mesh.V, mesh.F, str(path))
-            skin = None
+            rig_state = None
             if Path(path).suffix.lower() in (".glb", ".gltf"):
                 from fieldrig.geometry.gltf import read_gltf_skin
 
@@ -138,16 +139,17 @@ class Controller(QObject):
                     skin = read_gltf_skin(path)
                 except InputError:
                     skin = None  # an unrigged glTF is just a mesh
-            return mesh, report, skin
+                if skin is not None:
+                    W = skin.handle_weights() if skin.weights is not None else None
+                    W = W if W is not None and W.shape[0] == len(mesh.V) else None
+                    rig_state = RigState(skin.rig, str(path), W, preview=None if W is None else PreviewSkinning(mesh.V, W))
+            return mesh, report, rig_state
 
         def done(result):
-            mesh, report, skin = result
+            mesh, report, rig_state = result
             self.doc.set_mesh(mesh, report)
-            if skin is not None:
-                W = skin.handle_weights() if skin.weights is not None else None
-                if W is not None and W.shape[0] != len(mesh.V):
-                    W = None
-                self.doc.set_rig_state(RigState(skin.rig, str(path), W), "Load rig")
+            if rig_state is not None:  # a rigged glTF: its skeleton and skin weights come along
+                self.doc.set_rig_state(rig_state, "Load rig")
                 self.doc.undo_stack.clear()
             problems = len(mesh.warnings) + sum(1 for line in report.summary()[2:] if "cannot run" not in line)
             self.info.emit(f"Loaded {Path(path).name}: {len(mesh.V):,} vertices" + (f", {problems} warning(s)" if problems else ""))
@@ -212,6 +214,7 @@ class Controller(QObject):
         if self.doc.mesh is None or self.doc.rig is None:
             return self._refuse("Import weights", "Open a mesh and a rig first.")
         shape = (len(self.doc.mesh.V), self.doc.rig.n_handles)
+        V = self.doc.mesh.V
 
         def work(progress):
             from fieldrig.geometry.export import load_weights
@@ -219,9 +222,10 @@ class Controller(QObject):
             W = load_weights(path)
             if W.shape != shape:
                 raise InputError(path, f"weights have shape {W.shape}; the mesh has {shape[0]} vertices and the rig {shape[1]} handles")
-            return W
+            return W, PreviewSkinning(V, W)
 
-        return self._start(f"Importing {Path(path).name}", work, lambda W: self.doc.set_weights(W, None, "Import weights"))
+        return self._start(f"Importing {Path(path).name}", work,
+                           lambda result: self.doc.set_weights(result[0], None, "Import weights", result[1]))
 
     # -------------------------------------------------------------- training
     def compute_weights(self, seed: int = 0) -> bool:
@@ -241,14 +245,15 @@ class Controller(QObject):
             dev = resolve_device(device)
             self.device_used.emit(str(dev))
             field = fieldrig.fit_skinning_field(V, F, rig, preset=preset, device=dev, seed=seed, progress=progress)
-            return field, np.asarray(field.evaluate(V), dtype=np.float64)
+            W = np.asarray(field.evaluate(V), dtype=np.float64)
+            return field, W, PreviewSkinning(V, W)
 
         def done(result):
-            field, W = result
+            field, W, preview = result
             if self.doc.rig is not rig or self.doc.mesh is None or self.doc.mesh.V is not V:
                 self._refuse("Compute weights", "The mesh or rig changed while the weights were computed; they were discarded. Compute again.")
                 return
-            self.doc.set_weights(W, field, f"Compute weights ({preset})")
+            self.doc.set_weights(W, field, f"Compute weights ({preset})", preview)
             self.info.emit(f"Weights computed: {W.shape[0]:,} vertices × {W.shape[1]} handles")
 
         return self._start("Computing weights", work, done, cancellable=True)
@@ -444,14 +449,15 @@ class Controller(QObject):
                 cage = Cage.from_arrays(project.cage_vertices, project.cage_faces)
                 barycentric_field = _loaded_from_bytes(project.barycentric_field, ".pt",
                                                        lambda p: fieldrig.BarycentricField.load(p, cage=cage))
-            return project, report, skinning_field, barycentric_field
+            preview = None if project.weights is None else PreviewSkinning(project.mesh.V, project.weights)
+            return project, report, skinning_field, barycentric_field, preview
 
         def done(result):
-            project, report, skinning_field, barycentric_field = result
+            project, report, skinning_field, barycentric_field, preview = result
             from fieldrig.geometry.pose import Pose
 
             rig_state = RigState(project.rig, project.rig_source, project.weights, project.weights_stale,
-                                 skinning_field, project.pose or Pose())
+                                 skinning_field, project.pose or Pose(), preview)
             cage_state = CageState(project.cage_vertices, project.cage_faces, project.cage_source,
                                    project.coordinates, barycentric_field)
             self.doc.restore(project.mesh, report, rig_state, cage_state, project.cage_pose, project.settings)

@@ -53,6 +53,9 @@ class RigState:
     skinning_field : object or None
         The trained :class:`~fieldrig.SkinningField` the weights came from.
     pose : Pose
+    preview : PreviewSkinning or None
+        The skinning operator the viewer deforms the mesh with (built off the UI thread
+        together with the weights; the viewer builds one itself when it is None).
     """
 
     rig: Optional[Rig] = None
@@ -61,6 +64,7 @@ class RigState:
     weights_stale: bool = False
     skinning_field: Any = None
     pose: Pose = field(default_factory=Pose)
+    preview: Any = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,7 @@ class Document(QObject):
         self.selected_joint: Optional[int] = None
         self.selected_cage_vertex: Optional[int] = None
         self._interaction = 0
+        self._transforms_key, self._transforms = None, None
 
     # ------------------------------------------------------------- accessors
     @property
@@ -220,11 +225,11 @@ class Document(QObject):
         """
         old = self.rig_state
         renamed = renamed or {}
-        weights, skin_field, stale = old.weights, old.skinning_field, old.weights_stale
+        state = replace(old, rig=new_rig)
         if new_rig is None or old.rig is None or new_rig.n_handles != old.rig.n_handles:
-            weights, skin_field, stale = None, None, False
-        elif weights is not None and not np.array_equal(new_rig.joints, old.rig.joints):
-            stale = True
+            state = replace(state, weights=None, skinning_field=None, weights_stale=False, preview=None)
+        elif old.weights is not None and not np.array_equal(new_rig.joints, old.rig.joints):
+            state = replace(state, weights_stale=True)
         pose = Pose()
         if new_rig is not None:
             names = set(new_rig.handle_names)
@@ -233,11 +238,13 @@ class Document(QObject):
                     name = renamed.get(name, name)
                     if name in names:
                         table_out[name] = value
-        self._push("rig_state", RigState(new_rig, old.rig_source, weights, stale, skin_field, pose), text, merge_token)
+        self._push("rig_state", replace(state, pose=pose), text, merge_token)
 
-    def set_weights(self, weights: np.ndarray, skinning_field=None, text: str = "Compute weights") -> None:
-        """Install computed or imported weights (undoable)."""
-        self._push("rig_state", replace(self.rig_state, weights=weights, skinning_field=skinning_field, weights_stale=False), text)
+    def set_weights(self, weights: np.ndarray, skinning_field=None, text: str = "Compute weights", preview=None) -> None:
+        """Install computed or imported weights (undoable); ``preview`` is their skinning
+        operator when it was built off the UI thread."""
+        self._push("rig_state", replace(self.rig_state, weights=weights, skinning_field=skinning_field,
+                                        weights_stale=False, preview=preview), text)
 
     def set_pose(self, pose: Pose, text: str, merge_token=None) -> None:
         """Replace the pose (undoable; edits with the same ``merge_token`` merge)."""
@@ -264,7 +271,7 @@ class Document(QObject):
         the rig and cage stay. The undo history is cleared (it refers to the old mesh)."""
         self.undo_stack.clear()
         self.mesh, self.mesh_report = mesh, report
-        self.rig_state = replace(self.rig_state, weights=None, skinning_field=None, weights_stale=False)
+        self.rig_state = replace(self.rig_state, weights=None, skinning_field=None, weights_stale=False, preview=None)
         self.cage_state = replace(self.cage_state, coordinates=None, barycentric_field=None)
         self.emit({"mesh", "weights", "coords"})
 
@@ -328,8 +335,17 @@ class Document(QObject):
 
     # ------------------------------------------------------------- derived
     def handle_transforms(self) -> Optional[np.ndarray]:
-        """Absolute transforms of the current pose, (H, 4, 4), or None without a rig."""
-        return None if self.rig is None else pose_transforms(self.rig, self.pose)
+        """Absolute transforms of the current pose, (H, 4, 4), or None without a rig.
+
+        Computed once per (rig, pose) snapshot: the viewer asks several times a frame.
+        """
+        if self.rig is None:
+            return None
+        key = (id(self.rig), id(self.pose))
+        if self._transforms_key != key:
+            self._transforms = pose_transforms(self.rig, self.pose)
+            self._transforms_key = key
+        return self._transforms.copy()
 
     def weights_usable(self) -> bool:
         """Weights exist and fit the mesh and the rig."""

@@ -5,7 +5,7 @@ One process, one thread: the app's QTimer calls :meth:`Viewer.tick`, which appli
 updates and runs ``ps.frame_tick()``; polyscope then calls :meth:`Viewer._frame_callback`
 inside the frame, where the gizmo is read and clicks are detected. Nothing here blocks:
 per frame it does at most one skinning update (a sparse product, see
-:class:`fieldrig.geometry.deform.Skinner`) and small array uploads.
+:class:`fieldrig.geometry.deform.PreviewSkinning`) and small array uploads.
 
 Besides the structures of :mod:`fieldrig.gui.scene` (mesh, bones, joints, selection,
 unweighted vertices) it draws ``cage`` and ``cage vertices`` (click one to drag it) and
@@ -22,12 +22,12 @@ import polyscope as ps
 import polyscope.imgui as psim
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from fieldrig.geometry.deform import Skinner
 from fieldrig.geometry.errors import InputError
 from fieldrig.geometry.rotations import nearest_rotation
 from fieldrig.gui import scene
 from fieldrig.gui.colors import SELECTION_COLOR
 from fieldrig.gui.document import Document, copy_pose, deform_mesh
+from fieldrig.gui.preview import PreviewSkinning
 from fieldrig.gui.rig_edit import move_joint
 from fieldrig.gui.scene import MESH
 
@@ -121,7 +121,7 @@ class Viewer(QObject):
         self._gizmo_set: Optional[np.ndarray] = None
         self._press: Optional[Tuple[float, float]] = None
         self._pending = set(document.topics_all())
-        self._skinner: Optional[Skinner] = None
+        self._skinner: Optional[PreviewSkinning] = None
         self._skinner_key = None
         self.bone_start: Optional[np.ndarray] = None
         self.frame_hooks: List[Callable[[], None]] = []
@@ -235,11 +235,13 @@ class Viewer(QObject):
         self._pending.add("bone_start")
 
     # ---------------------------------------------------------- deformation
-    def _skinning(self) -> Optional[Skinner]:
+    def _skinning(self):
         doc = self.doc
+        if doc.rig_state.preview is not None:
+            return doc.rig_state.preview
         key = (id(doc.mesh), id(doc.weights))
-        if self._skinner is None or self._skinner_key != key:
-            self._skinner = Skinner(doc.mesh.V.astype(np.float32), doc.weights.astype(np.float32))
+        if self._skinner is None or self._skinner_key != key:  # weights set without a preview (small meshes, scripts)
+            self._skinner = PreviewSkinning(doc.mesh.V, doc.weights)
             self._skinner_key = key
         return self._skinner
 
