@@ -363,3 +363,33 @@ def test_exports_from_the_panel(app, qtbot, tmp_path, monkeypatch):
     np.testing.assert_allclose(posed.V, linear_blend_skinning(doc.mesh.V, doc.weights, pose_transforms(doc.rig, doc.pose)), atol=1e-9)
     assert (tmp_path / "finger.glb").stat().st_size > 1000
     assert (tmp_path / "shot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_point_cloud_handles_and_unweighted_vertices_stand_out(app, qtbot, tmp_path):
+    import polyscope as ps
+
+    V = np.loadtxt([line[2:] for line in Path(FINGER).read_text().splitlines() if line.startswith("v ")])
+    cloud = tmp_path / "finger.xyz"
+    np.savetxt(cloud, V)
+    app.controller.open_mesh(str(cloud))
+    wait_idle(qtbot, app)
+    doc = app.document
+    assert doc.mesh.F is None and app.window.mesh_tab.stats["Surface"].text() == "point cloud"
+    select_tab(app, "Rig")
+    rig_tab = app.window.rig_tab
+    click(qtbot, [b for b in rig_tab.tool_buttons.buttons() if b.objectName() == "point"][0])
+    rig_tab.placement.setCurrentIndex(rig_tab.placement.findData("volume"))
+    for x in (0.3, 2.5):
+        app.viewer.picked.emit(ray_pick(x))
+    np.testing.assert_allclose(doc.rig.joints, [[0.3, 0, 0], [2.5, 0, 0]], atol=0.08)   # inside, on the axis
+    W = np.zeros((len(V), 2))
+    W[V[:, 0] < 1.4, 0] = 1.0
+    W[V[:, 0] > 1.6, 1] = 1.0                         # a band of vertices with no weight at all
+    doc.set_weights(W, None, "Import weights")
+    select_tab(app, "Weights")
+    app.tick()
+    assert ps.has_point_cloud("unweighted vertices")
+    assert ps.get_point_cloud("unweighted vertices").n_points() == int(((V[:, 0] >= 1.4) & (V[:, 0] <= 1.6)).sum())
+    app.tools.on_pick(Pick(MESH, "vertex", 5, V[5], 5, np.zeros(3), np.array([0, 0, -1.0])))
+    readout = app.window.weights_tab.readout
+    assert readout.item(0, 0).text() == "vertex 5" and readout.item(1, 1).text() == "1.0000"
