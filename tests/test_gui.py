@@ -393,3 +393,21 @@ def test_point_cloud_handles_and_unweighted_vertices_stand_out(app, qtbot, tmp_p
     app.tools.on_pick(Pick(MESH, "vertex", 5, V[5], 5, np.zeros(3), np.array([0, 0, -1.0])))
     readout = app.window.weights_tab.readout
     assert readout.item(0, 0).text() == "vertex 5" and readout.item(1, 1).text() == "1.0000"
+
+
+def test_closing_with_unsaved_edits_offers_to_save(app, qtbot, tmp_path, monkeypatch):
+    from PyQt6.QtWidgets import QMessageBox
+
+    app.controller.open_mesh(FINGER)
+    wait_idle(qtbot, app)
+    assert app.window.maybe_save()                                   # nothing edited: nothing to ask
+    app.tools.place_point_handle([0.0, 0.0, 0.0])
+    assert app.window.windowTitle().endswith("*")
+    answers = iter([QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save])
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: next(answers))
+    monkeypatch.setattr(app.window, "ask_save", lambda title, filters: str(tmp_path / "keep.fieldrig"))
+    assert not app.window.maybe_save()                               # Cancel: stay open
+    assert app.window.maybe_save()                                   # Save: written, then close
+    assert (tmp_path / "keep.fieldrig").is_file() and app.document.undo_stack.isClean()
+    app.viewer.shortcut.emit("undo")                                 # Ctrl+Z in the 3D view
+    assert app.document.rig is None

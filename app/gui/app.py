@@ -78,6 +78,7 @@ class FieldrigApp:
         self.tools = ClickTools(self.document, self.viewer)
         self.window = MainWindow(self.document, self.controller, self.tools, self.jobs, screenshot_3d)
         self.viewer.files_dropped.connect(self.window.open_files)
+        self.viewer.shortcut.connect(self.window.shortcut)
         self.device_probe = DeviceProbe()
         self.device_probe.found.connect(self.window.weights_tab.set_cuda)
         self.device_probe.start()
@@ -97,7 +98,9 @@ class FieldrigApp:
             self.frame_gaps_ms.append((now - self._last_tick) * 1000.0)
         self._last_tick = now
         self.viewer.tick()
-        if ps.window_requests_close():
+        if ps.window_requests_close() and self.timer.isActive():
+            self.timer.stop()
+            self.window.maybe_save(can_cancel=False)
             self.window.close()
             self.qt.quit()
 

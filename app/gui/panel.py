@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 import numpy as np
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QEventLoop, Qt
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from fieldrig.gui.controller import Controller
 from fieldrig.gui.document import Document
@@ -215,7 +215,34 @@ class MainWindow(QMainWindow):
         while self._queue and not self.jobs.busy:
             self._queue.pop(0)()
 
+    def shortcut(self, name: str) -> None:
+        """A key pressed in the 3D view, handled as the same key in the panel."""
+        actions = {"undo": self.doc.undo_stack.undo, "redo": self.doc.undo_stack.redo,
+                   "delete": self.rig_tab.delete_selected, "escape": self.tools.end_chain}
+        actions[name]()
+
+    def maybe_save(self, can_cancel: bool = True) -> bool:
+        """Offer to save unsaved edits; False when the user cancels."""
+        if self.doc.undo_stack.isClean():
+            return True
+        buttons = QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+        if can_cancel:
+            buttons |= QMessageBox.StandardButton.Cancel
+        answer = QMessageBox.question(self, "Unsaved changes", "Save the project before closing?", buttons,
+                                      QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            path = self.controller.project_path or self.ask_save("Save project", "fieldrig projects (*.fieldrig)")
+            if not path or not self.controller.save_project(path):
+                return False
+            while self.jobs.busy:  # closing: wait for the save (its result arrives as events)
+                QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            return self.doc.undo_stack.isClean()
+        return answer == QMessageBox.StandardButton.Discard
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.spontaneous() and not self.maybe_save():  # the user closed the window: ask; scripts do not
+            event.ignore()
+            return
         self.jobs.cancel()
         self.jobs.wait(5000)
         super().closeEvent(event)

@@ -104,10 +104,14 @@ class Viewer(QObject):
         The user clicked (pressed and released without dragging) in the 3D view.
     files_dropped(list of str)
         Files were dropped onto the polyscope window.
+    shortcut(str)
+        A key pressed in the 3D view: ``"undo"`` (Ctrl+Z), ``"redo"`` (Ctrl+Shift+Z, Ctrl+Y),
+        ``"delete"`` (Delete), ``"escape"`` (Escape).
     """
 
     picked = pyqtSignal(object)
     files_dropped = pyqtSignal(list)
+    shortcut = pyqtSignal(str)
 
     def __init__(self, document: Document, backend: Optional[str] = None, parent: Optional[QObject] = None):
         super().__init__(parent)
@@ -352,8 +356,20 @@ class Viewer(QObject):
             pos = tuple(psim.GetMousePos())
             if press is not None and np.hypot(pos[0] - press[0], pos[1] - press[1]) <= CLICK_TOLERANCE_PX:
                 self.picked.emit(self.pick_at(pos, shift=io.KeyShift))
+        if not io.WantCaptureKeyboard:
+            self._keys(io)
         for hook in self.frame_hooks:
             hook()
+
+    def _keys(self, io) -> None:
+        if io.KeyCtrl and psim.IsKeyPressed(psim.ImGuiKey_Z, False):
+            self.shortcut.emit("redo" if io.KeyShift else "undo")
+        elif io.KeyCtrl and psim.IsKeyPressed(psim.ImGuiKey_Y, False):
+            self.shortcut.emit("redo")
+        elif psim.IsKeyPressed(psim.ImGuiKey_Delete, False):
+            self.shortcut.emit("delete")
+        elif psim.IsKeyPressed(psim.ImGuiKey_Escape, False):
+            self.shortcut.emit("escape")
 
     def pick_at(self, screen_xy, shift: bool = False) -> Pick:
         """Resolve what is under a pixel of the polyscope window."""
