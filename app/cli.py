@@ -486,6 +486,10 @@ def cmd_batch(args) -> int:
         return _usage_error(args, f"--formats: unknown {', '.join(unknown) or '(empty)'} (expected some of npy, csv, dmat, glb, gltf)")
     if args.scheduler and args.executor != "dask":
         return _usage_error(args, "--scheduler needs --executor dask")
+    if args.executor == "local" and args.device not in ("auto", "cpu"):
+        from fieldrig.neural.device import resolve_device
+
+        resolve_device(args.device)  # fail once here rather than in every job
     defaults = {"formats": formats, "seed": args.seed, "device": args.device}
     if args.preset:
         defaults["preset"] = args.preset
