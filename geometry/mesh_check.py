@@ -248,25 +248,23 @@ def handles_outside(V: np.ndarray, F: Optional[np.ndarray], rig, N: Optional[np.
     import igl
     from scipy.spatial import cKDTree
 
+    from fieldrig.geometry.winding import winding_numbers
+
     V, F = validate_mesh(V, F, "mesh", warnings=[])
     segments = rig.handle_segments()
     t = np.linspace(0.0, 1.0, max(int(samples_per_bone), 2))
     Q = (segments[:, :1, :] * (1 - t)[None, :, None] + segments[:, 1:, :] * t[None, :, None]).reshape(-1, 3)
-    if F is not None:
-        winding = igl.fast_winding_number(V, F, Q)
-        distance = np.sqrt(igl.point_mesh_squared_distance(Q, V, F)[0])
-    else:
+    if F is None and N is None:
         from fieldrig.geometry.normals import estimate_normals
 
-        N = estimate_normals(V) if N is None else np.asarray(N, dtype=np.float64)
-        tree = cKDTree(V)
-        k = min(8, len(V) - 1)
-        radius = tree.query(V, k=k + 1)[0][:, -1]
-        areas = np.pi * radius ** 2 / k
-        winding = igl.fast_winding_number(V, N, areas, Q)
-        distance = tree.query(Q)[0]
+        N = estimate_normals(V)
+    winding = winding_numbers(V, F, Q, N)
+    if F is not None:
+        distance = np.sqrt(igl.point_mesh_squared_distance(Q, V, F)[0])
+    else:
+        distance = cKDTree(V).query(Q)[0]
     diag = float(np.linalg.norm(V.max(axis=0) - V.min(axis=0)))
-    outside = ((winding < 0.5) & (distance > tolerance * diag)).reshape(len(segments), len(t))
+    outside = ((np.abs(winding) < 0.5) & (distance > tolerance * diag)).reshape(len(segments), len(t))
     distance = distance.reshape(len(segments), len(t))
     n_points = len(rig.point_handles)
     messages = []
