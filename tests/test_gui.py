@@ -411,3 +411,83 @@ def test_closing_with_unsaved_edits_offers_to_save(app, qtbot, tmp_path, monkeyp
     assert (tmp_path / "keep.fieldrig").is_file() and app.document.undo_stack.isClean()
     app.viewer.shortcut.emit("undo")                                 # Ctrl+Z in the 3D view
     assert app.document.rig is None
+
+
+BOX_CAGE = """\
+v -1.0 -0.6 -0.6
+v 3.6 -0.6 -0.6
+v -1.0 0.6 -0.6
+v 3.6 0.6 -0.6
+v -1.0 -0.6 0.6
+v 3.6 -0.6 0.6
+v -1.0 0.6 0.6
+v 3.6 0.6 0.6
+f 1 3 2
+f 2 3 4
+f 5 6 7
+f 6 8 7
+f 1 2 5
+f 2 6 5
+f 3 7 4
+f 4 7 8
+f 1 5 3
+f 3 5 7
+f 2 4 6
+f 4 8 6
+"""
+
+
+def test_cage_mode_train_then_drag_a_cage_vertex(app, qtbot, tmp_path, monkeypatch):
+    from fieldrig.geometry.cage import Cage
+    from fieldrig.geometry.mvc import mean_value_coordinates
+    from fieldrig.gui.viewer import CAGE_VERTICES
+
+    cage_file = tmp_path / "box.obj"
+    cage_file.write_text(BOX_CAGE)
+    app.controller.open_mesh(FINGER)
+    wait_idle(qtbot, app)
+    select_tab(app, "Cage")
+    doc, cage_tab = app.document, app.window.cage_tab
+    monkeypatch.setattr(app.window, "ask_open", lambda title, filters: str(cage_file))
+    click(qtbot, button(cage_tab, "Open cage…"))
+    wait_idle(qtbot, app)
+    assert len(doc.cage_state.vertices) == 8
+
+    # training runs in the worker with progress, and Cancel stops it (the full training is
+    # the coordinates module's to test; here: the wiring)
+    doc.set_setting("preset", "fast")
+    progress = []
+    app.jobs.progressed.connect(progress.append)
+    click(qtbot, button(cage_tab, "Compute coordinates"))
+    qtbot.waitUntil(lambda: any("training" in event.stage for event in progress), timeout=120_000)
+    click(qtbot, app.window.progress.cancel)
+    wait_idle(qtbot, app)
+    assert app.window.errors == [] and doc.cage_state.coordinates is None
+
+    # coordinates from the closed form (mean value coordinates; the box is convex)
+    Phi = mean_value_coordinates(Cage.from_arrays(doc.cage_state.vertices, doc.cage_state.faces), doc.mesh.V)
+    doc.set_coordinates(Phi, None, "Mean value coordinates")
+    app.viewer.picked.emit(Pick(CAGE_VERTICES, "vertex", 7, np.array([3.6, 0.6, 0.6]), None, np.zeros(3), np.array([0, 0, -1.0])))
+    assert doc.selected_cage_vertex == 7
+    app.tick()
+    G = app.viewer.gizmo.get_transform().copy()
+    G[:3, 3] += [0.8, 0.5, 0.0]                                  # drag the corner out
+    app.viewer.gizmo.set_transform(G)
+    app.tick()
+    app.tick()
+    np.testing.assert_allclose(doc.cage_pose[7], [4.4, 1.1, 0.6])
+    idx = np.arange(0, 1202, 9)
+    shown = app.viewer.read_displayed_positions(idx)
+    np.testing.assert_allclose(shown, (Phi @ doc.cage_pose)[idx], atol=1e-4)
+    assert np.abs(shown - doc.mesh.V[idx]).max() > 0.05
+    doc.undo_stack.undo()
+    app.tick()
+    np.testing.assert_array_equal(doc.cage_pose, doc.cage_state.vertices)
+    np.testing.assert_allclose(app.viewer.read_displayed_positions(idx), doc.mesh.V[idx], atol=1e-4)
+
+    click(qtbot, button(cage_tab, "Automatic cage"))
+    wait_idle(qtbot, app)
+    assert app.window.errors == []
+    assert doc.cage_state.vertices is not None and doc.cage_state.coordinates is None
+    lo, hi = doc.cage_state.vertices.min(axis=0), doc.cage_state.vertices.max(axis=0)
+    assert np.all(lo <= doc.mesh.V.min(axis=0)) and np.all(hi >= doc.mesh.V.max(axis=0))
