@@ -342,7 +342,8 @@ class WeightsTab(QWidget):
         layout.addWidget(self.readout)
         self.probed_vertex: Optional[int] = None
         tools.probed.connect(self.show_vertex)
-        controller.device_used.connect(lambda d: self.device_label.setText(d.upper() if d == "cpu" else f"CUDA ({d})"))
+        self.used_device: Optional[str] = None
+        controller.device_used.connect(self._device_used)
         document.changed.connect(self._on_changed)
         self._on_changed(document.topics_all())
 
@@ -351,14 +352,22 @@ class WeightsTab(QWidget):
         self.cuda_name, self._probed = name or None, True
         self._show_device()
 
+    def _device_used(self, device: str) -> None:
+        self.used_device = device
+        self._show_device()
+
     def _show_device(self) -> None:
         choice = self.doc.settings["device"]
-        if self.cuda_name is None and choice != "cpu":
-            text = "CPU (no CUDA GPU found)" if choice == "auto" else "CUDA not available: training will fail"
-        elif choice == "cpu":
+        if choice == "cpu":
             text = "CPU"
+        elif not self._probed:
+            text = "checking for a CUDA GPU…"
+        elif self.cuda_name is None:
+            text = "CPU (no CUDA GPU found)" if choice == "auto" else "CUDA not available: training will fail"
         else:
             text = f"CUDA: {self.cuda_name}"
+        if self.used_device:
+            text += f" · last training ran on {self.used_device}"
         self.device_label.setText(text)
 
     def _import(self, ask_open: AskPath) -> None:
@@ -374,8 +383,7 @@ class WeightsTab(QWidget):
                 combo.setCurrentText(doc.settings[key])
                 combo.blockSignals(False)
             (self.show_weight if doc.settings["colouring"] == "weight" else self.show_dominant).setChecked(True)
-            if self._probed:
-                self._show_device()
+            self._show_device()
         if topics & {"weights", "rig", "mesh"}:
             if doc.weights_usable():
                 W = doc.weights
