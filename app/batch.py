@@ -292,7 +292,7 @@ def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
             sink(asset.name, event.fraction, event.stage)
         return True
 
-    field_ = fieldrig.fit_skinning_field(mesh.V, mesh.F, rig, preset=s["preset"], device=s["device"],
+    field_ = fieldrig.fit_skinning_field(mesh.V, mesh.F, rig, N=mesh.N, preset=s["preset"], device=s["device"],
                                          seed=s["seed"], progress=progress)
     W = field_.evaluate(mesh.V)
     t2 = time.perf_counter()

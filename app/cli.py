@@ -327,7 +327,7 @@ def cmd_weights(args) -> int:
     start = time.perf_counter()
     bar = _ProgressBar(f"weights {Path(args.mesh).name}", not args.quiet)
     try:
-        field = fieldrig.fit_skinning_field(mesh.V, mesh.F, rig, preset=args.preset, device=args.device,
+        field = fieldrig.fit_skinning_field(mesh.V, mesh.F, rig, N=mesh.N, preset=args.preset, device=args.device,
                                             seed=args.seed, progress=bar)
         W = field.evaluate(mesh.V)
     finally:
