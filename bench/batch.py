@@ -73,14 +73,15 @@ def main() -> None:
         make_assets(folder, args.assets)
         subprocess.run([sys.executable, "-c", "import torch, fieldrig.batch"], check=True)  # warm the disk cache
         print(f"fieldrig batch: {args.assets} assets (finger 1,202 / legs 1,602 vertices), preset {args.preset}, "
-              f"device {args.device}, {os.cpu_count()} CPU cores")
+              f"device {args.device}, {os.cpu_count()} CPU cores, load average before {os.getloadavg()[0]:.1f}")
         baseline = None
         for jobs in args.jobs:
             elapsed, summary = run(folder, Path(tmp) / f"out{jobs}", jobs, args.preset, args.device)
             per_asset = [a["time_s"] for a in summary["assets"]]
             baseline = baseline or elapsed
             print(f"  --jobs {jobs}: {elapsed:6.1f} s wall  (per asset {np.mean(per_asset):.1f} s mean, "
-                  f"{summary['counts']['ok']} ok)  ratio to --jobs {args.jobs[0]}: {elapsed / baseline:.2f}")
+                  f"{summary['counts']['ok']} ok)  ratio to --jobs {args.jobs[0]}: {elapsed / baseline:.2f}"
+                  f"  [load average {os.getloadavg()[0]:.1f}]")
 
 
 if __name__ == "__main__":
