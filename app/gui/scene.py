@@ -67,7 +67,7 @@ def show_weights(W: Optional[np.ndarray], colouring: str = "dominant", handle: i
         None removes the colouring.
     colouring : {"dominant", "weight"}
         Each vertex in its largest handle's colour, or one handle's weight (viridis, 0–1,
-        with isolines).
+        isolines every 0.1).
     handle : int
         The handle shown by ``colouring="weight"``.
     positions : (n, 3) float, optional
@@ -82,7 +82,8 @@ def show_weights(W: Optional[np.ndarray], colouring: str = "dominant", handle: i
         return
     if colouring == "weight":
         s.add_scalar_quantity(WEIGHT_QUANTITY, W[:, handle], enabled=True, cmap="viridis", vminmax=(0.0, 1.0),
-                              isolines_enabled=True)
+                              isolines_enabled=True, isoline_period=0.1, isoline_period_relative=False,
+                              isoline_darkness=0.8)
     else:
         s.add_color_quantity(DOMINANT_QUANTITY, dominant_handle_colors(W, handle_palette(W.shape[1])), enabled=True)
     bad = unweighted_vertices(W)

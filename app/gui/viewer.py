@@ -82,8 +82,7 @@ def init_polyscope(backend: Optional[str] = None) -> None:
     ps.set_use_prefs_file(False)
     ps.set_allow_headless_backends(True)
     ps.set_open_imgui_window_for_user_callback(False)
-    ps.set_transparency_mode("simple")
-    ps.set_ground_plane_mode("shadow_only")
+    ps.set_ground_plane_mode("none")  # shadows triple the cost of a frame with software GL
     ps.set_max_fps(-1)
     ps.set_enable_vsync(False)
     ps.init(backend or "auto")
@@ -174,7 +173,8 @@ class Viewer(QObject):
         if topics & {"mesh", "rig", "weights", "pose", "coords", "cage_pose", "mode", "settings"}:
             self._update_deformation()
         self._update_bone_start()
-        if ps.has_surface_mesh(MESH):
+        if ps.has_surface_mesh(MESH) and "mode" in topics:  # see-through while editing the rig
+            ps.set_transparency_mode("simple" if doc.mode in ("rig", "cage") else "none")
             ps.get_surface_mesh(MESH).set_transparency(0.55 if doc.mode == "rig" else 1.0)
 
     # ---------------------------------------------------------- structures
