@@ -275,7 +275,7 @@ def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
     import torch
 
     import fieldrig
-    from fieldrig.cli import load_any_rig, write_weight_outputs
+    from fieldrig.cli import load_any_rig, train_weights, write_weight_outputs
     from fieldrig.neural.device import resolve_device
 
     if threads:
@@ -292,9 +292,8 @@ def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
             sink(asset.name, event.fraction, event.stage)
         return True
 
-    field_ = fieldrig.fit_skinning_field(mesh.V, mesh.F, rig, N=mesh.N, preset=s["preset"], device=s["device"],
-                                         seed=s["seed"], progress=progress)
-    W = field_.evaluate(mesh.V)
+    field_, W = train_weights(mesh, rig, asset.rig, preset=s["preset"], device=s["device"], seed=s["seed"],
+                              progress=progress)
     t2 = time.perf_counter()
     outputs = [str(p) for p in output_paths(asset, folder.parent)]
     write_weight_outputs([o for o in outputs if not o.endswith(".field")], mesh, rig, W, s["max_influences"])

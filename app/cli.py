@@ -327,9 +327,8 @@ def cmd_weights(args) -> int:
     start = time.perf_counter()
     bar = _ProgressBar(f"weights {Path(args.mesh).name}", not args.quiet)
     try:
-        field = fieldrig.fit_skinning_field(mesh.V, mesh.F, rig, N=mesh.N, preset=args.preset, device=args.device,
-                                            seed=args.seed, progress=bar)
-        W = field.evaluate(mesh.V)
+        field, W = train_weights(mesh, rig, args.rig, preset=args.preset, device=args.device, seed=args.seed,
+                                 progress=bar)
     finally:
         bar.close()
     elapsed = time.perf_counter() - start
@@ -339,6 +338,39 @@ def cmd_weights(args) -> int:
     _say(args, f"{Path(args.mesh).name}: {W.shape[0]:,} vertices × {W.shape[1]} handles in {elapsed:.1f} s "
                f"→ {', '.join(args.output + ([args.save_field] if args.save_field else []))}")
     return EXIT_OK
+
+
+def train_weights(mesh, rig, rig_path: str, **options):
+    """Fit the skinning field of a loaded mesh and rig and evaluate it at the vertices.
+
+    Input errors that the skinning API reports against its arguments (``mesh``, ``rig``)
+    are re-raised naming the files instead.
+
+    Parameters
+    ----------
+    mesh : MeshData
+    rig : Rig
+    rig_path : str
+        The rig's file, for messages.
+    **options
+        preset, device, seed, progress: passed to :func:`fieldrig.fit_skinning_field`.
+
+    Returns
+    -------
+    field : SkinningField
+    W : (n, H) float
+    """
+    import fieldrig
+    from fieldrig.geometry.errors import InputError
+
+    try:
+        field = fieldrig.fit_skinning_field(mesh.V, mesh.F, rig, N=mesh.N, **options)
+    except InputError as exc:
+        source = {"rig": rig_path, "mesh": mesh.path, "points": mesh.path, "N": mesh.path}.get(exc.source)
+        if source is None:
+            raise
+        raise InputError(source, exc.problem) from exc
+    return field, field.evaluate(mesh.V)
 
 
 def write_weight_outputs(outputs: Sequence[str], mesh, rig, W, max_influences: int = 4) -> None:

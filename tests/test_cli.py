@@ -250,3 +250,10 @@ def test_bad_rig_exits_1(tmp_path):
     (tmp_path / "r.tgf").write_text("1 0 0 0\n#\n1 7\n#\n")
     code, _, err = run_cli("check", ASSETS / "finger.obj", "--rig", tmp_path / "r.tgf")
     assert code == 1 and "r.tgf" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_handles_outside_the_shape_name_the_rig_file(tmp_path):
+    (tmp_path / "far.tgf").write_text("1 0 0 0\n2 1.2 0 0\n3 1.2 3 0\n#\n1 2\n2 3\n#\n")
+    code, _, err = run_cli("weights", ASSETS / "finger.obj", "--rig", tmp_path / "far.tgf", "-o", tmp_path / "w.npy")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "far.tgf: bone 'bone1' lies outside the shape" in err
