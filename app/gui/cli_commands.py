@@ -111,7 +111,7 @@ def cmd_render(args) -> int:
     elif rig is not None and (pose is not None or args.color != "none"):
         bar = _ProgressBar(f"weights {Path(args.mesh).name}", not args.quiet)
         try:
-            W = fieldrig.skinning_weights(mesh.V, mesh.F, rig, preset=args.preset, device=args.device, progress=bar)
+            W = fieldrig.skinning_weights(mesh.V, mesh.F, rig, N=mesh.N, preset=args.preset, device=args.device, progress=bar)
         finally:
             bar.close()
     if W is not None and rig is None:

@@ -235,7 +235,7 @@ class Controller(QObject):
             return self._refuse("Compute weights", "Open a mesh first.")
         if doc.rig is None:
             return self._refuse("Compute weights", "Load or build a rig first (add at least one handle).")
-        V, F, rig = doc.mesh.V, doc.mesh.F, doc.rig
+        V, F, N, rig = doc.mesh.V, doc.mesh.F, doc.mesh.N, doc.rig
         preset, device = doc.settings["preset"], doc.settings["device"]
 
         def work(progress):
@@ -244,7 +244,7 @@ class Controller(QObject):
 
             dev = resolve_device(device)
             self.device_used.emit(str(dev))
-            field = fieldrig.fit_skinning_field(V, F, rig, preset=preset, device=dev, seed=seed, progress=progress)
+            field = fieldrig.fit_skinning_field(V, F, rig, N=N, preset=preset, device=dev, seed=seed, progress=progress)
             W = np.asarray(field.evaluate(V), dtype=np.float64)
             return field, W, PreviewSkinning(V, W)
 
