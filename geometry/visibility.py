@@ -1,0 +1,65 @@
+"""Mutual visibility of point pairs through a surface, by ray casting in Embree's BVH."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+_CHUNK = 2_000_000
+
+
+class SegmentVisibility:
+    """Tells whether the straight segment between two points crosses the surface.
+
+    Crossings closer than ``margin`` to either end are ignored, so points on the surface or
+    in the thin band around it see the interior next to them. A point cloud has no
+    surface to block anything: every pair is visible.
+
+    Parameters
+    ----------
+    V : (n, 3) float
+    F : (m, 3) int or None
+    margin : float
+        Length ignored at each end of every segment.
+    """
+
+    def __init__(self, V: np.ndarray, F: Optional[np.ndarray], margin: float):
+        self.margin = float(margin)
+        self._scene = None
+        if F is not None and len(F):
+            from embreex.mesh_construction import TriangleMesh
+            from embreex.rtcore_scene import EmbreeScene
+
+            self._scene = EmbreeScene()
+            TriangleMesh(self._scene, np.ascontiguousarray(np.asarray(V)[np.asarray(F)], dtype=np.float32))
+
+    def visible(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        """Whether each segment ``A[i] -> B[i]`` is free of surface crossings.
+
+        Parameters
+        ----------
+        A, B : (k, 3) float
+
+        Returns
+        -------
+        (k,) bool
+        """
+        k = len(A)
+        out = np.ones(k, dtype=bool)
+        if self._scene is None or k == 0:
+            return out
+        for start in range(0, k, _CHUNK):
+            a, b = A[start:start + _CHUNK], B[start:start + _CHUNK]
+            d = b - a
+            length = np.linalg.norm(d, axis=1)
+            free = length - 2 * self.margin
+            test = np.flatnonzero(free > 0)
+            if not len(test):
+                continue
+            direction = d[test] / length[test, None]
+            origin = a[test] + self.margin * direction
+            hit = self._scene.run(np.ascontiguousarray(origin, dtype=np.float32),
+                                  np.ascontiguousarray(direction, dtype=np.float32),
+                                  query="OCCLUDED", dists=np.ascontiguousarray(free[test], dtype=np.float32))
+            out[start + test] = np.asarray(hit) == -1  # embreex: -1 = nothing hit, else the geometry id
+        return out
