@@ -320,6 +320,7 @@ def cmd_weights(args) -> int:
     import time
 
     import fieldrig
+
     mesh = fieldrig.load_mesh(args.mesh)
     rig = load_any_rig(args.rig)
     for warning in mesh.warnings:
@@ -425,12 +426,13 @@ def cmd_coords(args) -> int:
         _say(args, f"automatic cage: {len(cage.V)} vertices → {cage_path}")
     else:
         cage = fieldrig.load_cage(args.cage)
+    points = _points_in_cage_space(mesh, cage.V.shape[1], args.mesh)
     start = time.perf_counter()
     bar = _ProgressBar(f"coords {Path(args.mesh).name}", not args.quiet)
     try:
         field = fieldrig.fit_barycentric_field(cage, objective=args.objective, preset=args.preset, seed=args.seed,
                                                device=args.device, progress=bar)
-        Phi = field.evaluate(mesh.V)
+        Phi = field.evaluate(points)
     finally:
         bar.close()
     if args.save_field:
@@ -439,6 +441,18 @@ def cmd_coords(args) -> int:
     _say(args, f"{Path(args.mesh).name}: {Phi.shape[0]:,} vertices × {Phi.shape[1]} cage vertices in "
                f"{time.perf_counter() - start:.1f} s → {args.output}")
     return EXIT_OK
+
+
+def _points_in_cage_space(mesh, dim: int, source: str):
+    """The mesh's vertices in the cage's dimension: a 2D cage takes x, y of a flat (constant z) mesh."""
+    from fieldrig.geometry.errors import InputError
+
+    if dim == 3:
+        return mesh.V
+    z = mesh.V[:, 2]
+    if z.max() - z.min() > 1e-9 * max(1.0, float(abs(mesh.V).max())):
+        raise InputError(source, "a 2D cage needs a flat mesh (constant z); this one is not")
+    return mesh.V[:, :2]
 
 
 def cmd_deform(args) -> int:
@@ -494,6 +508,8 @@ def _posed_vertices(args, mesh):
 
 
 def _caged_vertices(args, mesh):
+    import numpy as np
+
     from fieldrig.geometry.cage import load_cage
     from fieldrig.geometry.errors import InputError
     from fieldrig.geometry.export import load_weights
@@ -505,7 +521,10 @@ def _caged_vertices(args, mesh):
     if Phi.shape != (len(mesh.V), len(rest.V)):
         raise InputError(args.coords, f"coordinates have shape {Phi.shape}; expected ({len(mesh.V)}, {len(rest.V)}) "
                                       "(mesh vertices × cage vertices)")
-    return Phi @ moved.V
+    if moved.V.shape[1] != rest.V.shape[1]:
+        raise InputError(args.deformed_cage, f"is {moved.V.shape[1]}D, the rest cage {rest.V.shape[1]}D")
+    X = Phi @ moved.V
+    return X if X.shape[1] == 3 else np.c_[X, mesh.V[:, 2]]  # a 2D cage moves x, y
 
 
 def cmd_batch(args) -> int:

@@ -257,3 +257,21 @@ def test_handles_outside_the_shape_name_the_rig_file(tmp_path):
     code, _, err = run_cli("weights", ASSETS / "finger.obj", "--rig", tmp_path / "far.tgf", "-o", tmp_path / "w.npy")
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "far.tgf: bone 'bone1' lies outside the shape" in err
+
+
+def test_cage_deformation_2d(tmp_path):
+    from fieldrig.geometry.cage import Cage, save_cage
+    from fieldrig.geometry.export import save_mesh, save_weights
+    from fieldrig.geometry.mesh_io import load_mesh
+
+    C = np.array([[0, 0], [3, 0], [0, 3.0]])
+    P = np.array([[0.5, 0.5, 0.0], [1.0, 1.5, 0.0], [2.0, 0.5, 0.0], [0.2, 2.0, 0.0]])
+    Phi = np.c_[1 - P[:, :2].sum(axis=1) / 3, P[:, :2] / 3]
+    save_cage(Cage.from_arrays(C), tmp_path / "tri.json")
+    save_cage(Cage.from_arrays(C * [2.0, 1.0] + [0, 1]), tmp_path / "moved.json")
+    save_mesh(tmp_path / "flat.obj", P, np.array([[0, 1, 2], [0, 1, 3]]))
+    save_weights(tmp_path / "phi.npy", Phi)
+    assert main(["deform", str(tmp_path / "flat.obj"), "--coords", str(tmp_path / "phi.npy"), "--cage",
+                 str(tmp_path / "tri.json"), "--deformed-cage", str(tmp_path / "moved.json"), "-o",
+                 str(tmp_path / "out.obj"), "-q"]) == 0
+    assert np.allclose(load_mesh(tmp_path / "out.obj").V, P * [2.0, 1.0, 1.0] + [0, 1, 0])
