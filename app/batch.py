@@ -656,12 +656,11 @@ class _ProgressBoard:
             if bar is None:
                 position = self._free.pop(0) if self._free else len(self._bars) + 1
                 bar = self._tqdm(total=1000, desc=name, position=position, leave=False,
-                                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+                                 bar_format="{desc}: {percentage:3.0f}%|{bar:30}| {elapsed}<{remaining}{postfix}")
                 bar.position_slot = position
                 self._bars[name] = bar
-            bar.n = int(round(1000 * fraction))
             bar.set_postfix_str(stage, refresh=False)
-            bar.refresh()
+            bar.update(int(round(1000 * fraction)) - bar.n)
 
     def finished(self, report: Dict) -> None:
         with self._lock:

@@ -278,12 +278,11 @@ class _ProgressBar:
         from tqdm import tqdm
 
         self._bar = tqdm(total=1000, desc=description, disable=None if enabled else True, leave=False,
-                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
+                         bar_format="{desc}: {percentage:3.0f}%|{bar:30}| {elapsed}<{remaining}{postfix}")
 
     def __call__(self, event) -> bool:
-        self._bar.n = int(round(1000 * event.fraction))
         self._bar.set_postfix_str(event.stage, refresh=False)
-        self._bar.refresh()
+        self._bar.update(int(round(1000 * event.fraction)) - self._bar.n)
         return True
 
     def close(self) -> None:
