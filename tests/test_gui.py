@@ -462,7 +462,8 @@ def test_cage_mode_train_then_drag_a_cage_vertex(app, qtbot, tmp_path, monkeypat
     progress = []
     app.jobs.progressed.connect(progress.append)
     click(qtbot, button(cage_tab, "Compute coordinates"))
-    qtbot.waitUntil(lambda: any("training" in event.stage for event in progress), timeout=120_000)
+    qtbot.waitUntil(lambda: any("training" in event.stage for event in progress) or not app.jobs.busy, timeout=120_000)
+    assert app.window.errors == [] and app.jobs.busy
     click(qtbot, app.window.progress.cancel)
     wait_idle(qtbot, app)
     assert app.window.errors == [] and doc.cage_state.coordinates is None
