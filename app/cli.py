@@ -124,6 +124,7 @@ examples:
   fieldrig weights arm.obj --rig arm.tgf -o arm.npy -o arm.dmat --preset high
   fieldrig weights character.glb --rig character.glb -o character-weights.csv
   fieldrig weights scan.ply --rig scan.json -o scan.npy --save-field scan.field
+  fieldrig weights scan-hires.ply --rig scan.json --field scan.field -o scan-hires.npy
 """)
     p.add_argument("mesh", metavar="MESH", help="mesh or point cloud (OBJ, PLY, OFF, STL, GLB/GLTF, XYZ)")
     p.add_argument("--rig", required=True, metavar="RIG", help="rig: TGF, JSON, or a rigged GLB/GLTF (joints read from its skin)")
@@ -131,6 +132,9 @@ examples:
                    help=f"output file, format by extension ({', '.join(WEIGHT_OUTPUTS)}); repeatable")
     p.add_argument("--max-influences", type=_positive_int, default=4, metavar="N",
                    help="glTF only: influences kept per vertex (more than 4 writes JOINTS_1/WEIGHTS_1, ...)")
+    p.add_argument("--field", metavar="FIELD",
+                   help="evaluate a field saved by --save-field at MESH's vertices instead of training one "
+                        "(e.g. a remeshed or higher-resolution version of the same shape)")
     _add_compute_options(p)
     p.set_defaults(func=cmd_weights)
 
@@ -313,9 +317,11 @@ def cmd_weights(args) -> int:
         bad = _suffix_error(args, out, WEIGHT_OUTPUTS, "weights")
         if bad is not None:
             return bad
-    bad = _overwrites_input(args, args.output + [args.save_field], [args.mesh, args.rig])
+    bad = _overwrites_input(args, args.output + [args.save_field], [args.mesh, args.rig, args.field])
     if bad is not None:
         return bad
+    if args.field and args.save_field:
+        return _usage_error(args, "--field evaluates a saved field; --save-field saves a newly trained one: not both")
     import time
 
     import fieldrig
@@ -324,6 +330,12 @@ def cmd_weights(args) -> int:
     rig = load_any_rig(args.rig)
     for warning in mesh.warnings:
         _say(args, f"{args.mesh}: warning: {warning}")
+    if args.field:
+        W = _evaluate_saved_field(args.field, rig, mesh, args.device)
+        write_weight_outputs(args.output, mesh, rig, W, args.max_influences)
+        _say(args, f"{Path(args.mesh).name}: {W.shape[0]:,} vertices × {W.shape[1]} handles from {args.field} "
+                   f"→ {', '.join(args.output)}")
+        return EXIT_OK
     start = time.perf_counter()
     bar = _ProgressBar(f"weights {Path(args.mesh).name}", not args.quiet)
     try:
@@ -371,6 +383,17 @@ def train_weights(mesh, rig, rig_path: str, **options):
             raise
         raise InputError(source, exc.problem) from exc
     return field, field.evaluate(mesh.V)
+
+
+def _evaluate_saved_field(path: str, rig, mesh, device: str):
+    """Weights of ``mesh``'s vertices from a saved field, which must belong to ``rig``."""
+    import fieldrig
+    from fieldrig.geometry.errors import InputError
+
+    field = fieldrig.SkinningField.load(path, device=None if device == "auto" else device)
+    if list(field.handle_names) != list(rig.handle_names):
+        raise InputError(path, f"was trained for handles {list(field.handle_names)}, the rig has {rig.handle_names}")
+    return field.evaluate(mesh.V)
 
 
 def write_weight_outputs(outputs: Sequence[str], mesh, rig, W, max_influences: int = 4) -> None:

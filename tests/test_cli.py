@@ -54,13 +54,14 @@ def test_every_format_holds_the_same_weights(finger_weights):
     assert np.allclose(_dense_weights(g)[:, :3], W, atol=1e-6)
 
 
-def test_saved_field_evaluates_to_the_weights(finger_weights):
-    import fieldrig
-    from fieldrig.geometry.mesh_io import load_mesh
-
-    field = fieldrig.SkinningField.load(finger_weights / "finger.field")
-    V = load_mesh(ASSETS / "finger.obj").V
-    assert np.allclose(field.evaluate(V), load_weights(finger_weights / "finger.npy"), atol=1e-6)
+def test_saved_field_evaluates_to_the_weights(finger_weights, tmp_path):
+    code, _, err = run_cli("weights", ASSETS / "finger.obj", "--rig", ASSETS / "finger.tgf", "--field",
+                           finger_weights / "finger.field", "-o", tmp_path / "again.npy")
+    assert code == 0, err
+    assert np.allclose(load_weights(tmp_path / "again.npy"), load_weights(finger_weights / "finger.npy"), atol=1e-9)
+    code, _, err = run_cli("weights", ASSETS / "legs.obj", "--rig", ASSETS / "legs.json", "--field",
+                           finger_weights / "finger.field", "-o", tmp_path / "wrong.npy")
+    assert code == 1 and "finger.field: was trained for handles" in err
 
 
 # ----------------------------------------------------------------- deform vs glTF
@@ -203,6 +204,7 @@ def test_check_flags_handles_outside_and_holes(tmp_path, capsys):
     ["batch", "dir", "-o", "out", "--formats", "npy,fbx"],
     ["batch", "dir", "-o", "out", "--scheduler", "tcp://x:1"],            # --scheduler without dask
     ["weights", "a.glb", "--rig", "a.glb", "-o", "a.glb"],                 # would overwrite the input
+    ["weights", "m.obj", "--rig", "r.tgf", "-o", "w.npy", "--field", "f", "--save-field", "g"],
     ["deform", "m.obj", "--pose", "p.json", "--weights", "w.npy", "-o", "m.obj"],
     ["frobnicate"],
     [],
