@@ -435,7 +435,7 @@ def cmd_coords(args) -> int:
     import time
 
     import fieldrig
-    from fieldrig.geometry.cage import save_cage
+    from fieldrig.geometry.cage import load_cage, save_cage
     from fieldrig.geometry.export import save_weights
 
     mesh = fieldrig.load_mesh(args.mesh)
@@ -447,7 +447,7 @@ def cmd_coords(args) -> int:
         save_cage(cage, cage_path)
         _say(args, f"automatic cage: {len(cage.V)} vertices → {cage_path}")
     else:
-        cage = fieldrig.load_cage(args.cage)
+        cage = load_cage(args.cage)
     points = _points_in_cage_space(mesh, cage.V.shape[1], args.mesh)
     start = time.perf_counter()
     bar = _ProgressBar(f"coords {Path(args.mesh).name}", not args.quiet)
