@@ -29,7 +29,6 @@ AskPath = Callable[[str, str], Optional[str]]
 
 PRESETS = ("fast", "balanced", "high")
 DEVICES = ("auto", "cpu", "cuda")
-OBJECTIVES = ("dirichlet", "tv")
 
 
 def euler_xyz_to_matrix(angles_deg) -> np.ndarray:
@@ -63,11 +62,31 @@ def ask_then(ask: AskPath, title: str, filters: str, action) -> None:
         action(path)
 
 
-def _combo(items, current: str, slot) -> QComboBox:
+def setting_combo(document: Document, key: str, choices) -> QComboBox:
+    """A combo box bound both ways to one document setting.
+
+    Parameters
+    ----------
+    document : Document
+    key : str
+        The setting (see :data:`fieldrig.gui.document.DEFAULT_SETTINGS`).
+    choices : sequence of (label, value) or of str
+        A plain string is both label and value.
+    """
     combo = QComboBox()
-    combo.addItems(list(items))
-    combo.setCurrentText(current)
-    combo.currentTextChanged.connect(slot)
+    for choice in choices:
+        label, value = (choice, choice) if isinstance(choice, str) else choice
+        combo.addItem(label, value)
+
+    def show(topics=frozenset({"settings"})):
+        if "settings" in topics:
+            combo.blockSignals(True)
+            combo.setCurrentIndex(max(0, combo.findData(document.settings[key])))
+            combo.blockSignals(False)
+
+    combo.currentIndexChanged.connect(lambda _index: document.set_setting(key, combo.currentData()))
+    document.changed.connect(show)
+    show()
     return combo
 
 
@@ -163,10 +182,7 @@ class RigTab(QWidget):
         tool_layout.addLayout(row)
         row = QHBoxLayout()
         row.addWidget(QLabel("Place joints"))
-        self.placement = QComboBox()
-        self.placement.addItem("on the surface", "surface")
-        self.placement.addItem("inside the volume", "volume")
-        self.placement.currentIndexChanged.connect(lambda _i: document.set_setting("placement", self.placement.currentData()))
+        self.placement = setting_combo(document, "placement", [("on the surface", "surface"), ("inside the volume", "volume")])
         row.addWidget(self.placement)
         row.addWidget(_button("End chain", tools.end_chain, "Stop adding bones to the current chain (Esc)"))
         tool_layout.addLayout(row)
@@ -202,8 +218,6 @@ class RigTab(QWidget):
     def _on_changed(self, topics) -> None:
         if topics & {"rig", "selection", "mesh"}:
             self._show_selection()
-        if "settings" in topics:
-            self.placement.setCurrentIndex(self.placement.findData(self.doc.settings["placement"]))
 
     def _show_selection(self) -> None:
         doc, rig, h = self.doc, self.doc.rig, self.doc.selected_handle
@@ -309,9 +323,9 @@ class WeightsTab(QWidget):
         layout = QVBoxLayout(self)
         box = QGroupBox("Compute")
         form = QFormLayout(box)
-        self.preset = _combo(PRESETS, document.settings["preset"], lambda t: document.set_setting("preset", t))
+        self.preset = setting_combo(document, "preset", PRESETS)
         form.addRow("Preset", self.preset)
-        self.device = _combo(DEVICES, document.settings["device"], lambda t: document.set_setting("device", t))
+        self.device = setting_combo(document, "device", DEVICES)
         form.addRow("Device", self.device)
         self.device_label = QLabel("checking for a CUDA GPU…")
         form.addRow("In use", self.device_label)
@@ -378,10 +392,6 @@ class WeightsTab(QWidget):
     def _on_changed(self, topics) -> None:
         doc = self.doc
         if "settings" in topics:
-            for combo, key in ((self.preset, "preset"), (self.device, "device")):
-                combo.blockSignals(True)
-                combo.setCurrentText(doc.settings[key])
-                combo.blockSignals(False)
             (self.show_weight if doc.settings["colouring"] == "weight" else self.show_dominant).setChecked(True)
             self._show_device()
         if topics & {"weights", "rig", "mesh"}:
@@ -426,10 +436,7 @@ class PoseTab(QWidget):
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         row.addWidget(QLabel("Skinning"))
-        self.method = QComboBox()
-        self.method.addItem("Linear blend (LBS)", "lbs")
-        self.method.addItem("Dual quaternion (DQS)", "dqs")
-        self.method.currentIndexChanged.connect(lambda _i: document.set_setting("method", self.method.currentData()))
+        self.method = setting_combo(document, "method", [("Linear blend (LBS)", "lbs"), ("Dual quaternion (DQS)", "dqs")])
         row.addWidget(self.method)
         layout.addLayout(row)
         self.tree = HandleTree(document)
@@ -464,10 +471,6 @@ class PoseTab(QWidget):
         self._on_changed(document.topics_all())
 
     def _on_changed(self, topics) -> None:
-        if "settings" in topics:
-            self.method.blockSignals(True)
-            self.method.setCurrentIndex(self.method.findData(self.doc.settings["method"]))
-            self.method.blockSignals(False)
         if topics & {"pose", "rig", "selection", "mesh"}:
             self._show()
 
@@ -543,7 +546,8 @@ class CageTab(QWidget):
         layout.addLayout(row)
         box = QGroupBox("Coordinates")
         form = QFormLayout(box)
-        self.objective = _combo(OBJECTIVES, document.settings["objective"], lambda t: document.set_setting("objective", t))
+        self.objective = setting_combo(document, "objective", [("Dirichlet (smooth, harmonic-like)", "dirichlet"),
+                                                               ("total variation (local)", "tv")])
         form.addRow("Objective", self.objective)
         form.addRow(_button("Compute coordinates", controller.compute_coordinates, "Train the barycentric field (cancel below)"))
         self.status = QLabel("")
