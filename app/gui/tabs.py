@@ -333,7 +333,8 @@ class WeightsTab(QWidget):
         self._probed = False
         self.compute = _button("Compute weights", controller.compute_weights, "Train the skinning field (cancel below)")
         form.addRow(self.compute)
-        form.addRow(_button("Import weights…", lambda: self._import(ask_open)))
+        form.addRow(_button("Import weights…", lambda: ask_then(ask_open, "Import weights", "Weights (*.npy *.csv *.dmat)",
+                                                                controller.load_weights)))
         self.status = QLabel("")
         self.status.setWordWrap(True)
         form.addRow(self.status)
@@ -383,11 +384,6 @@ class WeightsTab(QWidget):
         if self.used_device:
             text += f" · last training ran on {self.used_device}"
         self.device_label.setText(text)
-
-    def _import(self, ask_open: AskPath) -> None:
-        path = ask_open("Import weights", "Weights (*.npy *.csv *.dmat)")
-        if path:
-            self.controller.load_weights(path)
 
     def _on_changed(self, topics) -> None:
         doc = self.doc
