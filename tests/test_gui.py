@@ -364,8 +364,14 @@ def test_exports_from_the_panel(app, qtbot, tmp_path, monkeypatch):
     np.testing.assert_allclose(load_weights(tmp_path / "w.csv"), doc.weights, atol=1e-12)
     posed = load_mesh(tmp_path / "posed.obj")
     np.testing.assert_allclose(posed.V, linear_blend_skinning(doc.mesh.V, doc.weights, pose_transforms(doc.rig, doc.pose)), atol=1e-9)
-    assert (tmp_path / "finger.glb").stat().st_size > 1000
     assert (tmp_path / "shot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the glTF comes back as mesh + skeleton + skin weights
+    W_before, names = doc.weights, doc.rig.handle_names
+    app.window.open_files([str(tmp_path / "finger.glb")])
+    wait_idle(qtbot, app)
+    assert app.window.errors == []
+    assert len(doc.mesh.V) == 1202 and doc.rig.handle_names == names
+    np.testing.assert_allclose(doc.weights, W_before, atol=1e-6)        # 3 handles: nothing pruned, float32
 
 
 def test_point_cloud_handles_and_unweighted_vertices_stand_out(app, qtbot, tmp_path):
