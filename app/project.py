@@ -25,7 +25,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -286,14 +285,3 @@ def load_project(path: PathLike) -> Project:
         project.weights = None
         project.skinning_field = None
     return project
-
-
-def blob_to_temp_file(data: bytes, suffix: str) -> Path:
-    """Write bytes to a new temporary file (for loaders that only take a path).
-
-    The caller deletes the file.
-    """
-    fd, name = tempfile.mkstemp(suffix=suffix, prefix="fieldrig-")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    return Path(name)

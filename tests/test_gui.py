@@ -179,7 +179,7 @@ def test_point_handles_delete_and_reparent(app, qtbot):
 
 
 # ------------------------------------------------------------------------- weights and posing
-def test_compute_weights_then_pose_moves_vertices_as_lbs_says(app, qtbot):
+def test_compute_weights_then_pose_moves_vertices_as_lbs_says(app, qtbot, tmp_path):
     app.controller.open_mesh(FINGER)
     app.window.queue_actions([lambda: app.controller.open_rig(FINGER_RIG)])
     wait_idle(qtbot, app)
@@ -197,6 +197,14 @@ def test_compute_weights_then_pose_moves_vertices_as_lbs_says(app, qtbot):
     assert weights_tab.device_label.text().endswith(("last training ran on cpu", "last training ran on cuda:0"))
     weights_tab.show_vertex(0)
     assert weights_tab.readout.rowCount() == 4
+    # the trained field goes into projects and comes back able to evaluate
+    app.controller.save_project(str(tmp_path / "trained.fieldrig"))
+    wait_idle(qtbot, app)
+    app.controller.open_project(str(tmp_path / "trained.fieldrig"))
+    wait_idle(qtbot, app)
+    assert app.window.errors == []
+    np.testing.assert_allclose(doc.rig_state.skinning_field.evaluate(doc.mesh.V), W, atol=1e-6)
+    W = doc.weights
 
     select_tab(app, "Pose")
     pose_tab = app.window.pose_tab

@@ -9,7 +9,6 @@ untouched by a failed or cancelled job, so nothing is lost.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -41,13 +40,12 @@ def _saved_bytes(obj, suffix: str) -> bytes:
 
 def _loaded_from_bytes(data: bytes, suffix: str, load: Callable[[Path], Any]):
     """``load(path)`` on a temporary file holding ``data``."""
-    from fieldrig.project import blob_to_temp_file
+    import tempfile
 
-    path = blob_to_temp_file(data, suffix)
-    try:
+    with tempfile.TemporaryDirectory(prefix="fieldrig-") as folder:
+        path = Path(folder) / f"field{suffix}"
+        path.write_bytes(data)
         return load(path)
-    finally:
-        os.unlink(path)
 
 
 class Controller(QObject):
@@ -415,9 +413,9 @@ class Controller(QObject):
             from fieldrig.project import save_project
 
             if skinning_field is not None:
-                project.skinning_field = _saved_bytes(skinning_field, ".pt")
+                project.skinning_field = _saved_bytes(skinning_field, ".field")
             if barycentric_field is not None:
-                project.barycentric_field = _saved_bytes(barycentric_field, ".pt")
+                project.barycentric_field = _saved_bytes(barycentric_field, ".field")
             save_project(project, path)
 
         def done(_):
@@ -441,13 +439,13 @@ class Controller(QObject):
             if project.skinning_field is not None:
                 import fieldrig
 
-                skinning_field = _loaded_from_bytes(project.skinning_field, ".pt", fieldrig.SkinningField.load)
+                skinning_field = _loaded_from_bytes(project.skinning_field, ".field", fieldrig.SkinningField.load)
             if project.barycentric_field is not None and project.cage_vertices is not None:
                 import fieldrig
                 from fieldrig.geometry.cage import Cage
 
                 cage = Cage.from_arrays(project.cage_vertices, project.cage_faces)
-                barycentric_field = _loaded_from_bytes(project.barycentric_field, ".pt",
+                barycentric_field = _loaded_from_bytes(project.barycentric_field, ".field",
                                                        lambda p: fieldrig.BarycentricField.load(p, cage=cage))
             preview = None if project.weights is None else PreviewSkinning(project.mesh.V, project.weights)
             return project, report, skinning_field, barycentric_field, preview

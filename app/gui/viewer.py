@@ -4,8 +4,8 @@ transformation gizmo and mouse clicks in the polyscope window into document edit
 One process, one thread: the app's QTimer calls :meth:`Viewer.tick`, which applies pending
 updates and runs ``ps.frame_tick()``; polyscope then calls :meth:`Viewer._frame_callback`
 inside the frame, where the gizmo is read and clicks are detected. Nothing here blocks:
-per frame it does at most one skinning update (a sparse product, see
-:class:`fieldrig.geometry.deform.PreviewSkinning`) and small array uploads.
+per frame it does at most one skinning update (see :class:`fieldrig.gui.preview.PreviewSkinning`)
+and small array uploads.
 
 Besides the structures of :mod:`fieldrig.gui.scene` (mesh, bones, joints, selection,
 unweighted vertices) it draws ``cage`` and ``cage vertices`` (click one to drag it) and
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import polyscope as ps
@@ -53,8 +53,6 @@ class Pick:
         For the mesh: the vertex nearest to the hit.
     ray_origin, ray_direction : (3,) float
         The camera ray through the clicked pixel.
-    shift : bool
-        Shift was held.
     """
 
     structure: Optional[str]
@@ -64,7 +62,6 @@ class Pick:
     vertex: Optional[int]
     ray_origin: np.ndarray
     ray_direction: np.ndarray
-    shift: bool = False
 
 
 def translation(p) -> np.ndarray:
@@ -127,7 +124,6 @@ class Viewer(QObject):
         self._skinner: Optional[PreviewSkinning] = None
         self._skinner_key = None
         self.bone_start: Optional[np.ndarray] = None
-        self.frame_hooks: List[Callable[[], None]] = []
         self.last_deform_ms = 0.0
         document.changed.connect(self._on_changed)
         ps.set_user_callback(self._frame_callback)
@@ -345,7 +341,7 @@ class Viewer(QObject):
 
     # ------------------------------------------------------------- clicks
     def _frame_callback(self) -> None:
-        """Runs inside ``ps.frame_tick()``: gizmo, clicks, and hooks."""
+        """Runs inside ``ps.frame_tick()``: gizmo, clicks, keys."""
         self.sync_gizmo()
         io = psim.GetIO()
         if psim.IsMouseClicked(0) and not io.WantCaptureMouse:
@@ -355,11 +351,9 @@ class Viewer(QObject):
             press, self._press = self._press, None
             pos = tuple(psim.GetMousePos())
             if press is not None and np.hypot(pos[0] - press[0], pos[1] - press[1]) <= CLICK_TOLERANCE_PX:
-                self.picked.emit(self.pick_at(pos, shift=io.KeyShift))
+                self.picked.emit(self.pick_at(pos))
         if not io.WantCaptureKeyboard:
             self._keys(io)
-        for hook in self.frame_hooks:
-            hook()
 
     def _keys(self, io) -> None:
         if io.KeyCtrl and psim.IsKeyPressed(psim.ImGuiKey_Z, False):
@@ -371,13 +365,13 @@ class Viewer(QObject):
         elif psim.IsKeyPressed(psim.ImGuiKey_Escape, False):
             self.shortcut.emit("escape")
 
-    def pick_at(self, screen_xy, shift: bool = False) -> Pick:
+    def pick_at(self, screen_xy) -> Pick:
         """Resolve what is under a pixel of the polyscope window."""
         origin = np.asarray(ps.get_view_camera_parameters().get_position(), dtype=np.float64)
         direction = np.asarray(ps.screen_coords_to_world_ray(screen_xy), dtype=np.float64)
         result = ps.pick(screen_coords=screen_xy)
         if not result.is_hit:
-            return Pick(None, None, None, None, None, origin, direction, shift)
+            return Pick(None, None, None, None, None, origin, direction)
         data = result.structure_data
         element, index = data.get("element_type"), data.get("index")
         vertex = None
@@ -387,7 +381,7 @@ class Viewer(QObject):
             elif element == "face" and "bary_coords" in data:
                 vertex = int(self.doc.mesh.F[index][int(np.argmax(data["bary_coords"]))])
         return Pick(result.structure_name, element, index, np.asarray(result.position, dtype=np.float64), vertex,
-                    origin, direction, shift)
+                    origin, direction)
 
 
 def _as3d(P: np.ndarray) -> np.ndarray:
