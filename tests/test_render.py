@@ -72,3 +72,14 @@ def test_render_errors_are_one_line(finger_files, tmp_path):
                       "-o", tmp_path / "x.png")
     assert result.returncode == 1 and "--color: expected dominant, none or a handle name" in result.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_view_without_a_display_says_so(monkeypatch, capsys):
+    from fieldrig.cli import main
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the display check is for Linux")
+    assert main(["view", str(FINGER)]) == 1
+    assert "no display to open windows on" in capsys.readouterr().err

@@ -72,6 +72,14 @@ def add_view_arguments(parser) -> None:
 
 def cmd_view(args) -> int:
     """``fieldrig view``: open the app; returns when its windows are closed."""
+    import os
+    import sys
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        from fieldrig.geometry.errors import InputError
+
+        raise InputError("view", "no display to open windows on (run it in a desktop session or under xvfb-run; "
+                                 "'fieldrig render' draws images without one)")
     from fieldrig.gui.app import run_app
 
     return run_app(args.mesh, args.rig, args.cage, args.project)
