@@ -404,6 +404,8 @@ def test_point_cloud_handles_and_unweighted_vertices_stand_out(app, qtbot, tmp_p
     W[V[:, 0] > 1.6, 1] = 1.0                         # a band of vertices with no weight at all
     doc.set_weights(W, None, "Import weights")
     select_tab(app, "Weights")
+    app.window.weights_tab.tree.select(1)                           # a handle picked in the list...
+    assert doc.settings["colouring"] == "weight"                    # ...shows its weight field
     app.tick()
     assert ps.has_point_cloud("unweighted vertices")
     assert ps.get_point_cloud("unweighted vertices").n_points() == int(((V[:, 0] >= 1.4) & (V[:, 0] <= 1.6)).sum())

@@ -387,6 +387,8 @@ class WeightsTab(QWidget):
 
     def _on_changed(self, topics) -> None:
         doc = self.doc
+        if "selection" in topics and doc.mode == "weights" and doc.selected_handle is not None:
+            doc.set_setting("colouring", "weight")  # picking a handle here means: show its weight field
         if "settings" in topics:
             (self.show_weight if doc.settings["colouring"] == "weight" else self.show_dominant).setChecked(True)
             self._show_device()
