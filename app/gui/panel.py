@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self._build_menus(screenshot)
 
         jobs.started.connect(lambda title: self.progress.started(title, jobs.cancellable))
+        jobs.started.connect(lambda _title: self._set_busy(True))
         jobs.progressed.connect(self.progress.progressed)
         jobs.finished.connect(self._job_finished)
         self.progress.cancel_clicked.connect(jobs.cancel)
@@ -177,7 +178,13 @@ class MainWindow(QMainWindow):
 
     def _job_finished(self) -> None:
         self.progress.idle()
+        self._set_busy(False)
         self._run_queued()
+
+    def _set_busy(self, busy: bool) -> None:
+        """While a job runs, the buttons that would start another training are off."""
+        for button in (self.weights_tab.compute, self.cage_tab.compute):
+            button.setEnabled(not busy)
 
     # -------------------------------------------------------------- errors
     def show_error(self, title: str, message: str, details: str = "") -> QMessageBox:

@@ -547,7 +547,8 @@ class CageTab(QWidget):
         self.objective = setting_combo(document, "objective", [("Dirichlet (smooth, harmonic-like)", "dirichlet"),
                                                                ("total variation (local)", "tv")])
         form.addRow("Objective", self.objective)
-        form.addRow(_button("Compute coordinates", controller.compute_coordinates, "Train the barycentric field (cancel below)"))
+        self.compute = _button("Compute coordinates", controller.compute_coordinates, "Train the barycentric field (cancel below)")
+        form.addRow(self.compute)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         form.addRow(self.status)

@@ -7,7 +7,7 @@ import numpy as np
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QIcon, QPixmap
 from PyQt6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTreeWidget,
-                             QTreeWidgetItem, QWidget)
+                             QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from fieldrig.gui.colors import handle_palette
 from fieldrig.gui.document import Document
@@ -145,30 +145,36 @@ class Vec3Edit(QWidget):
 
 
 class ProgressStrip(QWidget):
-    """Stage, progress bar, ETA and a Cancel button for the running job."""
+    """The running job: its title and stage on one line; progress bar, time left and a
+    Cancel button on the next."""
 
     cancel_clicked = pyqtSignal()
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
-        layout = QHBoxLayout(self)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
+        layout.setSpacing(2)
         self.stage = QLabel("Ready")
-        self.stage.setMinimumWidth(180)
+        self.stage.setMinimumWidth(10)
+        layout.addWidget(self.stage)
+        row = QHBoxLayout()
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
-        self.bar.setTextVisible(True)
+        self.bar.setFormat("%p%")
         self.eta = QLabel("")
         self.eta.setMinimumWidth(70)
         self.cancel = QPushButton("Cancel")
-        self.cancel.setEnabled(False)
         self.cancel.clicked.connect(self.cancel_clicked)
-        for w in (self.stage, self.bar, self.eta, self.cancel):
-            layout.addWidget(w)
+        for w in (self.bar, self.eta, self.cancel):
+            row.addWidget(w)
+        layout.addLayout(row)
+        self.title = ""
         self.idle()
 
     def started(self, title: str, cancellable: bool) -> None:
         """A job started: show its title, a busy bar until the first progress report."""
+        self.title = title
         self.stage.setText(title)
         self.bar.setRange(0, 0)
         self.eta.setText("")
@@ -178,15 +184,15 @@ class ProgressStrip(QWidget):
         """Show one progress report."""
         self.bar.setRange(0, 1000)
         self.bar.setValue(int(round(1000 * event.fraction)))
-        self.bar.setFormat(f"{event.stage} — %p%")
+        self.stage.setText(f"{self.title}: {event.stage}")
         self.eta.setText("" if event.eta_s is None else _duration(event.eta_s) + " left")
 
     def idle(self) -> None:
         """No job: an empty bar."""
+        self.title = ""
         self.stage.setText("Ready")
         self.bar.setRange(0, 1000)
         self.bar.setValue(0)
-        self.bar.setFormat("")
         self.eta.setText("")
         self.cancel.setEnabled(False)
 
