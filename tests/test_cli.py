@@ -13,7 +13,7 @@ import pytest
 
 from fieldrig.cli import main
 from fieldrig.geometry.export import load_weights
-from fieldrig.geometry.gltf import prune_weights
+from test_gltf import dense_skin_weights, read_accessor  # the independent glTF reader (pygltflib)
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -50,8 +50,8 @@ def test_every_format_holds_the_same_weights(finger_weights):
     # so nothing is pruned).
     g = pygltflib.GLTF2().load(str(finger_weights / "finger.glb"))
     prim = g.meshes[0].primitives[0]
-    assert np.allclose(_accessor(g, prim.attributes.POSITION), V, atol=1e-6)
-    assert np.allclose(_dense_weights(g)[:, :3], W, atol=1e-6)
+    assert np.allclose(read_accessor(g, prim.attributes.POSITION), V, atol=1e-6)
+    assert np.allclose(dense_skin_weights(g, len(g.skins[0].joints))[:, :3], W, atol=1e-6)
 
 
 def test_saved_field_evaluates_to_the_weights(finger_weights, tmp_path, capsys):
@@ -65,23 +65,6 @@ def test_saved_field_evaluates_to_the_weights(finger_weights, tmp_path, capsys):
 
 
 # ----------------------------------------------------------------- deform vs glTF
-def _accessor(g, index):
-    acc = g.accessors[index]
-    view = g.bufferViews[acc.bufferView]
-    dtype = {5121: np.uint8, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}[acc.componentType]
-    width = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}[acc.type]
-    start = (view.byteOffset or 0) + (acc.byteOffset or 0)
-    return np.frombuffer(g.binary_blob(), dtype, acc.count * width, start).reshape(acc.count, width).astype(np.float64)
-
-
-def _dense_weights(g):
-    attrs = g.meshes[0].primitives[0].attributes
-    J, w = _accessor(g, attrs.JOINTS_0).astype(int), _accessor(g, attrs.WEIGHTS_0)
-    W = np.zeros((len(J), len(g.skins[0].joints)))
-    np.add.at(W, (np.repeat(np.arange(len(J)), 4), J.ravel()), w.ravel())
-    return W
-
-
 def _axis_angle_quaternion(axis, degrees):
     axis = np.asarray(axis, float) / np.linalg.norm(axis)
     half = np.radians(degrees) / 2
@@ -116,10 +99,10 @@ def gltf_lbs(path, pose):
     def world(i):
         return (world(parent[i]) if i in parent else np.eye(4)) @ local[i]
 
-    ibm = _accessor(g, g.skins[0].inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
+    ibm = read_accessor(g, g.skins[0].inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
     S = np.stack([world(j) @ ibm[k] for k, j in enumerate(g.skins[0].joints)])
-    V = _accessor(g, g.meshes[0].primitives[0].attributes.POSITION)
-    return np.einsum("nj,jab,nb->na", _dense_weights(g), S, np.c_[V, np.ones(len(V))])[:, :3]
+    V = read_accessor(g, g.meshes[0].primitives[0].attributes.POSITION)
+    return np.einsum("nj,jab,nb->na", dense_skin_weights(g, len(S)), S, np.c_[V, np.ones(len(V))])[:, :3]
 
 
 def test_pose_through_the_glb_skin_matches_fieldrig_deform(finger_weights, tmp_path):
