@@ -156,6 +156,8 @@ examples:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="coordinates: .npy, .csv or .dmat")
     p.add_argument("--objective", default="dirichlet", help="training objective (dirichlet, tv, arap, ...)")
     p.add_argument("--auto-cage", action="store_true", help="build a coarse enclosing cage around MESH instead of reading CAGE")
+    p.add_argument("--cage-vertices", type=_positive_int, metavar="N",
+                   help="--auto-cage: number of cage vertices to aim for (default 40 in 3D, 16 for a flat mesh)")
     p.add_argument("--save-cage", metavar="PATH", help="where --auto-cage writes its cage (default: OUT's name + .cage.obj)")
     _add_compute_options(p)
     p.set_defaults(func=cmd_coords)
@@ -427,8 +429,8 @@ def cmd_coords(args) -> int:
         return bad
     if (args.cage is None) == (not args.auto_cage):
         return _usage_error(args, "give either CAGE or --auto-cage (exactly one)")
-    if args.save_cage and not args.auto_cage:
-        return _usage_error(args, "--save-cage only applies with --auto-cage")
+    if (args.save_cage or args.cage_vertices) and not args.auto_cage:
+        return _usage_error(args, "--save-cage and --cage-vertices only apply with --auto-cage")
     bad = _overwrites_input(args, [args.output, args.save_cage, args.save_field], [args.mesh, args.cage])
     if bad is not None:
         return bad
@@ -442,7 +444,7 @@ def cmd_coords(args) -> int:
     if args.auto_cage:
         if mesh.F is None:
             raise fieldrig.InputError(args.mesh, "--auto-cage needs a triangle mesh, not a point cloud")
-        cage = fieldrig.auto_cage(mesh.V, mesh.F)
+        cage = fieldrig.auto_cage(mesh.V, mesh.F, vertices=args.cage_vertices)
         cage_path = args.save_cage or str(Path(args.output).with_suffix("")) + ".cage.obj"
         save_cage(cage, cage_path)
         _say(args, f"automatic cage: {len(cage.V)} vertices → {cage_path}")
