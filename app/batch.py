@@ -276,6 +276,7 @@ def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
 
     import fieldrig
     from fieldrig.cli import load_any_rig, train_weights, write_weight_outputs
+    from fieldrig.geometry.gltf import pruned_mass
     from fieldrig.neural.device import resolve_device
 
     if threads:
@@ -300,7 +301,7 @@ def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
     if s.get("save_field"):
         field_.save(outputs[-1])
     t3 = time.perf_counter()
-    lost = 1.0 - np.sort(W, axis=1)[:, ::-1][:, : s["max_influences"]].sum(axis=1) / W.sum(axis=1)
+    lost = pruned_mass(W, s["max_influences"])
     return {
         "outputs": outputs,
         "stages_s": {"load": round(t1 - t0, 3), "train": round(t2 - t1, 3), "write": round(t3 - t2, 3)},

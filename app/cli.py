@@ -351,7 +351,18 @@ def cmd_weights(args) -> int:
     write_weight_outputs(args.output, mesh, rig, W, args.max_influences)
     _say(args, f"{Path(args.mesh).name}: {W.shape[0]:,} vertices × {W.shape[1]} handles in {elapsed:.1f} s "
                f"→ {', '.join(args.output + ([args.save_field] if args.save_field else []))}")
+    _report_pruning(args, W)
     return EXIT_OK
+
+
+def _report_pruning(args, W) -> None:
+    """Say how much weight the glTF outputs' influence limit dropped, when it dropped any."""
+    from fieldrig.geometry.gltf import pruned_mass
+
+    if W.shape[1] > args.max_influences and any(Path(o).suffix.lower() in (".glb", ".gltf") for o in args.output):
+        lost = pruned_mass(W, args.max_influences)
+        _say(args, f"glTF: {args.max_influences} influences per vertex drop {100 * lost.mean():.2f}% of the weight "
+                   f"on average, {100 * lost.max():.1f}% at most (--max-influences raises the limit)")
 
 
 def train_weights(mesh, rig, rig_path: str, **options):

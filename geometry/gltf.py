@@ -96,6 +96,25 @@ def prune_weights(W: np.ndarray, max_influences: int = 4) -> Tuple[np.ndarray, n
     return joints, weights
 
 
+def pruned_mass(W: np.ndarray, max_influences: int = 4) -> np.ndarray:
+    """The share of each vertex's weight that :func:`prune_weights` drops.
+
+    Parameters
+    ----------
+    W : (n, H) float
+        Non-negative weights.
+    max_influences : int
+
+    Returns
+    -------
+    (n,) float
+        1 − (sum of the ``max_influences`` largest weights) / (sum of all weights).
+    """
+    W = np.clip(np.asarray(W, dtype=np.float64), 0.0, None)
+    kept = -np.sort(-W, axis=1)[:, :max_influences].sum(axis=1)
+    return 1.0 - kept / np.maximum(W.sum(axis=1), np.finfo(float).tiny)
+
+
 def _float32_normalised(weights: np.ndarray) -> np.ndarray:
     """Cast to float32 and put the rounding residual on the largest (first) weight."""
     w32 = weights.astype(np.float32)

@@ -9,7 +9,7 @@ import pytest
 import trimesh
 
 from fieldrig.geometry.errors import InputError
-from fieldrig.geometry.gltf import load_gltf_rig, prune_weights, read_gltf_skin, write_skinned_gltf
+from fieldrig.geometry.gltf import load_gltf_rig, prune_weights, pruned_mass, read_gltf_skin, write_skinned_gltf
 from fieldrig.geometry.rig import Rig
 
 _DTYPES = {5121: np.uint8, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
@@ -129,8 +129,7 @@ def test_skinned_file_reads_back_in_trimesh_and_pygltflib(tmp_path, finger, suff
     W_pruned = np.zeros_like(W)
     np.add.at(W_pruned, (np.repeat(np.arange(len(W)), 4), idx.ravel()), kept.ravel())
     assert np.allclose(W_file, W_pruned, atol=1e-6)
-    lost = 1 - np.sort(W, axis=1)[:, -4:].sum(axis=1)
-    assert np.all(np.abs(W_file - W).sum(axis=1) <= 2 * lost + 1e-6)
+    assert np.all(np.abs(W_file - W).sum(axis=1) <= 2 * pruned_mass(W, 4) + 1e-6)
     assert np.allclose(W_file[:10], W[:10], atol=1e-7)  # one-hot rows survive exactly
 
 
@@ -172,6 +171,7 @@ def test_prune_weights():
     assert idx.shape == (2, 4)
     assert list(idx[0, :2]) == [2, 3] and np.allclose(w[0], [0.3 / 0.55, 0.25 / 0.55, 0, 0])
     assert idx[1, 0] == 2 and np.allclose(w[1], [1, 0, 0, 0]) and np.all(idx[1, 1:] == 0)
+    assert np.allclose(pruned_mass(W, 2), [0.45, 0.0]) and np.allclose(pruned_mass(W, 5), 0.0)
     with pytest.raises(InputError, match="non-negative"):
         prune_weights(-W, 4)
     with pytest.raises(InputError, match="no weight at all"):
