@@ -1,0 +1,183 @@
+"""Families of triangulations of a cage's vertices: the candidate simplices of the
+neural barycentric coordinates.
+
+A regular triangulation of the cage vertices (the projection of the lower convex hull of
+the vertices lifted to heights ``h``) covers their convex hull, hence the whole cage; its
+piecewise-linear hat functions are valid generalized barycentric coordinates that vary
+continuously. The field mixes the simplex that contains a point in each triangulation of
+a family, so a point has exactly one candidate per triangulation and no ``C(n, d+1)``
+enumeration is ever needed.
+
+The family holds three kinds of triangulations:
+
+* the Delaunay triangulation (heights ``|v|²``);
+* random regular triangulations (``|v|²`` scaled by a random factor plus noise), which
+  supply simplices that reach across the cage and outside non-convex cages — without
+  those, harmonic coordinates of non-convex cages are not representable;
+* for every boundary cell ``f`` (edge or triangle) and a few vertices ``a`` on its inner
+  side, a triangulation that contains the simplex ``f ∪ {a}`` (lift ``f ∪ {a}`` to 0 and
+  every other vertex above): every cage boundary point then lies on a facet of some
+  triangulation, which is what makes exact boundary interpolation possible on non-convex
+  cages.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+
+from fieldrig.geometry.cage import Cage
+
+
+@dataclass
+class TriangulationFamily:
+    """Several triangulations of the same cage vertices.
+
+    Attributes
+    ----------
+    simplices : (S, d+1) int
+        The distinct simplices of all triangulations (sorted vertex indices).
+    members : (L, T) int
+        Triangulation ``l`` consists of ``simplices[members[l, :counts[l]]]``; the rest of
+        the row is padding (-1).
+    counts : (L,) int
+        Number of simplices of each triangulation.
+    heights : (L, n) float
+        The lifting heights that define each triangulation (its lower convex hull).
+    """
+
+    simplices: np.ndarray
+    members: np.ndarray
+    counts: np.ndarray
+    heights: np.ndarray
+
+    @property
+    def n_triangulations(self) -> int:
+        return len(self.members)
+
+
+def regular_triangulation(points: np.ndarray, heights: np.ndarray) -> np.ndarray:
+    """The regular triangulation of points lifted to the given heights.
+
+    Parameters
+    ----------
+    points : (n, d) float
+    heights : (n,) float
+        Must be in general position (no d+2 lifted points on a common hyperplane near
+        the lower hull); :func:`lower_hull_violation` tells.
+
+    Returns
+    -------
+    (T, d+1) int
+        Full-dimensional simplices of the lower convex hull of ``(points, heights)``,
+        projected back. Points lifted above that hull are not used.
+    """
+    from scipy.spatial import ConvexHull
+
+    lifted = np.hstack([points, heights[:, None]])
+    hull = ConvexHull(lifted, qhull_options="Qt Qbb Qc")
+    lower = hull.equations[:, -2] < -1e-12
+    simplices = hull.simplices[lower]
+    return simplices[_volumes(points, simplices) > 1e-12 * _volume_scale(points)]
+
+
+def lower_hull_violation(points: np.ndarray, heights: np.ndarray, simplices: np.ndarray) -> float:
+    """How far any lifted point lies below the plane of a simplex of the triangulation.
+
+    Zero (up to rounding) exactly when the triangulation is the regular triangulation of
+    the heights, i.e. when the simplex containing a point is the one whose plane is
+    highest there.
+
+    Returns
+    -------
+    float
+    """
+    d = points.shape[1]
+    A = np.concatenate([points[simplices], np.ones((len(simplices), d + 1, 1))], axis=2)
+    planes = np.linalg.solve(A, heights[simplices][..., None])[..., 0]           # (T, d+1)
+    below = planes @ np.hstack([points, np.ones((len(points), 1))]).T - heights[None, :]
+    return float(max(below.max(), 0.0))
+
+
+def _generic_regular_triangulation(points: np.ndarray, heights: np.ndarray, rng: np.random.Generator):
+    """Regular triangulation, perturbing tied heights until it is well defined."""
+    fixed = heights == 0.0
+    for attempt in range(8):
+        simplices = regular_triangulation(points, heights)
+        if lower_hull_violation(points, heights, simplices) <= 1e-10:
+            return simplices, heights
+        heights = heights + np.where(fixed, 0.0, 10.0 ** (attempt - 6) * rng.random(len(heights)))
+    raise RuntimeError("could not build a regular triangulation of the cage vertices")
+
+
+def cage_triangulations(cage: Cage, random_triangulations: int = 16, apexes_per_cell: Optional[int] = None,
+                        seed: int = 0) -> TriangulationFamily:
+    """Build the triangulation family of a cage (see the module text).
+
+    Parameters
+    ----------
+    cage : Cage
+    random_triangulations : int
+        Number of random regular triangulations (besides the Delaunay one).
+    apexes_per_cell : int or None
+        For each boundary cell, how many inner-side vertices to form a forced simplex with;
+        None uses all of them.
+    seed : int
+        Seeds the random heights and apex choices.
+
+    Returns
+    -------
+    TriangulationFamily
+    """
+    rng = np.random.default_rng(seed)
+    V = (cage.V - cage.V.mean(axis=0)) / (0.5 * cage.diameter)   # unit-size, centred
+    n, d = V.shape
+    sq = np.sum(V * V, axis=1)
+    lifts: List[np.ndarray] = [sq + 1e-6 * rng.random(n)]
+    for _ in range(random_triangulations):
+        lifts.append(sq * rng.uniform(0.0, 2.0) + rng.normal(0.0, rng.uniform(0.05, 0.5), n))
+    normals = cage.cell_normals()
+    for f, cell in enumerate(cage.F):
+        inner = np.flatnonzero((V - V[cell[0]]) @ -normals[f] > 1e-9)
+        inner = inner[_simplex_quality(V, np.hstack([np.repeat(cell[None], len(inner), 0), inner[:, None]])) > 1e-3]
+        if apexes_per_cell is not None and len(inner) > apexes_per_cell:
+            inner = rng.choice(inner, size=apexes_per_cell, replace=False)
+        for a in inner:
+            forced = np.append(cell, a)
+            centre = V[forced].mean(axis=0)
+            h = np.sum((V - centre) ** 2, axis=1) * rng.uniform(0.5, 1.5) + 0.05 + 1e-3 * rng.random(n)
+            h[forced] = 0.0
+            lifts.append(h)
+    tri = []
+    for k, h in enumerate(lifts):
+        simplices, lifts[k] = _generic_regular_triangulation(V, h, rng)
+        tri.append(np.sort(simplices, axis=1))
+    counts = np.array([len(t) for t in tri])
+    allsimp = np.concatenate(tri)
+    simplices, inverse = np.unique(allsimp, axis=0, return_inverse=True)
+    members = -np.ones((len(tri), counts.max()), dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    for l in range(len(tri)):
+        members[l, :counts[l]] = inverse.reshape(-1)[offsets[l]:offsets[l + 1]]
+    return TriangulationFamily(simplices.astype(np.int64), members, counts, np.stack(lifts))
+
+
+def _volume_scale(points: np.ndarray) -> float:
+    return float(np.prod(np.ptp(points, axis=0)))
+
+
+def _volumes(points: np.ndarray, simplices: np.ndarray) -> np.ndarray:
+    """Unsigned volumes (areas in 2D) of simplices, (T,) float."""
+    E = points[simplices[:, 1:]] - points[simplices[:, :1]]
+    return np.abs(np.linalg.det(E))
+
+
+def _simplex_quality(points: np.ndarray, simplices: np.ndarray) -> np.ndarray:
+    """Volume over (mean edge length)^d, normalised to 1 for a regular simplex; (T,) float."""
+    d = points.shape[1]
+    P = points[simplices]
+    i, j = np.triu_indices(d + 1, k=1)
+    mean_edge = np.linalg.norm(P[:, i] - P[:, j], axis=2).mean(axis=1)
+    regular = {2: np.sqrt(3.0) / 2.0, 3: 1.0 / np.sqrt(2.0)}[d]   # |det| of a unit regular simplex
+    return _volumes(points, simplices) / (regular * mean_edge ** d + 1e-300)

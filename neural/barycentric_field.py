@@ -1,0 +1,484 @@
+"""The neural barycentric field: valid generalized barycentric coordinates for any weights.
+
+At a point x inside the cage, each triangulation ``l`` of the cage's
+:class:`~fieldrig.geometry.cage_triangulations.TriangulationFamily` has one simplex
+``s_l(x)`` containing x, with ordinary barycentric coordinates ``β_l(x)`` (d+1 non-zeros,
+continuous in x: the hat functions of that triangulation). The field is the mixture
+
+    φ(x) = Σ_l w_l(x) β_l(x),    w(x) = softmax_l( <e(x), β_l(x)> − penalty_l(x) ),
+
+where ``e(x)`` (one score per cage vertex) is an MLP on Fourier features of x. Each
+``β_l(x)`` is a valid coordinate vector and ``w`` is a probability vector, so
+non-negativity, partition of unity and linear reproduction (``Σ_i φ_i v_i = x``) hold for
+any network weights. The logits ``<e, β_l>`` are the natural parameters of an exponential
+family whose sufficient statistics are the candidates ``β_l(x)``: any coordinate vector
+in the relative interior of their convex hull is reached by some ``e``. Equal
+``β`` give equal logits, so the mixture is continuous wherever the triangulations are.
+
+Boundary interpolation on non-convex cages: triangulations whose simplex at x does not
+give the exact boundary values at x's closest boundary point p are pushed out near the
+boundary by ``penalty_l = κ ψ(δ/ρ) |β_l(x) − φ_∂(p)|₁ / √δ`` (δ = distance to the boundary
+over the cage diameter, ψ(t) = (1 − t)² on [0, 1), 0 beyond). The square root (rather than
+δ itself) leaves room for coordinates that leave their boundary values like δ^(2/3) or
+δ^(1/2), as harmonic coordinates do at reflex corners. Every boundary point lies on
+a facet of some triangulation of the family, whose penalty stays bounded, while the
+others' grows without bound: φ(x) → φ_∂(p) as x → p, and on the boundary itself the exact
+boundary values are returned (one-hot at a vertex, that edge's / face's barycentrics).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+import torch
+
+from fieldrig.geometry.atomic import atomic_path
+from fieldrig.geometry.cage import BOUNDARY_TOLERANCE, Cage, as_cage
+from fieldrig.geometry.cage_triangulations import TriangulationFamily, cage_triangulations
+from fieldrig.geometry.errors import InputError
+from fieldrig.neural.device import resolve_device
+
+FORMAT = "fieldrig-barycentric-field"
+VERSION = 1
+_CHUNK = 8192
+#: Plane evaluations per chunk when locating points (bounds the memory of one product).
+_PLANE_BUDGET = 1 << 22
+
+
+@dataclass
+class FieldConfig:
+    """Architecture of a :class:`BarycentricField` (all defaults are what the bench uses).
+
+    Attributes
+    ----------
+    width, depth : int
+        Hidden layer width and number of hidden layers of the MLP.
+    fourier_features : int
+        Number of random Fourier frequencies (each gives a sine and a cosine).
+    fourier_scale : float
+        Standard deviation of the frequencies, in cycles per half cage diameter.
+    logit_scale : float
+        Multiplies the network output: the scores ``e`` are ``logit_scale * MLP(x)``.
+    random_triangulations : int
+        Random regular triangulations in the family (besides the Delaunay one).
+    apexes_per_cell : int or None
+        Forced simplices per boundary cell (None: every inner-side vertex).
+    boundary_sharpness : float
+        γ: strength of the logarithmic boundary-consistency penalty.
+    boundary_band : float
+        ρ: width of the band where the penalty acts, as a fraction of the cage diameter.
+    boundary_layer : float
+        η: thickness (fraction of the diameter) of the thin layer where the penalty grows
+        like η/δ and inconsistent candidates vanish faster than any power of δ.
+    """
+
+    width: int = 128
+    depth: int = 3
+    fourier_features: int = 64
+    fourier_scale: float = 1.0
+    logit_scale: float = 10.0
+    random_triangulations: int = 16
+    apexes_per_cell: Optional[int] = None
+    boundary_sharpness: float = 0.5
+    boundary_band: float = 0.1
+    boundary_layer: float = 1e-3
+
+    @staticmethod
+    def default_for(dim: int, n_vertices: int, sharp: bool = False) -> "FieldConfig":
+        """Defaults for a cage: a moderate candidate count for its size; ``sharp`` (for
+        total-variation objectives, whose optimum concentrates on few candidates) raises
+        the logit scale to 50."""
+        apexes = (None if n_vertices <= 16 else 6) if dim == 2 else (None if n_vertices <= 16 else 2)
+        return FieldConfig(apexes_per_cell=apexes, logit_scale=50.0 if sharp else 10.0)
+
+
+@dataclass
+class PointGeometry:
+    """What the field needs to know about a batch of points, besides the network input.
+
+    Attributes
+    ----------
+    x : (P, d) float64 tensor
+        The points.
+    simplex : (P, L) long tensor
+        Containing simplex in each triangulation (ids into the family's simplices).
+    vertices : (d+1, P, L) long tensor
+        Cage vertices of the containing simplex in each triangulation.
+    bary : (d+1, P, L) float64 tensor
+        Barycentric coordinates of the point in those simplices.
+    penalty : (P, L) float64 tensor
+        Boundary-consistency penalty of each candidate.
+    on_boundary : (P,) bool tensor
+        Points on the cage boundary: their coordinates are the exact boundary values.
+    cell_vertices : (P, d) long tensor
+        Closest boundary cell.
+    cell_weights : (P, d) float64 tensor
+        Barycentric weights of the closest boundary point on that cell.
+    """
+
+    x: torch.Tensor
+    simplex: torch.Tensor
+    vertices: torch.Tensor
+    bary: torch.Tensor
+    penalty: torch.Tensor
+    on_boundary: torch.Tensor
+    cell_vertices: torch.Tensor
+    cell_weights: torch.Tensor
+
+
+class SimplexLocator(torch.nn.Module):
+    """Finds the containing simplex of points in every triangulation of a family.
+
+    In a regular triangulation the simplex containing x is the one whose lifted plane is
+    highest at x (the lower convex hull is the maximum of its facets' planes), so locating
+    a batch in all triangulations is one matrix product and a max: no search structure,
+    the same code on CPU and CUDA.
+    """
+
+    def __init__(self, V: np.ndarray, family: TriangulationFamily):
+        super().__init__()
+        centre, scale = V.mean(axis=0), 0.5 * float(np.linalg.norm(np.ptp(V, axis=0)))
+        U = (V - centre) / scale
+        S = family.simplices
+        corners = U[S]                                                  # (S, d+1, d)
+        L, T = family.members.shape
+        d = V.shape[1]
+        # β = affine[s] @ (u, 1): the inverse of the simplex's homogeneous corner matrix
+        affine = np.linalg.inv(np.concatenate([np.swapaxes(corners, 1, 2), np.ones((len(S), 1, d + 1))], axis=1))
+        planes = np.zeros((L, T, d + 1))
+        planes[..., d] = -1e30                                          # padding never wins
+        for l in range(L):
+            m = family.members[l, :family.counts[l]]
+            A = np.concatenate([corners[m], np.ones((len(m), d + 1, 1))], axis=2)
+            planes[l, :len(m)] = np.linalg.solve(A, family.heights[l][S[m]][..., None])[..., 0]
+        self.register_buffer("centre", torch.as_tensor(centre))
+        self.scale = scale
+        self.register_buffer("simplex_vertices", torch.as_tensor(S.T.copy()))          # (d+1, S)
+        self.register_buffer("members", torch.as_tensor(family.members))
+        self.register_buffer("planes", torch.as_tensor(planes))
+        self.register_buffer("affine", torch.as_tensor(np.ascontiguousarray(affine.transpose(1, 2, 0))))  # (d+1, d+1, S)
+        self.n_triangulations, self.max_simplices = L, T
+
+    def forward(self, x: torch.Tensor, hint: Optional[torch.Tensor] = None):
+        """Locate points.
+
+        Parameters
+        ----------
+        x : (P, d) float64 tensor
+        hint : (P, L) long tensor, optional
+            Simplex ids (into the family's simplices) expected to contain the points, e.g.
+            those of a point nearby; only the points that left them are searched again.
+
+        Returns
+        -------
+        simplex : (P, L) long tensor
+            Ids of the containing simplices (pass as ``hint`` for nearby points).
+        vertices : (d+1, P, L) long tensor
+            Their cage vertices (component-major: reductions over the corners stay cheap).
+        bary : (d+1, P, L) float64 tensor
+            Barycentric coordinates of the points in them.
+        """
+        u = (x - self.centre) / self.scale
+        lifted = torch.cat([u, torch.ones_like(u[:, :1])], dim=1)
+        L = self.n_triangulations
+        if hint is None:
+            simplex = torch.empty(len(u), L, dtype=torch.long, device=u.device)
+            step = max(1, _PLANE_BUDGET // (L * self.max_simplices))
+            flat = self.planes.view(-1, self.planes.shape[-1])
+            for a in range(0, len(u), step):
+                local = (lifted[a:a + step] @ flat.T).view(-1, L, self.max_simplices).argmax(dim=2)
+                simplex[a:a + step] = self.members.gather(1, local.T).T
+            bary = self._bary(simplex, u[:, None, :])
+        else:
+            simplex = hint.clone()
+            bary = self._bary(simplex, u[:, None, :])
+            outside = bary.amin(dim=0) < -1e-9
+            if bool(outside.any()):
+                p_idx, l_idx = outside.nonzero(as_tuple=True)
+                simplex[p_idx, l_idx] = self._locate_in(l_idx, lifted[p_idx])
+                bary[:, p_idx, l_idx] = self._bary(simplex[p_idx, l_idx], u[p_idx])
+        tie = bary.amin(dim=0) < -1e-9
+        if bool(tie.any()):   # at a rounding-level tie the plane test can pick a neighbour
+            p_idx, l_idx = tie.nonzero(as_tuple=True)
+            cand = self.members[l_idx]                                           # (k, T)
+            score = self._bary(cand.clamp(min=0), u[p_idx][:, None, :]).amin(dim=0)
+            score = score.masked_fill(cand < 0, -float("inf"))
+            simplex[p_idx, l_idx] = cand.gather(1, score.argmax(dim=1, keepdim=True))[:, 0]
+            bary[:, p_idx, l_idx] = self._bary(simplex[p_idx, l_idx], u[p_idx])
+        return simplex, self.simplex_vertices[:, simplex], bary.clamp(min=0.0)
+
+    def _locate_in(self, triangulation: torch.Tensor, lifted: torch.Tensor) -> torch.Tensor:
+        """Containing simplex of each lifted point (k, d+1) in one triangulation each (k,)."""
+        out = torch.empty(len(lifted), dtype=torch.long, device=lifted.device)
+        step = max(1, _PLANE_BUDGET // self.max_simplices)
+        for a in range(0, len(lifted), step):
+            t = triangulation[a:a + step]
+            local = (self.planes[t] @ lifted[a:a + step, :, None])[..., 0].argmax(dim=1)
+            out[a:a + step] = self.members[t, local]
+        return out
+
+    def _bary(self, simplex: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Barycentric coordinates (d+1, ...) of points u (..., d) (broadcast) in simplices (...)."""
+        k = self.affine.shape[0]
+        rows = []
+        for j in range(k):
+            row = self.affine[j, k - 1][simplex]
+            for c in range(k - 1):
+                row = row + self.affine[j, c][simplex] * u[..., c]
+            rows.append(row)
+        return torch.stack(rows)
+
+
+class CoordinateNetwork(torch.nn.Module):
+    """Random Fourier features of the normalised point, then an MLP: one score per cage vertex."""
+
+    def __init__(self, dim: int, n_vertices: int, config: FieldConfig, generator: torch.Generator):
+        super().__init__()
+        self.register_buffer("frequencies", torch.randn(dim, config.fourier_features, generator=generator,
+                                                        dtype=torch.float64).float() * config.fourier_scale)
+        layers, width_in = [], 2 * config.fourier_features + dim
+        for _ in range(config.depth):
+            layers += [torch.nn.Linear(width_in, config.width), torch.nn.SiLU()]
+            width_in = config.width
+        layers.append(torch.nn.Linear(width_in, n_vertices))
+        self.mlp = torch.nn.Sequential(*layers)
+        with torch.no_grad():
+            for module in self.mlp:
+                if isinstance(module, torch.nn.Linear):
+                    bound = 1.0 / np.sqrt(module.in_features)
+                    module.weight.copy_(torch.rand(module.weight.shape, generator=generator) * 2 * bound - bound)
+                    module.bias.copy_(torch.rand(module.bias.shape, generator=generator) * 2 * bound - bound)
+            self.mlp[-1].weight.mul_(0.1)
+            self.mlp[-1].bias.zero_()
+        self.logit_scale = config.logit_scale
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        """Scores (P, n) at normalised points u (P, d) (float32)."""
+        angle = 2.0 * np.pi * (u @ self.frequencies)
+        return self.logit_scale * self.mlp(torch.cat([torch.sin(angle), torch.cos(angle), u], dim=1))
+
+
+class BarycentricField(torch.nn.Module):
+    """Trained (or freshly initialised) generalized barycentric coordinates of a cage.
+
+    Create one with :func:`fieldrig.fit_barycentric_field` (trained) or
+    :meth:`BarycentricField.create` (initialised); :meth:`evaluate` gives the coordinates
+    anywhere inside the cage, :meth:`save` / :meth:`load` store it in one file tied to the
+    cage's hash.
+
+    Attributes
+    ----------
+    cage : Cage
+    config : FieldConfig
+    history : list of dict
+        Training log (step, loss and each objective term), empty when untrained.
+    """
+
+    def __init__(self, cage: Cage, config: FieldConfig, family: TriangulationFamily, seed: int = 0):
+        super().__init__()
+        self.cage = cage
+        self.config = config
+        self.family = family
+        self.seed = seed
+        generator = torch.Generator().manual_seed(seed)
+        self.locator = SimplexLocator(cage.V, family)
+        self.network = CoordinateNetwork(cage.dim, cage.n_vertices, config, generator)
+        self.history: list = []
+
+    @classmethod
+    def create(cls, cage, config: Optional[FieldConfig] = None, seed: int = 0, device=None) -> "BarycentricField":
+        """A freshly initialised field (valid coordinates already, just not optimised).
+
+        Parameters
+        ----------
+        cage : Cage, path, (n, 2) array or (V, F) tuple
+        config : FieldConfig, optional
+            Defaults to :meth:`FieldConfig.default_for` the cage.
+        seed : int
+            Seeds the network initialisation and the triangulation family.
+        device : str, torch.device or None
+            None/"auto": CUDA when available, else CPU.
+
+        Returns
+        -------
+        BarycentricField
+        """
+        cage = as_cage(cage)
+        config = config or FieldConfig.default_for(cage.dim, cage.n_vertices)
+        family = cage_triangulations(cage, config.random_triangulations, config.apexes_per_cell, seed)
+        return cls(cage, config, family, seed).to(resolve_device(device))
+
+    @property
+    def device(self) -> torch.device:
+        return self.locator.planes.device
+
+    @property
+    def n_candidates(self) -> int:
+        """Candidates per point (one per triangulation)."""
+        return self.locator.n_triangulations
+
+    # ------------------------------------------------------------------ geometry
+    def point_geometry(self, x: np.ndarray, distance: np.ndarray, cell_vertices: np.ndarray,
+                       cell_weights: np.ndarray, hint: Optional[torch.Tensor] = None) -> PointGeometry:
+        """Candidates and penalties of points whose closest boundary point is known.
+
+        Parameters
+        ----------
+        x : (P, d) float
+            Points inside the cage.
+        distance, cell_vertices, cell_weights
+            From :meth:`Cage.boundary_projection` of ``x``.
+        hint : (P, L) long tensor, optional
+            Simplices expected to contain the points (see :meth:`SimplexLocator.forward`).
+
+        Returns
+        -------
+        PointGeometry
+        """
+        dev = self.device
+        xt = torch.as_tensor(x, dtype=torch.float64, device=dev)
+        simplex, vertices, bary = self.locator(xt, hint)
+        cv = torch.as_tensor(cell_vertices, dtype=torch.long, device=dev)
+        cw = torch.as_tensor(cell_weights, dtype=torch.float64, device=dev)
+        delta = torch.as_tensor(distance, dtype=torch.float64, device=dev) / self.cage.diameter
+        # φ_∂(p) at each candidate's vertices, then |β − φ_∂|₁ over all cage vertices
+        exact = torch.zeros(len(xt), self.cage.n_vertices, dtype=torch.float64, device=dev).scatter_add(1, cv, cw)
+        at_candidate = torch.stack([exact.gather(1, v) for v in vertices])                # (d+1, P, L)
+        mismatch = (bary - at_candidate).abs().sum(dim=0) + 1.0 - at_candidate.sum(dim=0)
+        t = (delta / self.config.boundary_band).clamp(min=1e-300, max=1.0)
+        strength = (self.config.boundary_sharpness * (t - 1.0 - torch.log(t))
+                    + self.config.boundary_layer * (1.0 / delta.clamp(min=1e-300) - 1.0 / self.config.boundary_band).clamp(min=0.0))
+        return PointGeometry(xt, simplex, vertices, bary, mismatch * strength[:, None],
+                             delta <= BOUNDARY_TOLERANCE, cv, cw)
+
+    def geometry_of(self, points: np.ndarray) -> PointGeometry:
+        """:meth:`point_geometry` for points given alone (projects them on the boundary)."""
+        return self.point_geometry(points, *self.cage.boundary_projection(points))
+
+    # ------------------------------------------------------------------ evaluation
+    def forward(self, geometry: PointGeometry, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Coordinates (P, n) of a batch, differentiable in the network weights.
+
+        Parameters
+        ----------
+        geometry : PointGeometry
+        dtype : torch.dtype
+            float32 for training; float64 gives validity residuals at rounding level.
+        """
+        u = ((geometry.x - self.locator.centre) / self.locator.scale).float()
+        scores = self.network(u).to(dtype)                                        # (P, n)
+        bary = geometry.bary.to(dtype)
+        logits = -geometry.penalty.to(dtype)
+        for v, b in zip(geometry.vertices, bary):
+            logits = logits + scores.gather(1, v) * b
+        weights = torch.softmax(logits, dim=1)
+        phi = torch.zeros_like(scores)
+        for v, b in zip(geometry.vertices, bary):
+            phi = phi.scatter_add(1, v, weights * b)
+        if bool(geometry.on_boundary.any()):
+            exact = torch.zeros_like(phi).scatter_add(1, geometry.cell_vertices, geometry.cell_weights.to(dtype))
+            phi = torch.where(geometry.on_boundary[:, None], exact, phi)
+        return phi
+
+    @torch.no_grad()
+    def evaluate(self, points) -> np.ndarray:
+        """Coordinates at points inside the cage.
+
+        Parameters
+        ----------
+        points : (k, d) float
+            Inside the cage or on its boundary.
+
+        Returns
+        -------
+        (k, n) float64
+            Non-negative, rows sum to 1, ``Φ @ cage.V`` reproduces the points.
+
+        Raises
+        ------
+        InputError
+            Points of the wrong shape or outside the cage.
+        """
+        P = self.cage.check_inside(points)
+        out = np.empty((len(P), self.cage.n_vertices))
+        for start in range(0, len(P), _CHUNK):
+            chunk = P[start:start + _CHUNK]
+            out[start:start + len(chunk)] = self(self.geometry_of(chunk), torch.float64).cpu().numpy()
+        return out
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Write the field to one file (atomically), tied to the cage's hash.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            Conventionally ``.pt``.
+        """
+        f = self.family
+        data = {
+            "format": FORMAT, "version": VERSION, "cage_hash": self.cage.hash, "seed": self.seed,
+            "cage_V": torch.as_tensor(self.cage.V), "cage_F": torch.as_tensor(self.cage.F),
+            "config": asdict(self.config),
+            "family": {"simplices": torch.as_tensor(f.simplices), "members": torch.as_tensor(f.members),
+                       "counts": torch.as_tensor(f.counts), "heights": torch.as_tensor(f.heights)},
+            "network": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
+            "history": self.history,
+        }
+        with atomic_path(path) as tmp:
+            torch.save(data, tmp)
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike], cage=None, device=None) -> "BarycentricField":
+        """Read a field written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or PathLike
+        cage : Cage, path, array or (V, F) tuple, optional
+            The cage the field is expected to belong to; a different cage (by hash) is
+            refused. Omitted: the cage stored in the file is used.
+        device : str, torch.device or None
+
+        Returns
+        -------
+        BarycentricField
+
+        Raises
+        ------
+        InputError
+            Missing or unreadable file, not a fieldrig barycentric field, or a cage
+            mismatch (the message gives both hashes).
+        """
+        source = str(path)
+        if not Path(path).is_file():
+            raise InputError(source, "file not found")
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises several unrelated types for bad files
+            raise InputError(source, f"cannot read a barycentric field ({exc.__class__.__name__}: {exc})") from exc
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise InputError(source, "not a fieldrig barycentric field file")
+        if data.get("version") != VERSION:
+            raise InputError(source, f"field file version {data.get('version')} is not supported (expected {VERSION})")
+        stored = Cage(data["cage_V"].numpy(), data["cage_F"].numpy(), source)
+        if stored.hash != data["cage_hash"]:
+            raise InputError(source, "the file is corrupt (its cage does not match its recorded hash)")
+        if cage is not None:
+            cage = as_cage(cage)
+            if cage.hash != stored.hash:
+                raise InputError(source, f"the field was trained for cage {stored.hash[:16]}…, not for the given cage "
+                                         f"{cage.hash[:16]}… ({cage.n_vertices} vertices; the field's cage has "
+                                         f"{stored.n_vertices})")
+        else:
+            cage = stored
+        fam = data["family"]
+        family = TriangulationFamily(fam["simplices"].numpy(), fam["members"].numpy(), fam["counts"].numpy(),
+                                     fam["heights"].numpy())
+        field = cls(cage, FieldConfig(**data["config"]), family, int(data["seed"]))
+        field.network.load_state_dict(data["network"])
+        field.history = list(data.get("history", []))
+        return field.to(resolve_device(device))
