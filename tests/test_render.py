@@ -16,8 +16,11 @@ ASSETS = Path(__file__).resolve().parents[1] / "assets"
 FINGER, FINGER_RIG = ASSETS / "finger.obj", ASSETS / "finger.tgf"
 
 
-def fieldrig(*args):
-    return subprocess.run([sys.executable, "-m", "fieldrig.cli", *map(str, args)], capture_output=True, text=True, timeout=120)
+def fieldrig_runs(*runs):
+    """Run ``fieldrig`` command lines one after the other in one child process (polyscope
+    starts once); returns the CompletedProcess, whose output ends with the exit codes."""
+    code = "import sys; from fieldrig.cli import main; print([main(a) for a in %r])" % [list(map(str, r)) for r in runs]
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
 
 
 def foreground(path: Path) -> np.ndarray:
@@ -49,10 +52,10 @@ def finger_files(tmp_path_factory):
 
 def test_render_rest_and_posed(finger_files):
     rest, bent = finger_files / "rest.png", finger_files / "bent.png"
-    common = ["--rig", FINGER_RIG, "--weights", finger_files / "w.npy", "--view", "front", "--size", 320, 240, "-q"]
-    for out, extra in ((rest, []), (bent, ["--pose", finger_files / "bend.json"])):
-        result = fieldrig("render", FINGER, *common, *extra, "-o", out)
-        assert result.returncode == 0, result.stderr
+    common = ["render", FINGER, "--rig", FINGER_RIG, "--weights", finger_files / "w.npy", "--view", "front",
+              "--size", 320, 240, "-q"]
+    result = fieldrig_runs([*common, "-o", rest], [*common, "--pose", finger_files / "bend.json", "-o", bent])
+    assert result.returncode == 0 and result.stdout.strip().endswith("[0, 0]"), result.stderr
     a, b = foreground(rest), foreground(bent)
     assert a.shape == (240, 320)
     assert a.mean() > 0.05                      # the finger is there...
@@ -62,15 +65,22 @@ def test_render_rest_and_posed(finger_files):
     assert (a != b).mean() > 0.02
 
 
-def test_render_errors_are_one_line(finger_files, tmp_path):
-    result = fieldrig("render", FINGER, "--rig", FINGER_RIG, "--weights", finger_files / "w.npy", "-o", tmp_path / "x.gif")
-    assert result.returncode == 1 and "x.gif: expected a .png" in result.stderr
+def test_render_errors_are_one_line(finger_files, tmp_path, capsys):
+    from fieldrig.cli import main
+
+    # every check happens before polyscope starts, so this runs in-process
+    assert main(["render", str(FINGER), "--rig", str(FINGER_RIG), "--weights", str(finger_files / "w.npy"),
+                 "-o", str(tmp_path / "x.gif")]) == 1
+    assert "x.gif: expected a .png" in capsys.readouterr().err
     np.save(tmp_path / "short.npy", np.ones((10, 3)) / 3)
-    result = fieldrig("render", FINGER, "--rig", FINGER_RIG, "--weights", tmp_path / "short.npy", "-o", tmp_path / "x.png")
-    assert result.returncode == 1 and "weights have shape (10, 3); the mesh has 1202 vertices" in result.stderr
-    result = fieldrig("render", FINGER, "--rig", FINGER_RIG, "--weights", finger_files / "w.npy", "--color", "nope",
-                      "-o", tmp_path / "x.png")
-    assert result.returncode == 1 and "--color: expected dominant, none or a handle name" in result.stderr
+    assert main(["render", str(FINGER), "--rig", str(FINGER_RIG), "--weights", str(tmp_path / "short.npy"),
+                 "-o", str(tmp_path / "x.png")]) == 1
+    assert "weights have shape (10, 3); the mesh has 1202 vertices" in capsys.readouterr().err
+    assert main(["render", str(FINGER), "--rig", str(FINGER_RIG), "--weights", str(finger_files / "w.npy"),
+                 "--color", "nope", "-o", str(tmp_path / "x.png")]) == 1
+    assert "--color: expected dominant, none or a handle name" in capsys.readouterr().err
+    assert main(["render", str(FINGER), "--pose", str(finger_files / "bend.json"), "-o", str(tmp_path / "x.png")]) == 1
+    assert "--rig: a pose needs the rig it was made for" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
 
 
