@@ -20,6 +20,7 @@ Executors:
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -415,16 +416,24 @@ def run_batch(assets: Sequence[Asset], outdir: PathLike, options: Optional[Batch
         else:
             todo.append(a)
     board = _ProgressBoard(len(assets), len(assets) - len(todo), options.progress)
+    interrupted = False
     try:
         if todo:
             runner = _run_dask if options.executor == "dask" else _run_local
             for report in runner(todo, outdir, options, board):
                 reports[report["name"]] = report
                 board.finished(report)
+    except KeyboardInterrupt:
+        interrupted = True  # the summary still records what finished
     finally:
         board.close()
-    summary = BatchSummary([reports[a.name] for a in assets if a.name in reports], time.perf_counter() - start)
+    for a in assets:
+        reports.setdefault(a.name, {"name": a.name, "status": "failed", "error": "interrupted before it finished",
+                                    "time_s": None})
+    summary = BatchSummary([reports[a.name] for a in assets], time.perf_counter() - start)
     atomic_write_text(outdir / SUMMARY, json.dumps(summary.to_dict(), indent=2) + "\n")
+    if interrupted:
+        raise KeyboardInterrupt
     return summary
 
 
@@ -446,6 +455,7 @@ def _run_local(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board
     # their thread pools get the per-job size from the start.
     saved = {var: os.environ.get(var) for var in _THREAD_VARIABLES}
     os.environ.update({var: str(threads) for var in _THREAD_VARIABLES})
+    _start_fork_server_deaf_to_ctrl_c(ctx)
     waiting = list(todo)
     running: Dict[str, tuple] = {}
     try:
@@ -454,8 +464,9 @@ def _run_local(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board
                 asset = waiting.pop(0)
                 process = ctx.Process(target=_worker_main, args=(asset, str(outdir), threads, messages),
                                       name=f"fieldrig-{asset.name}", daemon=True)
-                process.start()
-                running[asset.name] = (process, asset)
+                with _ctrl_c_deferred():  # a started process is always one we know, to stop it
+                    process.start()
+                    running[asset.name] = (process, asset)
             try:
                 message = messages.get(timeout=0.2)
             except queue_module.Empty:
@@ -482,6 +493,40 @@ def _run_local(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board
             else:
                 os.environ[var] = value
         messages.close()
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred():
+    """Hold a Ctrl-C (SIGINT) that arrives during the block, and raise it after the block."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _start_fork_server_deaf_to_ctrl_c(ctx) -> None:
+    """Start the fork server with SIGINT ignored (a disposition that survives its exec and
+    that its workers inherit): Ctrl-C then reaches only this process, which stops the
+    workers itself, instead of printing a traceback from every process importing torch."""
+    import signal
+    from multiprocessing import forkserver
+
+    if ctx.get_start_method() != "forkserver" or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _silent_since_exit(process, grace_s: float) -> bool:
@@ -516,7 +561,10 @@ def _crash_report(asset: Asset, outdir: PathLike, exitcode: Optional[int]) -> Di
 
 def _worker_main(asset: Asset, outdir: str, threads: Optional[int], messages) -> None:
     """Entry point of a local worker process: one asset, progress and report on ``messages``."""
+    import signal
+
     global _progress_sink
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
     if threads:
         import torch
 
