@@ -33,6 +33,8 @@ from fieldrig.gui.scene import MESH
 
 CAGE, CAGE_VERTICES, BONE_START = "cage", "cage vertices", "bone start"
 CLICK_TOLERANCE_PX = 4.0
+#: Mesh opacity per mode: see-through where the skeleton matters, solid to judge weights.
+MESH_OPACITY = {"rig": 0.55, "pose": 0.8, "weights": 1.0, "cage": 1.0}
 
 
 @dataclass
@@ -169,9 +171,10 @@ class Viewer(QObject):
         if topics & {"mesh", "rig", "weights", "pose", "coords", "cage_pose", "mode", "settings"}:
             self._update_deformation()
         self._update_bone_start()
-        if ps.has_surface_mesh(MESH) and "mode" in topics:  # see-through while editing the rig
-            ps.set_transparency_mode("simple" if doc.mode in ("rig", "cage") else "none")
-            ps.get_surface_mesh(MESH).set_transparency(0.55 if doc.mode == "rig" else 1.0)
+        if ps.has_surface_mesh(MESH) and topics & {"mode", "mesh"}:  # the skeleton shows through while rigging and posing
+            alpha = MESH_OPACITY[doc.mode]
+            ps.set_transparency_mode("simple" if alpha < 1.0 or doc.mode == "cage" else "none")
+            ps.get_surface_mesh(MESH).set_transparency(alpha)
 
     # ---------------------------------------------------------- structures
     def _register_mesh(self) -> None:

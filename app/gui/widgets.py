@@ -177,6 +177,7 @@ class ProgressStrip(QWidget):
         self.title = title
         self.stage.setText(title)
         self.bar.setRange(0, 0)
+        self.bar.setFormat("%p%")
         self.eta.setText("")
         self.cancel.setEnabled(cancellable)
 
@@ -193,6 +194,7 @@ class ProgressStrip(QWidget):
         self.stage.setText("Ready")
         self.bar.setRange(0, 1000)
         self.bar.setValue(0)
+        self.bar.setFormat("")
         self.eta.setText("")
         self.cancel.setEnabled(False)
 
