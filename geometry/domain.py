@@ -63,10 +63,12 @@ class ShapeDomain:
         box = self.upper - self.lower
         # A flat shape (a 2D mesh) has a box of zero height; the band gives it a thickness.
         probe = rng.uniform(self.lower, self.upper, size=(_BATCH, 3))
-        self.fraction = float(self.contains(probe).mean())
+        hit = self.contains(probe)
+        self.fraction = float(hit.mean())
         if self.fraction == 0.0:
             raise InputError("mesh", "the shape encloses no volume and no sample fell within its surface band")
         self.volume = self.fraction * float(np.prod(box))
+        self._cells = self._occupied_cells(probe[hit], box)
 
     @property
     def area(self) -> float:
@@ -93,8 +95,25 @@ class ShapeDomain:
             inside[rest] = self._near.query(Q[rest], distance_upper_bound=self.band)[0] <= self.band
         return inside
 
+    def _occupied_cells(self, inside: np.ndarray, box: np.ndarray):
+        """Cells of a coarse grid that may hold domain points: those a probe point hit, dilated."""
+        cell = float(np.prod(box) / 32 ** 3) ** (1 / 3)
+        shape = np.maximum(np.ceil(box / cell).astype(np.int64), 1)
+        occupied = np.zeros(shape, dtype=bool)
+        idx = np.minimum(((inside - self.lower) / cell).astype(np.int64), shape - 1)
+        occupied[tuple(idx.T)] = True
+        grown = occupied.copy()
+        for axis in range(3):
+            for shift in (-1, 1):
+                grown |= np.roll(occupied, shift, axis=axis) & _not_wrapped(shape, axis, shift)
+        return np.argwhere(grown), cell
+
     def sample(self, count: int, rng: np.random.Generator) -> np.ndarray:
-        """Uniform random points of the domain (rejection sampling in its bounding box).
+        """Uniform random points of the domain.
+
+        Rejection sampling in the cells of a coarse grid that the domain may touch (found
+        with the probe points of the volume estimate, grown by one cell), which rejects
+        far fewer candidates than the bounding box on thin or sparse shapes.
 
         Parameters
         ----------
@@ -105,11 +124,14 @@ class ShapeDomain:
         -------
         (count, 3) float
         """
-        found, total = [], 0
+        cells, size = self._cells
+        found, total, rate = [], 0, 0.5
         while total < count:
             need = count - total
-            batch = rng.uniform(self.lower, self.upper, size=(int(min(_BATCH, 1.3 * need / self.fraction + 64)), 3))
+            m = int(min(_BATCH, 1.3 * need / rate + 64))
+            batch = self.lower + (cells[rng.integers(0, len(cells), m)] + rng.random((m, 3))) * size
             keep = batch[self.contains(batch)]
+            rate = max(len(keep) / m, 0.01)
             found.append(keep)
             total += len(keep)
         return np.concatenate(found)[:count]
@@ -140,3 +162,12 @@ class ShapeDomain:
         normals = np.cross(T[:, 1] - T[:, 0], T[:, 2] - T[:, 0])
         normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-300)
         return points, normals
+
+
+def _not_wrapped(shape, axis: int, shift: int) -> np.ndarray:
+    """Mask that drops the slice ``np.roll`` wrapped around along ``axis``."""
+    mask = np.ones(shape, dtype=bool)
+    index = [slice(None)] * 3
+    index[axis] = 0 if shift > 0 else -1
+    mask[tuple(index)] = False
+    return mask

@@ -1,43 +1,20 @@
-"""Closed-form values, gradients and Laplacians of the pieces a skinning field is made of.
+"""Closed-form values, gradients and Laplacians of the kernel field's pieces.
 
-Every function returns a triple ``(value, gradient, laplacian)`` with shapes ``(...)``,
-``(..., 3)`` and ``(...)``, so that sums, products and quotients compose exactly (no
-automatic differentiation: second derivatives of kernel fields are much cheaper by hand).
+Functions return a triple ``(value, gradient, laplacian)`` with shapes ``(k,)``, ``(k, 3)``
+and ``(k,)``; ``order`` says how many of them are wanted (0: value, 1: + gradient,
+2: + Laplacian), the others are None. No automatic differentiation: second derivatives of
+kernel fields are far cheaper by hand.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 
-Calc = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+Calc = Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]
 
 
-def quotient(num: Calc, den: Calc) -> Calc:
-    """``num / den`` with its gradient and Laplacian (quotient rule, twice)."""
-    n, gn, ln = num
-    d, gd, ld = den
-    value = n / d
-    grad = gn / d[..., None] - (n / d ** 2)[..., None] * gd
-    lap = ln / d - 2 * (gn * gd).sum(-1) / d ** 2 - n * ld / d ** 2 + 2 * n * (gd * gd).sum(-1) / d ** 3
-    return value, grad, lap
-
-
-def product(a: Calc, b: Calc) -> Calc:
-    """``a * b`` with its gradient and Laplacian."""
-    va, ga, la = a
-    vb, gb, lb = b
-    return va * vb, va[..., None] * gb + vb[..., None] * ga, va * lb + vb * la + 2 * (ga * gb).sum(-1)
-
-
-def compose(f: Tuple[torch.Tensor, torch.Tensor, torch.Tensor], inner: Calc) -> Calc:
-    """``f(inner(x))`` given ``f, f', f''`` evaluated at ``inner``'s values (chain rule)."""
-    f0, f1, f2 = f
-    _, g, l = inner
-    return f0, f1[..., None] * g, f1 * l + f2 * (g * g).sum(-1)
-
-
-def tapered_gaussian(diff: torch.Tensor, sigma: float, radius: float) -> Calc:
+def tapered_gaussian(diff: torch.Tensor, sigma: float, radius: float, order: int = 2) -> Calc:
     """Gaussian ``exp(-|d|^2 / 2 sigma^2)`` times the taper ``(1 - |d|^2 / R^2)^3``.
 
     The taper makes the kernel exactly zero, with zero first and second derivatives, at
@@ -48,34 +25,40 @@ def tapered_gaussian(diff: torch.Tensor, sigma: float, radius: float) -> Calc:
     diff : (k, 3) float
         ``x - xi`` for every (point, particle) pair, all within ``radius``.
     sigma, radius : float
+    order : {0, 1, 2}
 
     Returns
     -------
     value (k,), gradient (k, 3), laplacian (k,) with respect to x.
     """
     s = (diff * diff).sum(-1)
-    e = torch.exp(-s / (2 * sigma ** 2))
+    e = torch.exp(s * (-0.5 / sigma ** 2))
     t = torch.clamp(1 - s / radius ** 2, min=0.0)
-    e1, e2 = -e / (2 * sigma ** 2), e / (4 * sigma ** 4)
-    t1 = -1.0 / radius ** 2
-    f0 = e * t ** 3
-    f1 = e1 * t ** 3 + 3 * e * t ** 2 * t1
-    f2 = e2 * t ** 3 + 6 * e1 * t ** 2 * t1 + 6 * e * t * t1 ** 2
-    # s = |diff|^2: grad s = 2 diff, lap s = 6 (three dimensions).
-    return compose((f0, f1, f2), (s, 2 * diff, torch.full_like(s, 6.0)))
+    t2 = t * t
+    value = e * t2 * t
+    if order == 0:
+        return value, None, None
+    # g = f(s) with s = |d|^2:  grad g = 2 f'(s) d,  lap g = 6 f'(s) + 4 s f''(s).
+    a, c = -0.5 / sigma ** 2, -1.0 / radius ** 2
+    f1 = e * t2 * (a * t + 3 * c)
+    grad = (2 * f1)[:, None] * diff
+    if order == 1:
+        return value, grad, None
+    f2 = e * t * (a * a * t2 + 6 * a * c * t + 6 * c * c)
+    return value, grad, 6 * f1 + 4 * s * f2
 
 
-def smoothstep_bump(u: Calc) -> Calc:
-    """``(1 - u)^3`` for ``u < 1``, 0 beyond: 1 at u = 0, C2 at u = 1."""
-    v = u[0]
-    inside = v < 1
-    w = torch.clamp(1 - v, min=0.0)
-    f0 = torch.where(inside, w ** 3, torch.zeros_like(v))
-    f1 = torch.where(inside, -3 * w ** 2, torch.zeros_like(v))
-    f2 = torch.where(inside, 6 * w, torch.zeros_like(v))
-    return compose((f0, f1, f2), u)
+def normalised(g: Calc, total: Calc) -> Calc:
+    """``g / total`` per pair, where ``total`` is the per-point sum gathered to the pairs.
 
-
-def scale(a: Calc, c: float) -> Calc:
-    """``c * a``."""
-    return a[0] * c, a[1] * c, a[2] * c
+    Uses ``g = phi total``: ``grad phi = (grad g - phi grad total) / total`` and
+    ``lap phi = (lap g - 2 grad phi . grad total - phi lap total) / total``.
+    """
+    value = g[0] / total[0]
+    if g[1] is None:
+        return value, None, None
+    grad = (g[1] - value[:, None] * total[1]) / total[0][:, None]
+    if g[2] is None:
+        return value, grad, None
+    lap = (g[2] - 2 * (grad * total[1]).sum(-1) - value * total[2]) / total[0]
+    return value, grad, lap

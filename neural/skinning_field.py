@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 from fieldrig.geometry.errors import InputError
 from fieldrig.geometry.visibility import SegmentVisibility
 from fieldrig.neural.device import resolve_device
-from fieldrig.neural.field_calculus import Calc, quotient, tapered_gaussian
+from fieldrig.neural.field_calculus import normalised, tapered_gaussian
 from fieldrig.neural.handle_blend import HandleGeometry, handle_blend
 
 _FORMAT = "fieldrig.skinning_field"
@@ -70,7 +70,8 @@ def kernel_pairs(X: np.ndarray, tree: cKDTree, radius: float, visibility: Option
     return KernelPairs(torch.as_tensor(rows[order], device=device), torch.as_tensor(cols[order], device=device))
 
 
-def shepard_basis(X: torch.Tensor, particles: torch.Tensor, pairs: KernelPairs, sigma: float, radius: float):
+def shepard_basis(X: torch.Tensor, particles: torch.Tensor, pairs: KernelPairs, sigma: float, radius: float,
+                  order: int = 2):
     """Normalised kernel ``phi_i(x) = k(x, xi_i) / sum_j k(x, xi_j)`` per pair, with derivatives.
 
     Parameters
@@ -79,6 +80,8 @@ def shepard_basis(X: torch.Tensor, particles: torch.Tensor, pairs: KernelPairs, 
     particles : (n, 3) tensor
     pairs : KernelPairs
     sigma, radius : float
+    order : {0, 1, 2}
+        Derivatives wanted (see :mod:`fieldrig.neural.field_calculus`).
 
     Returns
     -------
@@ -88,14 +91,13 @@ def shepard_basis(X: torch.Tensor, particles: torch.Tensor, pairs: KernelPairs, 
         Points that see at least one particle (elsewhere phi is undefined).
     """
     r, c = pairs.rows, pairs.cols
-    g = tapered_gaussian(X[r] - particles[c], sigma, radius)
+    g = tapered_gaussian(X[r] - particles[c], sigma, radius, order)
     m = len(X)
-    S = torch.zeros(m, dtype=X.dtype, device=X.device).index_add_(0, r, g[0])
-    gS = torch.zeros(m, 3, dtype=X.dtype, device=X.device).index_add_(0, r, g[1])
-    lS = torch.zeros(m, dtype=X.dtype, device=X.device).index_add_(0, r, g[2])
-    covered = S > 1e-12
-    Ssafe = torch.where(covered, S, torch.ones_like(S))
-    phi = quotient(g, (Ssafe[r], gS[r], lS[r]))
+    sums = [None if part is None else torch.zeros((m,) + part.shape[1:], dtype=X.dtype, device=X.device).index_add_(0, r, part)
+            for part in g]
+    covered = sums[0] > 1e-12
+    sums[0] = torch.where(covered, sums[0], torch.ones_like(sums[0]))
+    phi = normalised(g, tuple(None if t is None else t[r] for t in sums))
     return phi, covered
 
 
@@ -182,15 +184,15 @@ class SkinningField:
     def _evaluate_chunk(self, X: np.ndarray, particles, values, dev) -> np.ndarray:
         Xt = torch.as_tensor(X, device=dev)
         pairs = kernel_pairs(X, self._tree, self.radius, self.visibility, dev)
-        phi, covered = shepard_basis(Xt, particles, pairs, self.sigma, self.radius)
+        phi, covered = shepard_basis(Xt, particles, pairs, self.sigma, self.radius, order=0)
         u = torch.zeros(len(X), self.n_handles, dtype=Xt.dtype, device=dev)
         u.index_add_(0, pairs.rows, phi[0][:, None] * values[pairs.cols])
         lost = torch.nonzero(~covered).flatten().cpu().numpy()
         if len(lost):
             u[lost] = torch.as_tensor(self._fallback(X[lost]), device=dev)
         handle, beta = handle_blend(Xt, self.handles, self.rho, self.visibility.visible)
-        w = (1 - beta[0])[:, None] * u
-        w[torch.arange(len(X), device=dev), handle] += beta[0]
+        w = (1 - beta)[:, None] * u
+        w[torch.arange(len(X), device=dev), handle] += beta
         return w.cpu().numpy()
 
     def _fallback(self, X: np.ndarray) -> np.ndarray:

@@ -1,20 +1,23 @@
 """Fitting a skinning field: multiscale minimisation of the biharmonic energy.
 
 Each level places particles (voxel centroids of random domain points, spacing ``h``),
-draws Monte Carlo samples of the solid and of its surface, and minimises over the
-particle values
+draws Monte Carlo samples of the solid (``x_m``), of its surface (``y_s``, normals ``n_s``)
+and of the handles (``z_j`` on handle ``k_j``), and minimises over the particle values::
 
-    vol/M sum_m |Lap w(x_m)|^2  +  lambda area/(M_s sigma^2) sum_s |dw/dn(y_s)|^2
-    + eps |P - P_prior|^2
+    vol/M sum_m |Lap u(x_m)|^2  +  lambda area/(M_s sigma^2) sum_s |du/dn(y_s)|^2
+    +  mu vol/(M sigma^4) sum_j |u(z_j) - e_(k_j)|^2  +  eps |P - P_prior|^2
 
-— the bounded-biharmonic energy with the zero-Neumann condition at the surface that
-libigl's BBW imposes implicitly. ``w`` is affine in the particle values and every
-derivative is in closed form, so this is a sparse linear least-squares problem: one
-Cholesky factorisation of its normal matrix on the torch device (CPU or CUDA), then a
-Euclidean projection of every particle value onto the probability simplex. ``P_prior``
-is the coarser level's field evaluated at the new particles (the first level uses the
-normalised inverse squared distances to the handles); it fixes the few value
-combinations the samples leave undetermined and keeps partition of unity exact.
+— the biharmonic energy with the zero-Neumann condition at the surface that libigl's
+BBW imposes implicitly, and the handle values imposed on the handles themselves (lines
+and points, as BBW does; imposing them on a tube would also clamp the field's slope
+there). ``u`` is linear in the particle values and every derivative is in closed form,
+so this is a sparse linear least-squares problem: one Cholesky factorisation of its
+normal matrix on the torch device (CPU or CUDA), then a Euclidean projection of every
+particle value onto the probability simplex. ``P_prior`` is the coarser level's field
+evaluated at the new particles (the first level uses the normalised inverse squared
+distances to the handles); it fixes the few value combinations the samples leave
+undetermined and keeps partition of unity exact (every term is satisfied by constants).
+The final field adds the thin exact blend of :mod:`fieldrig.neural.handle_blend`.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from scipy.spatial import cKDTree
 
 from fieldrig.geometry.domain import ShapeDomain
 from fieldrig.geometry.visibility import SegmentVisibility
-from fieldrig.neural.handle_blend import HandleGeometry, handle_blend
+from fieldrig.neural.handle_blend import HandleGeometry
 from fieldrig.neural.progress import ProgressCallback, ProgressReporter
 from fieldrig.neural.skinning_field import SkinningField, kernel_pairs, shepard_basis
 
@@ -51,9 +54,11 @@ class SkinningPreset:
     kernel_support : float
         Kernel radius as a multiple of sigma.
     blend_radius : float
-        Radius of the handle blend as a multiple of the particle spacing.
+        Radius of the exact handle blend as a multiple of the particle spacing.
     neumann_weight : float
         Weight lambda of the zero-Neumann term.
+    handle_weight : float
+        Weight mu of the handle rows (``u = e_k`` at handle samples).
     prior_weight : float
         Weight eps of the pull toward the coarser level, relative to the mean diagonal
         of the normal matrix.
@@ -65,17 +70,18 @@ class SkinningPreset:
     samples_per_particle: float = 8.0
     surface_samples_per_particle: float = 2.0
     kernel_width: float = 1.0
-    kernel_support: float = 3.0
-    blend_radius: float = 0.5
-    neumann_weight: float = 1.0
+    kernel_support: float = 2.0
+    blend_radius: float = 0.3
+    neumann_weight: float = 0.5
+    handle_weight: float = 100.0
     prior_weight: float = 1e-4
     visibility: bool = True
 
 
 SKINNING_PRESETS: Dict[str, SkinningPreset] = {
-    "fast": SkinningPreset(particles=(300, 1200)),
-    "balanced": SkinningPreset(particles=(500, 1500, 4500)),
-    "high": SkinningPreset(particles=(600, 2500, 9000)),
+    "fast": SkinningPreset(particles=(300, 1500)),
+    "balanced": SkinningPreset(particles=(600, 4000)),
+    "high": SkinningPreset(particles=(1000, 4000, 10000)),
 }
 
 
@@ -132,64 +138,71 @@ def _fit_level(domain: ShapeDomain, visibility: Optional[SegmentVisibility], han
     spacing = (domain.volume / n_particles) ** (1 / 3)
     sigma = preset.kernel_width * spacing
     radius = preset.kernel_support * sigma
-    rho = preset.blend_radius * spacing
     report("sampling", 0.0)
     particles = _voxel_centroids(domain.sample(8 * n_particles, rng), spacing, domain.lower)
     X = domain.sample(int(preset.samples_per_particle * n_particles), rng)
     Y, normals = domain.sample_surface(int(preset.surface_samples_per_particle * n_particles), rng)
+    Z, owner = handles.samples(0.5 * spacing)
     tree = cKDTree(particles)
     P = torch.as_tensor(particles, device=dev)
-    H = handles.n_handles
-    vis_fn = visibility.visible if visibility is not None else None
+    n, H = len(particles), handles.n_handles
 
-    report("interior rows", 0.1)
-    Xt = torch.as_tensor(X, device=dev)
-    pairs = kernel_pairs(X, tree, radius, visibility, dev)
-    phi, covered = shepard_basis(Xt, P, pairs, sigma, radius)
-    k, beta = handle_blend(Xt, handles, rho, vis_fn)
-    r = pairs.rows
-    B, gB, lB = beta[0][r], beta[1][r], beta[2][r]
-    lap_coef = (1 - B) * phi[2] - 2 * (gB * phi[1]).sum(-1) - lB * phi[0]
+    def basis(points: np.ndarray, order: int, stage: str, at: float):
+        report(stage, at)
+        pairs = kernel_pairs(points, tree, radius, visibility, dev)
+        phi, covered = shepard_basis(torch.as_tensor(points, device=dev), P, pairs, sigma, radius, order)
+        return pairs, phi, covered
+
+    # Interior rows: Laplacian of u at the samples, weighted as a Monte Carlo integral.
+    pairs_X, phi_X, covered_X = basis(X, 2, "interior samples", 0.1)
     w_energy = math.sqrt(domain.volume / len(X))
-    rhs_X = torch.zeros(len(X), H, dtype=Xt.dtype, device=dev)
-    rhs_X[torch.arange(len(X), device=dev), k] = beta[2]
-    rhs_X[~covered] = 0
-
-    report("surface rows", 0.35)
-    Yt = torch.as_tensor(Y, device=dev)
+    # Surface rows: normal derivative of u (zero Neumann).
+    pairs_Y, phi_Y, covered_Y = basis(Y, 1, "surface samples", 0.4)
     Nt = torch.as_tensor(normals, device=dev)
-    pairs_Y = kernel_pairs(Y, tree, radius, visibility, dev)
-    phi_Y, covered_Y = shepard_basis(Yt, P, pairs_Y, sigma, radius)
-    k_Y, beta_Y = handle_blend(Yt, handles, rho, vis_fn)
-    rY = pairs_Y.rows
-    dn_phi = (phi_Y[1] * Nt[rY]).sum(-1)
-    dn_beta = (beta_Y[1] * Nt).sum(-1)
-    neu_coef = (1 - beta_Y[0][rY]) * dn_phi - dn_beta[rY] * phi_Y[0]
     w_neumann = math.sqrt(preset.neumann_weight * domain.area / len(Y)) / sigma
-    rhs_Y = torch.zeros(len(Y), H, dtype=Xt.dtype, device=dev)
-    rhs_Y[torch.arange(len(Y), device=dev), k_Y] = dn_beta
-    rhs_Y[~covered_Y] = 0
+    # Handle rows: u = e_k on handle k's samples.
+    pairs_Z, phi_Z, covered_Z = basis(Z, 0, "handle samples", 0.55)
+    w_handle = math.sqrt(preset.handle_weight * domain.volume / len(X)) / sigma ** 2
+    rhs_Z = torch.zeros(len(Z), H, dtype=P.dtype, device=dev)
+    rhs_Z[torch.arange(len(Z), device=dev), torch.as_tensor(owner, device=dev)] = w_handle
+    rhs_Z[~covered_Z] = 0
 
-    report("normal equations", 0.5)
-    rows = torch.cat([r, rY + len(X)])
-    cols = torch.cat([pairs.cols, pairs_Y.cols])
-    vals = torch.cat([w_energy * lap_coef, w_neumann * neu_coef])
-    rhs = torch.cat([w_energy * rhs_X, w_neumann * rhs_Y])
-    n = len(particles)
-    A = torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (len(X) + len(Y), n)).coalesce()
-    gram = torch.sparse.mm(A.t().coalesce(), A).to_dense()
-    b = -torch.sparse.mm(A.t().coalesce(), rhs)
+    report("normal equations", 0.6)
+    rows = torch.cat([pairs_X.rows, pairs_Y.rows + len(X), pairs_Z.rows + len(X) + len(Y)])
+    cols = torch.cat([pairs_X.cols, pairs_Y.cols, pairs_Z.cols])
+    vals = torch.cat([w_energy * phi_X[2], w_neumann * (phi_Y[1] * Nt[pairs_Y.rows]).sum(-1), w_handle * phi_Z[0]])
+    gram, b = _normal_equations(rows, cols, vals, len(X) + len(Y), rhs_Z, n)
 
-    prior = torch.as_tensor(_prior(particles, handles) if coarser is None else coarser.evaluate(particles), device=dev)
-    report("solve", 0.8)
+    report("solve", 0.85)
+    prior = _prior(particles, handles) if coarser is None else coarser.evaluate(particles)
     eps = preset.prior_weight * float(torch.diagonal(gram).mean())
-    values = _regularised_solve(gram, b, prior, eps)
-    values = project_to_simplex(values)
+    values = project_to_simplex(_regularised_solve(gram, b, torch.as_tensor(prior, device=dev), eps))
+    rho = preset.blend_radius * spacing
     field = SkinningField(particles, values.cpu().numpy(), sigma, radius, rho, handles, list(handle_names),
                           domain.V, domain.F, domain.band, device=str(dev) if dev.type == "cuda" else None)
+    uncovered = int((~covered_X).sum() + (~covered_Y).sum() + (~covered_Z).sum())
     stats = {"particles": n, "spacing": spacing, "samples": len(X), "surface_samples": len(Y),
-             "pairs": int(len(rows)), "uncovered_samples": int((~covered).sum() + (~covered_Y).sum())}
+             "handle_samples": len(Z), "pairs": int(len(rows)), "uncovered_samples": uncovered}
     return field, stats
+
+
+def _normal_equations(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n_zero_rhs: int,
+                      rhs_tail: torch.Tensor, n: int):
+    """``A^T A`` (dense) and ``A^T c`` of the sparse least-squares system ``min |A p - c|``.
+
+    ``rows`` must be sorted; the right-hand side ``c`` is zero on the first ``n_zero_rhs``
+    rows and ``rhs_tail`` on the rest.
+    """
+    n_rows = n_zero_rhs + len(rhs_tail)
+    crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=vals.device)
+    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n_rows), 0)
+    A = torch.sparse_csr_tensor(crow, cols, vals, (n_rows, n))
+    At = A.t().to_sparse_csr()
+    gram = torch.sparse.mm(At, A).to_dense()
+    tail = torch.sparse_csr_tensor(crow[n_zero_rhs:] - crow[n_zero_rhs], cols[crow[n_zero_rhs]:], vals[crow[n_zero_rhs]:],
+                                   (len(rhs_tail), n))
+    b = torch.sparse.mm(tail.t().to_sparse_csr(), rhs_tail)
+    return gram, b
 
 
 def _voxel_centroids(points: np.ndarray, spacing: float, origin: np.ndarray) -> np.ndarray:
