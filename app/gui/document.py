@@ -167,7 +167,7 @@ class Document(QObject):
         self.selected_joint: Optional[int] = None
         self.selected_cage_vertex: Optional[int] = None
         self._interaction = 0
-        self._transforms_key, self._transforms = None, None
+        self._transforms_of, self._transforms = (None, None), None
 
     # ------------------------------------------------------------- accessors
     @property
@@ -341,10 +341,11 @@ class Document(QObject):
         """
         if self.rig is None:
             return None
-        key = (id(self.rig), id(self.pose))
-        if self._transforms_key != key:
-            self._transforms = pose_transforms(self.rig, self.pose)
-            self._transforms_key = key
+        rig, pose = self.rig, self.pose
+        cached_rig, cached_pose = self._transforms_of
+        if cached_rig is not rig or cached_pose is not pose:  # the objects themselves: ids can be reused
+            self._transforms = pose_transforms(rig, pose)
+            self._transforms_of = (rig, pose)
         return self._transforms.copy()
 
     def weights_usable(self) -> bool:

@@ -124,7 +124,7 @@ class Viewer(QObject):
         self._press: Optional[Tuple[float, float]] = None
         self._pending = set(document.topics_all())
         self._skinner: Optional[PreviewSkinning] = None
-        self._skinner_key = None
+        self._skinner_of = (None, None)
         self.bone_start: Optional[np.ndarray] = None
         self.last_deform_ms = 0.0
         document.changed.connect(self._on_changed)
@@ -242,10 +242,10 @@ class Viewer(QObject):
         doc = self.doc
         if doc.rig_state.preview is not None:
             return doc.rig_state.preview
-        key = (id(doc.mesh), id(doc.weights))
-        if self._skinner is None or self._skinner_key != key:  # weights set without a preview (small meshes, scripts)
+        mesh, weights = self._skinner_of
+        if self._skinner is None or mesh is not doc.mesh or weights is not doc.weights:  # weights set without a preview
             self._skinner = PreviewSkinning(doc.mesh.V, doc.weights)
-            self._skinner_key = key
+            self._skinner_of = (doc.mesh, doc.weights)
         return self._skinner
 
     def displayed_positions(self) -> np.ndarray:
