@@ -16,7 +16,7 @@ import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from fieldrig.geometry.errors import InputError
-from fieldrig.gui.document import CageState, Document, RigState, copy_pose, deform_mesh
+from fieldrig.gui.document import CageState, Document, RigState, copy_pose, deform_mesh, mesh_problems
 from fieldrig.gui.jobs import JobFailure, JobRunner
 from fieldrig.gui.preview import PreviewSkinning
 
@@ -149,7 +149,7 @@ class Controller(QObject):
             if rig_state is not None:  # a rigged glTF: its skeleton and skin weights come along
                 self.doc.set_rig_state(rig_state, "Load rig")
                 self.doc.undo_stack.clear()
-            problems = len(mesh.warnings) + sum(1 for line in report.summary()[2:] if "cannot run" not in line)
+            problems = len(mesh_problems(mesh, report))
             self.info.emit(f"Loaded {Path(path).name}: {len(mesh.V):,} vertices" + (f", {problems} warning(s)" if problems else ""))
 
         return self._start(f"Opening {Path(path).name}", work, done)

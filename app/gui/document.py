@@ -14,7 +14,7 @@ the set of topics that changed: ``"mesh"``, ``"rig"``, ``"weights"``, ``"pose"``
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Dict, FrozenSet, Iterable, Optional
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -372,6 +372,14 @@ class Document(QObject):
     def topics_all(self) -> FrozenSet[str]:
         """Every topic (for a full refresh)."""
         return frozenset({"mesh", "rig", "weights", "pose", "cage", "coords", "cage_pose", "selection", "mode", "settings"})
+
+
+def mesh_problems(mesh: MeshData, report: Optional[MeshReport]) -> List[str]:
+    """What loading and checking found worth a warning, as sentences (empty: nothing)."""
+    found = list(mesh.warnings)
+    if report is not None:  # the first two lines are statistics; "BBW can run" is not a problem
+        found += [line for line in report.summary()[2:] if not line.startswith("libigl BBW reference can run")]
+    return found
 
 
 def deform_mesh(V: np.ndarray, rig_state: RigState, cage_state: CageState, cage_pose: Optional[np.ndarray],

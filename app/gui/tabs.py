@@ -20,7 +20,7 @@ from PyQt6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QGroupBox, QH
 from fieldrig.geometry.errors import InputError
 from fieldrig.geometry.rotations import axis_angle_matrix
 from fieldrig.gui.controller import Controller
-from fieldrig.gui.document import Document, copy_pose
+from fieldrig.gui.document import Document, copy_pose, mesh_problems
 from fieldrig.gui.rig_edit import delete_handle, joint_of_handle, move_joint, rename_handle, set_bone_parent
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.widgets import HandleTree, Vec3Edit
@@ -142,11 +142,9 @@ class MeshTab(QWidget):
             self.stats["Components"].setText(str(report.components))
             self.stats["Holes"].setText(str(report.boundary_loops))
             self.stats["Size"].setText(f"diagonal {report.bbox_diagonal:.4g}")
-            problems = [line for line in report.summary()[2:] if not line.startswith("libigl BBW reference can run")]
-        else:
-            problems = []
-        self._problems = len(mesh.warnings) + len(problems)
-        for text in list(mesh.warnings) + problems:
+        problems = mesh_problems(mesh, report)
+        self._problems = len(problems)
+        for text in problems:
             item = QListWidgetItem("⚠ " + text)
             item.setForeground(Qt.GlobalColor.darkYellow)
             self.warnings.addItem(item)
