@@ -1,1 +1,20 @@
-"""fieldrig.gui: the desktop app (polyscope viewer window + PyQt6 panel). Imports Qt and polyscope."""
+"""fieldrig.gui: the desktop app (polyscope viewer window + PyQt6 panel). Imports Qt and polyscope.
+
+Modules, by responsibility:
+
+- :mod:`~fieldrig.gui.app` — the event loop: both windows in one process and thread, a
+  QTimer driving ``ps.frame_tick()``; ``fieldrig view`` starts it.
+- :mod:`~fieldrig.gui.document` — the state (mesh, rig, weights, pose, cage, coordinates,
+  settings) as undoable snapshots on a ``QUndoStack``.
+- :mod:`~fieldrig.gui.rig_edit` — rig edits as pure functions (no Qt).
+- :mod:`~fieldrig.gui.viewer` — the polyscope bridge: draws the document, gizmo, clicks;
+  :mod:`~fieldrig.gui.scene` — structures shared with the headless renderer;
+  :mod:`~fieldrig.gui.preview` — the per-frame skinning.
+- :mod:`~fieldrig.gui.tools` — what a click does; :mod:`~fieldrig.gui.picking` — surface
+  and volume placement.
+- :mod:`~fieldrig.gui.controller` — open, compute, export, save, as background jobs;
+  :mod:`~fieldrig.gui.jobs` — the worker thread, progress and cancel.
+- :mod:`~fieldrig.gui.panel`, :mod:`~fieldrig.gui.tabs`, :mod:`~fieldrig.gui.widgets`,
+  :mod:`~fieldrig.gui.colors` — the Qt panel.
+- :mod:`~fieldrig.gui.cli_commands` — the ``view`` and ``render`` subcommands.
+"""
