@@ -156,6 +156,8 @@ examples:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="coordinates: .npy, .csv or .dmat")
     p.add_argument("--objective", default="dirichlet", help="training objective (dirichlet, tv, arap, ...)")
     p.add_argument("--auto-cage", action="store_true", help="build a coarse enclosing cage around MESH instead of reading CAGE")
+    p.add_argument("--steps", type=_positive_int, metavar="N",
+                   help="training steps (default: the preset's); the coordinates are valid after any number")
     p.add_argument("--cage-vertices", type=_positive_int, metavar="N",
                    help="--auto-cage: number of cage vertices to aim for (default 40 in 3D, 16 for a flat mesh)")
     p.add_argument("--save-cage", metavar="PATH", help="where --auto-cage writes its cage (default: OUT's name + .cage.obj)")
@@ -465,8 +467,9 @@ def cmd_coords(args) -> int:
     start = time.perf_counter()
     bar = _ProgressBar(f"coords {Path(args.mesh).name}", not args.quiet)
     try:
+        steps = {"steps": args.steps} if args.steps else {}
         field = fieldrig.fit_barycentric_field(cage, objective=args.objective, preset=args.preset, seed=args.seed,
-                                               device=args.device, progress=bar)
+                                               device=args.device, progress=bar, **steps)
         Phi = field.evaluate(points)
     finally:
         bar.close()

@@ -262,3 +262,26 @@ def test_cage_deformation_2d(tmp_path):
                  str(tmp_path / "tri.json"), "--deformed-cage", str(tmp_path / "moved.json"), "-o",
                  str(tmp_path / "out.obj"), "-q"]) == 0
     assert np.allclose(load_mesh(tmp_path / "out.obj").V, P * [2.0, 1.0, 1.0] + [0, 1, 0])
+
+
+def test_coords_with_an_automatic_cage_then_cage_deformation(tmp_path):
+    """Generalized barycentric coordinates are non-negative, sum to 1 and reproduce the points
+    from the cage (Φ · cage = points) after any number of training steps, so two suffice."""
+    from fieldrig.geometry.cage import load_cage
+    from fieldrig.geometry.export import save_mesh
+    from fieldrig.geometry.mesh_io import load_mesh
+
+    code, _, err = run_cli("coords", "--auto-cage", "--cage-vertices", "12", "--mesh", ASSETS / "legs.obj", "-o",
+                           tmp_path / "phi.csv", "--preset", "fast", "--steps", "2", "-q")
+    assert code == 0, err
+    cage = load_cage(tmp_path / "phi.cage.obj")  # written beside the coordinates
+    Phi, names = load_weights(tmp_path / "phi.csv", return_names=True)
+    V = load_mesh(ASSETS / "legs.obj").V
+    assert Phi.shape == (len(V), len(cage.V)) and names[0] == "cage0"
+    assert np.allclose(Phi @ cage.V, V, atol=1e-6) and np.allclose(Phi.sum(axis=1), 1) and Phi.min() >= -1e-9
+    # A translated cage translates the mesh.
+    save_mesh(tmp_path / "moved.obj", cage.V + [0.5, 0, 0], cage.F)
+    assert main(["deform", str(ASSETS / "legs.obj"), "--coords", str(tmp_path / "phi.csv"), "--cage",
+                 str(tmp_path / "phi.cage.obj"), "--deformed-cage", str(tmp_path / "moved.obj"), "-o",
+                 str(tmp_path / "moved.ply"), "-q"]) == 0
+    assert np.allclose(load_mesh(tmp_path / "moved.ply").V, V + [0.5, 0, 0], atol=1e-5)
