@@ -52,9 +52,9 @@ def fit_barycentric_field(cage, objective: Objective = "dirichlet", seed: int = 
         Example cage poses for the ``"arap"`` term.
     influence : mapping {vertex index: radius}, optional
         Limits each named cage vertex's coordinate to a ball of that radius around it
-        (a penalty, weight 10 unless the objective names ``"influence"``).
+        (a penalty, weight 100 unless the objective names ``"influence"``).
     pins : (points (k, d), values (k, n)), optional
-        Prescribed coordinates at some points (a penalty, weight 100 unless the objective
+        Prescribed coordinates at some points (a penalty, weight 1000 unless the objective
         names ``"pins"``); the values must be valid coordinates of their points.
     config : FieldConfig, optional
         Network and candidate-family settings (defaults depend on the cage's size).

@@ -32,7 +32,8 @@ def auto_cage(V, F, vertices: Optional[int] = None, offset: float = 0.04, resolu
         Mesh triangles.
     vertices : int, optional
         Number of cage vertices to aim for (default 40 in 3D, 16 in 2D). 3D cages get
-        about this many; 2D cages at most this many.
+        about this many; 2D cages at most this many unless the offset is too thin to
+        simplify that far without touching the mesh (then as few as it allows).
     offset : float
         Distance from the mesh to the cage before simplification, as a fraction of the
         mesh's bounding-box diagonal.

@@ -14,7 +14,7 @@ The family holds three kinds of triangulations:
 * random regular triangulations (``|v|²`` scaled by a random factor plus noise), which
   supply simplices that reach across the cage and outside non-convex cages — without
   those, harmonic coordinates of non-convex cages are not representable;
-* for every boundary cell ``f`` (edge or triangle) and a few vertices ``a`` on its inner
+* for boundary cells ``f`` (edge or triangle) and vertices ``a`` on their inner
   side, a triangulation that contains the simplex ``f ∪ {a}`` (lift ``f ∪ {a}`` to 0 and
   every other vertex above): every cage boundary point then lies on a facet of some
   triangulation, which is what makes exact boundary interpolation possible on non-convex
@@ -75,8 +75,11 @@ def regular_triangulation(points: np.ndarray, heights: np.ndarray) -> np.ndarray
     """
     from scipy.spatial import ConvexHull
 
+    n, d = points.shape
+    if n == d + 1:
+        return np.arange(n)[None, :]
     lifted = np.hstack([points, heights[:, None]])
-    hull = ConvexHull(lifted, qhull_options="Qt Qbb Qc")
+    hull = ConvexHull(lifted, qhull_options="Qt Qc")
     lower = hull.equations[:, -2] < -1e-12
     simplices = hull.simplices[lower]
     return simplices[_volumes(points, simplices) > 1e-12 * _volume_scale(points)]
@@ -121,8 +124,11 @@ def cage_triangulations(cage: Cage, random_triangulations: int = 16, apexes_per_
     random_triangulations : int
         Number of random regular triangulations (besides the Delaunay one).
     apexes_per_cell : int or None
-        For each boundary cell, how many inner-side vertices to form a forced simplex with;
-        None uses all of them.
+        None: for every boundary cell and every inner-side vertex, a triangulation forcing
+        that simplex. An integer k: forced triangulations are added only until every cell is
+        a facet of at least k triangulations of the family (cells on the convex hull, or
+        that the Delaunay triangulation happens to contain, need none), which keeps the
+        family small on large 3D cages.
     seed : int
         Seeds the random heights and apex choices.
 
@@ -137,22 +143,31 @@ def cage_triangulations(cage: Cage, random_triangulations: int = 16, apexes_per_
     lifts: List[np.ndarray] = [sq + 1e-6 * rng.random(n)]
     for _ in range(random_triangulations):
         lifts.append(sq * rng.uniform(0.0, 2.0) + rng.normal(0.0, rng.uniform(0.05, 0.5), n))
+    tri = []
+    for k, h in enumerate(lifts):
+        simplices, lifts[k] = _generic_regular_triangulation(V, h, rng)
+        tri.append(np.sort(simplices, axis=1))
+    cells = np.sort(cage.F, axis=1)
+    covered = np.zeros(len(cells), np.int64)
+    for t in tri:
+        covered += _facet_mask(t, cells, n)
     normals = cage.cell_normals()
-    for f, cell in enumerate(cage.F):
+    for f in rng.permutation(len(cells)):
+        cell = cage.F[f]
         inner = np.flatnonzero((V - V[cell[0]]) @ -normals[f] > 1e-9)
         inner = inner[_simplex_quality(V, np.hstack([np.repeat(cell[None], len(inner), 0), inner[:, None]])) > 1e-3]
-        if apexes_per_cell is not None and len(inner) > apexes_per_cell:
-            inner = rng.choice(inner, size=apexes_per_cell, replace=False)
+        inner = rng.permutation(inner)
+        if apexes_per_cell is not None:   # only as many as needed for the cell to lie on that many facets
+            inner = inner[:max(apexes_per_cell - covered[f], 0)]
         for a in inner:
             forced = np.append(cell, a)
             centre = V[forced].mean(axis=0)
             h = np.sum((V - centre) ** 2, axis=1) * rng.uniform(0.5, 1.5) + 0.05 + 1e-3 * rng.random(n)
             h[forced] = 0.0
+            simplices, h = _generic_regular_triangulation(V, h, rng)
             lifts.append(h)
-    tri = []
-    for k, h in enumerate(lifts):
-        simplices, lifts[k] = _generic_regular_triangulation(V, h, rng)
-        tri.append(np.sort(simplices, axis=1))
+            tri.append(np.sort(simplices, axis=1))
+            covered += _facet_mask(tri[-1], cells, n)
     counts = np.array([len(t) for t in tri])
     allsimp = np.concatenate(tri)
     simplices, inverse = np.unique(allsimp, axis=0, return_inverse=True)
@@ -161,6 +176,14 @@ def cage_triangulations(cage: Cage, random_triangulations: int = 16, apexes_per_
     for l in range(len(tri)):
         members[l, :counts[l]] = inverse.reshape(-1)[offsets[l]:offsets[l + 1]]
     return TriangulationFamily(simplices.astype(np.int64), members, counts, np.stack(lifts))
+
+
+def _facet_mask(simplices: np.ndarray, cells: np.ndarray, n: int) -> np.ndarray:
+    """Which boundary cells (sorted (m, d) vertex lists) are faces of a triangulation's simplices."""
+    k = simplices.shape[1]
+    faces = np.concatenate([np.delete(simplices, j, axis=1) for j in range(k)])    # sorted rows stay sorted
+    weights = n ** np.arange(k - 2, -1, -1)
+    return np.isin(cells @ weights, faces @ weights)
 
 
 def _volume_scale(points: np.ndarray) -> float:

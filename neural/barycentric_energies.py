@@ -36,7 +36,7 @@ from fieldrig.geometry.errors import InputError
 OBJECTIVES = ("dirichlet", "tv", "arap", "influence", "pins")
 #: Weight given to ``influence`` / ``pins`` when their data is passed but the objective
 #: does not name them.
-DEFAULT_CONTROL_WEIGHTS = {"influence": 10.0, "pins": 100.0}
+DEFAULT_CONTROL_WEIGHTS = {"influence": 100.0, "pins": 1000.0}
 #: E|u · e| for u uniform on the unit circle / sphere: turns directional differences into |∇|.
 _MEAN_ABS_COSINE = {2: 2.0 / np.pi, 3: 0.5}
 
