@@ -20,6 +20,7 @@ _LAZY = {
     "fit_skinning_field": "fieldrig.skinning",
     "SkinningField": "fieldrig.neural.skinning_field",
     "SKINNING_PRESETS": "fieldrig.neural.skinning_training",
+    "SkinningPreset": "fieldrig.neural.skinning_training",
     "load_mesh": "fieldrig.geometry.mesh_io",
     "MeshData": "fieldrig.geometry.mesh_io",
     "load_rig": "fieldrig.geometry.rig",

@@ -15,7 +15,7 @@ RigLike = Union[Rig, str, os.PathLike]
 
 
 def fit_skinning_field(V: np.ndarray, F: Optional[np.ndarray], rig: RigLike, *, N: Optional[np.ndarray] = None,
-                       preset: str = "balanced", device: Optional[str] = None, seed: int = 0,
+                       preset="balanced", device: Optional[str] = None, seed: int = 0,
                        progress: Optional[ProgressCallback] = None):
     """Train a mesh-free biharmonic skinning field.
 
@@ -29,8 +29,8 @@ def fit_skinning_field(V: np.ndarray, F: Optional[np.ndarray], rig: RigLike, *, 
         A :class:`~fieldrig.geometry.rig.Rig` or a ``.tgf`` / ``.json`` / ``.gltf`` / ``.glb`` file.
     N : (n, 3) float, optional
         Point normals; needed for a point cloud (estimated when omitted).
-    preset : {"fast", "balanced", "high"}
-        Time/quality trade-off (see ``fieldrig.SKINNING_PRESETS``).
+    preset : {"fast", "balanced", "high"} or SkinningPreset
+        Time/quality trade-off (see ``fieldrig.SKINNING_PRESETS``), or custom settings.
     device : {"cpu", "cuda", "auto"} or None
         None/"auto": CUDA when available, else CPU.
     seed : int
@@ -53,10 +53,14 @@ def fit_skinning_field(V: np.ndarray, F: Optional[np.ndarray], rig: RigLike, *, 
     from fieldrig.geometry.normals import estimate_normals
     from fieldrig.neural.device import resolve_device
     from fieldrig.neural.handle_blend import HandleGeometry
-    from fieldrig.neural.skinning_training import SKINNING_PRESETS, fit_field
+    from fieldrig.neural.skinning_training import SKINNING_PRESETS, SkinningPreset, fit_field
 
-    if preset not in SKINNING_PRESETS:
-        raise InputError("preset", f"unknown preset {preset!r} (expected one of {', '.join(SKINNING_PRESETS)})")
+    if isinstance(preset, str):
+        if preset not in SKINNING_PRESETS:
+            raise InputError("preset", f"unknown preset {preset!r} (expected one of {', '.join(SKINNING_PRESETS)})")
+        preset = SKINNING_PRESETS[preset]
+    elif not isinstance(preset, SkinningPreset):
+        raise InputError("preset", f"expected a preset name or a SkinningPreset, got {type(preset).__name__}")
     V, F = validate_mesh(V, F, "mesh", warnings=[])
     if F is not None and len(F) == 0:
         raise InputError("mesh", "has no faces (pass F=None for a point cloud)")
@@ -74,11 +78,11 @@ def fit_skinning_field(V: np.ndarray, F: Optional[np.ndarray], rig: RigLike, *, 
         raise InputError("rig", "; ".join(outside))
     dev = resolve_device(device)
     handles = HandleGeometry.from_rig(rig, V)
-    return fit_field(V, F, N, handles, rig.handle_names, SKINNING_PRESETS[preset], dev, seed, progress)
+    return fit_field(V, F, N, handles, rig.handle_names, preset, dev, seed, progress)
 
 
 def skinning_weights(V: np.ndarray, F: Optional[np.ndarray], rig: RigLike, *, N: Optional[np.ndarray] = None,
-                     preset: str = "balanced", device: Optional[str] = None, seed: int = 0,
+                     preset="balanced", device: Optional[str] = None, seed: int = 0,
                      progress: Optional[ProgressCallback] = None) -> np.ndarray:
     """Skinning weights of every vertex (see :func:`fit_skinning_field` for the parameters).
 

@@ -11,9 +11,9 @@ _CHUNK = 2_000_000
 class SegmentVisibility:
     """Tells whether the straight segment between two points crosses the surface.
 
-    Crossings closer than ``margin`` to either end are ignored, so points on the surface or
-    in the thin band around it see the interior next to them. A point cloud has no
-    surface to block anything: every pair is visible.
+    Crossings closer than ``margin`` to either end are ignored, so that a point on the
+    surface (a mesh vertex) is not hidden by the triangles it lies on. A point cloud has
+    no surface to block anything: every pair is visible.
 
     Parameters
     ----------

@@ -79,7 +79,7 @@ class SkinningPreset:
 
 
 SKINNING_PRESETS: Dict[str, SkinningPreset] = {
-    "fast": SkinningPreset(particles=(300, 1500)),
+    "fast": SkinningPreset(particles=(200, 1000)),
     "balanced": SkinningPreset(particles=(600, 4000)),
     "high": SkinningPreset(particles=(1000, 4000, 10000)),
 }
@@ -111,9 +111,17 @@ def fit_field(V: np.ndarray, F: Optional[np.ndarray], N: Optional[np.ndarray], h
     reporter = ProgressReporter(progress)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
+    if handles.n_handles == 1:
+        # One handle: the probability simplex is the single point w = 1.
+        field = SkinningField(V.mean(axis=0, keepdims=True), np.ones((1, 1)), 1.0, 1.0, 1.0, handles,
+                              list(handle_names), V, F, 0.0, info={"seconds": 0.0, "levels": []})
+        reporter.report("done", 1.0)
+        return field
     reporter.report("domain: winding numbers", 0.0)
     domain = ShapeDomain(V, F, N, seed=seed)
-    visibility = SegmentVisibility(V, F, margin=domain.band) if preset.visibility else None
+    # The margin only steps off the surface a segment starts on (mesh vertices, surface
+    # samples); any other crossing hides the pair, so parts a hair apart stay apart.
+    visibility = SegmentVisibility(V, F, margin=1e-5 * domain.diagonal) if preset.visibility else None
     costs = np.array(preset.particles, dtype=float)
     done = np.concatenate([[0.0], np.cumsum(costs)]) / costs.sum()
     field = None
@@ -179,7 +187,7 @@ def _fit_level(domain: ShapeDomain, visibility: Optional[SegmentVisibility], han
     values = project_to_simplex(_regularised_solve(gram, b, torch.as_tensor(prior, device=dev), eps))
     rho = preset.blend_radius * spacing
     field = SkinningField(particles, values.cpu().numpy(), sigma, radius, rho, handles, list(handle_names),
-                          domain.V, domain.F, domain.band, device=str(dev) if dev.type == "cuda" else None)
+                          domain.V, domain.F, visibility.margin if visibility else 0.0, device=str(dev) if dev.type == "cuda" else None)
     uncovered = int((~covered_X).sum() + (~covered_Y).sum() + (~covered_Z).sum())
     stats = {"particles": n, "spacing": spacing, "samples": len(X), "surface_samples": len(Y),
              "handle_samples": len(Z), "pairs": int(len(rows)), "uncovered_samples": uncovered}
