@@ -34,19 +34,26 @@ class HandleGeometry:
     owner : (s,) int
         Handle (weight column) of each segment.
     n_handles : int
+    isolated_point : (s,) bool, optional
+        Segments that are a point handle on their own (not a bone, not one vertex of a
+        painted region): a single sample has to hold the whole handle condition.
     """
 
-    def __init__(self, starts: np.ndarray, ends: np.ndarray, owner: np.ndarray, n_handles: int):
+    def __init__(self, starts: np.ndarray, ends: np.ndarray, owner: np.ndarray, n_handles: int,
+                 isolated_point: Optional[np.ndarray] = None):
         self.starts = np.asarray(starts, dtype=np.float64)
         self.ends = np.asarray(ends, dtype=np.float64)
         self.owner = np.asarray(owner, dtype=np.int64)
         self.n_handles = int(n_handles)
+        self.isolated_point = (np.zeros(len(self.owner), bool) if isolated_point is None
+                               else np.asarray(isolated_point, dtype=bool))
 
     @classmethod
     def from_rig(cls, rig, V: Optional[np.ndarray] = None) -> "HandleGeometry":
         """Segments of a :class:`~fieldrig.geometry.rig.Rig`, plus its painted vertices of ``V``."""
         seg = rig.handle_segments()
         starts, ends, owner = [seg[:, 0]], [seg[:, 1]], [np.arange(len(seg))]
+        isolated = [np.arange(len(seg)) < len(rig.point_handles)]
         for region in rig.painted:
             if V is None or len(region.vertices) == 0:
                 continue
@@ -54,7 +61,9 @@ class HandleGeometry:
             starts.append(pts)
             ends.append(pts)
             owner.append(np.full(len(pts), region.handle))
-        return cls(np.concatenate(starts), np.concatenate(ends), np.concatenate(owner), rig.n_handles)
+            isolated.append(np.zeros(len(pts), bool))
+        return cls(np.concatenate(starts), np.concatenate(ends), np.concatenate(owner), rig.n_handles,
+                   np.concatenate(isolated))
 
     def samples(self, step: float) -> Tuple[np.ndarray, np.ndarray]:
         """Points along every segment, at most ``step`` apart, ends included.
@@ -64,6 +73,8 @@ class HandleGeometry:
         points : (q, 3) float
         owner : (q,) int
             Handle of each point.
+        isolated : (q,) bool
+            Samples that are a point handle on their own.
         """
         length = np.linalg.norm(self.ends - self.starts, axis=1)
         counts = np.where(length > 0, np.ceil(length / step).astype(np.int64) + 1, 1)
@@ -71,7 +82,7 @@ class HandleGeometry:
         first = np.repeat(np.cumsum(counts) - counts, counts)
         t = (np.arange(len(seg)) - first) / np.maximum(counts[seg] - 1, 1)
         points = self.starts[seg] + t[:, None] * (self.ends[seg] - self.starts[seg])
-        return points, self.owner[seg]
+        return points, self.owner[seg], self.isolated_point[seg]
 
     def nearest(self, X: torch.Tensor):
         """The nearest handle, the closest point on it, and the two smallest squared distances.

@@ -59,6 +59,8 @@ class SkinningPreset:
         Weight lambda of the zero-Neumann term.
     handle_weight : float
         Weight mu of the handle rows (``u = e_k`` at handle samples).
+    point_handle_boost : float
+        Factor on mu for the single sample of a point handle.
     prior_weight : float
         Weight eps of the pull toward the coarser level, relative to the mean diagonal
         of the normal matrix.
@@ -74,6 +76,7 @@ class SkinningPreset:
     blend_radius: float = 0.3
     neumann_weight: float = 0.5
     handle_weight: float = 100.0
+    point_handle_boost: float = 100.0
     prior_weight: float = 1e-4
     visibility: bool = True
 
@@ -150,7 +153,7 @@ def _fit_level(domain: ShapeDomain, visibility: Optional[SegmentVisibility], han
     particles = _voxel_centroids(domain.sample(8 * n_particles, rng), spacing, domain.lower)
     X = domain.sample(int(preset.samples_per_particle * n_particles), rng)
     Y, normals = domain.sample_surface(int(preset.surface_samples_per_particle * n_particles), rng)
-    Z, owner = handles.samples(0.5 * spacing)
+    Z, owner, isolated = handles.samples(0.5 * spacing)
     tree = cKDTree(particles)
     P = torch.as_tensor(particles, device=dev)
     n, H = len(particles), handles.n_handles
@@ -170,7 +173,9 @@ def _fit_level(domain: ShapeDomain, visibility: Optional[SegmentVisibility], han
     w_neumann = math.sqrt(preset.neumann_weight * domain.area / len(Y)) / sigma
     # Handle rows: u = e_k on handle k's samples.
     pairs_Z, phi_Z, covered_Z = basis(Z, 0, "handle samples", 0.55)
-    w_handle = math.sqrt(preset.handle_weight * domain.volume / len(X)) / sigma ** 2
+    # A point handle is held by one sample where a bone has many: it weighs more.
+    w_handle = torch.as_tensor(np.where(isolated, preset.point_handle_boost, 1.0), device=dev)
+    w_handle = torch.sqrt(w_handle * preset.handle_weight * domain.volume / len(X)) / sigma ** 2
     rhs_Z = torch.zeros(len(Z), H, dtype=P.dtype, device=dev)
     rhs_Z[torch.arange(len(Z), device=dev), torch.as_tensor(owner, device=dev)] = w_handle
     rhs_Z[~covered_Z] = 0
@@ -178,7 +183,7 @@ def _fit_level(domain: ShapeDomain, visibility: Optional[SegmentVisibility], han
     report("normal equations", 0.6)
     rows = torch.cat([pairs_X.rows, pairs_Y.rows + len(X), pairs_Z.rows + len(X) + len(Y)])
     cols = torch.cat([pairs_X.cols, pairs_Y.cols, pairs_Z.cols])
-    vals = torch.cat([w_energy * phi_X[2], w_neumann * (phi_Y[1] * Nt[pairs_Y.rows]).sum(-1), w_handle * phi_Z[0]])
+    vals = torch.cat([w_energy * phi_X[2], w_neumann * (phi_Y[1] * Nt[pairs_Y.rows]).sum(-1), w_handle[pairs_Z.rows] * phi_Z[0]])
     gram, b = _normal_equations(rows, cols, vals, len(X) + len(Y), rhs_Z, n)
 
     report("solve", 0.85)
