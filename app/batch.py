@@ -575,8 +575,11 @@ def _worker_main(asset: Asset, outdir: str, threads: Optional[int], messages) ->
 
 
 #: Imported once by the fork server, so that worker processes start with them loaded.
+#: (Modules that do not exist are skipped, so the list may name the skinning code's internals.)
 WORKER_PRELOAD = ["numpy", "scipy.sparse", "scipy.spatial", "igl", "trimesh", "torch", "fieldrig.batch",
-                  "fieldrig.skinning", "fieldrig.geometry.mesh_io", "fieldrig.geometry.gltf"]
+                  "fieldrig.cli", "fieldrig.skinning", "fieldrig.neural.skinning_training",
+                  "fieldrig.neural.skinning_field", "fieldrig.geometry.mesh_check", "fieldrig.geometry.mesh_io",
+                  "fieldrig.geometry.gltf"]
 
 
 def _worker_context():
