@@ -27,7 +27,6 @@ COMMAND_PROVIDERS = ["fieldrig.gui.cli_commands"]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 WEIGHT_OUTPUTS = (".npy", ".csv", ".dmat", ".glb", ".gltf")
-MESH_OUTPUTS = (".obj", ".ply", ".off", ".stl", ".glb")
 PRESETS = ("fast", "balanced", "high")
 
 _MAIN_EPILOG = """\
@@ -179,7 +178,7 @@ examples:
   fieldrig deform spot.obj --coords spot-coords.npy --cage cage.obj --deformed-cage cage-bent.obj -o bent.obj
 """)
     p.add_argument("mesh", metavar="MESH", help="the rest-pose mesh the weights or coordinates were computed on")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help=f"deformed mesh ({', '.join(MESH_OUTPUTS)})")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="deformed mesh: .obj, .ply, .off, .stl, .glb (.xyz for point clouds)")
     skin = p.add_argument_group("skinning (with --pose)")
     skin.add_argument("--pose", metavar="POSE", help="pose JSON of per-bone rotations/translations")
     skin.add_argument("--rig", metavar="RIG", help="rig (TGF, JSON, GLB); default: the skin of --weights or MESH when a glTF")
@@ -495,7 +494,9 @@ def _points_in_cage_space(mesh, dim: int, source: str):
 
 def cmd_deform(args) -> int:
     """``fieldrig deform``: pose through skinning weights, or move through a deformed cage."""
-    bad = _suffix_error(args, args.output, MESH_OUTPUTS, "mesh")
+    from fieldrig.geometry.export import MESH_FORMATS
+
+    bad = _suffix_error(args, args.output, MESH_FORMATS, "mesh")
     if bad is not None:
         return bad
     by_pose, by_cage = args.pose is not None, args.deformed_cage is not None
