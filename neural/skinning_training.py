@@ -150,8 +150,9 @@ def _fit_level(domain: ShapeDomain, visibility: Optional[SegmentVisibility], han
     sigma = preset.kernel_width * spacing
     radius = preset.kernel_support * sigma
     report("sampling", 0.0)
-    particles = _voxel_centroids(domain.sample(8 * n_particles, rng), spacing, domain.lower)
-    X = domain.sample(int(preset.samples_per_particle * n_particles), rng)
+    points = domain.sample(8 * n_particles + int(preset.samples_per_particle * n_particles), rng)
+    particles = _voxel_centroids(points[:8 * n_particles], spacing, domain.lower)
+    X = points[8 * n_particles:]
     Y, normals = domain.sample_surface(int(preset.surface_samples_per_particle * n_particles), rng)
     Z, owner, isolated = handles.samples(0.5 * spacing)
     tree = cKDTree(particles)
@@ -246,11 +247,14 @@ def _regularised_solve(gram: torch.Tensor, b: torch.Tensor, prior: torch.Tensor,
 
     eps grows tenfold (up to five times) if the factorisation meets a non-positive pivot.
     """
-    eye = torch.eye(len(gram), dtype=gram.dtype, device=gram.device)
+    diagonal = torch.diagonal(gram)
+    base = diagonal.clone()
     for _ in range(6):
-        L, info = torch.linalg.cholesky_ex(gram + eps * eye)
+        diagonal.copy_(base + eps)
+        L, info = torch.linalg.cholesky_ex(gram)
         if int(info) == 0:
-            return torch.cholesky_solve(b + eps * prior, L)
+            y = torch.linalg.solve_triangular(L, b + eps * prior, upper=False)
+            return torch.linalg.solve_triangular(L.mT, y, upper=True)
         eps *= 10
     raise RuntimeError("the skinning system could not be factorised (normal matrix not positive definite)")
 
