@@ -249,3 +249,11 @@ def test_arm_against_libigl_reference(shared_data):
     W = fieldrig.skinning_weights(mesh.V, mesh.F, shared_data / "arm.tgf", preset=FAST)
     error = np.abs(W - reference)
     assert error.mean() < 0.02 and np.percentile(error.max(axis=1), 95) < 0.15
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_field_matches_cpu_field(closed):
+    V, F, rig, field = closed
+    gpu = fieldrig.fit_skinning_field(V, F, rig, preset=FAST, seed=0, device="cuda")
+    assert gpu.info["device"].startswith("cuda")
+    np.testing.assert_allclose(gpu.evaluate(V), field.evaluate(V), atol=1e-5)
