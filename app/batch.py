@@ -273,20 +273,22 @@ def process_asset(asset: Asset, outdir: PathLike, threads: Optional[int] = None)
 
 def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
     import numpy as np
-    import torch
 
     import fieldrig
     from fieldrig.cli import load_any_rig, train_weights, write_weight_outputs
     from fieldrig.geometry.gltf import pruned_mass
-    from fieldrig.neural.device import resolve_device
 
-    if threads:
-        torch.set_num_threads(threads)
     s = asset.settings
     t0 = time.perf_counter()
     mesh = fieldrig.load_mesh(asset.mesh)
     rig = load_any_rig(asset.rig)
     t1 = time.perf_counter()
+    import torch  # after the inputs: a bad file fails without loading torch
+
+    from fieldrig.neural.device import resolve_device
+
+    if threads:
+        torch.set_num_threads(threads)
     sink = _progress_sink
 
     def progress(event) -> bool:
@@ -565,10 +567,6 @@ def _worker_main(asset: Asset, outdir: str, threads: Optional[int], messages) ->
 
     global _progress_sink
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
     _progress_sink = _throttled(lambda name, fraction, stage: messages.put(("progress", name, fraction, stage)), 0.1)
     report = process_asset(asset, outdir, threads)
     messages.put(("done", asset.name, report))

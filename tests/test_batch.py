@@ -142,8 +142,8 @@ def test_a_crashing_worker_fails_alone(tmp_path):
     """A job that kills its process (here: SIGSEGV, as a native crash would) is reported as
     failed, and the batch goes on to run and report the next job (which fails for its own,
     ordinary reason: a missing file, so that no training is needed). The crash is injected
-    through a module the fork server preloads, so it lives only in this throwaway process's
-    workers."""
+    through the only module the fork server preloads, so it lives only in this throwaway
+    process's workers (and neither job needs torch)."""
     (tmp_path / "crashhook.py").write_text(
         "import os, signal\nimport fieldrig.batch as b\n_compute = b._compute\n"
         "def crash(asset, *args):\n"
@@ -151,7 +151,7 @@ def test_a_crashing_worker_fails_alone(tmp_path):
         "    return _compute(asset, *args)\n"
         "b._compute = crash\n")
     script = (
-        "import json, sys\nimport fieldrig.batch as b\nb.WORKER_PRELOAD.append('crashhook')\n"
+        "import json, sys\nimport fieldrig.batch as b\nb.WORKER_PRELOAD[:] = ['crashhook']\n"
         f"assets = [b.Asset(n, {str(ASSETS / 'finger.obj')!r}, {str(ASSETS / 'finger.tgf')!r}) for n in ('crash', 'next')]\n"
         f"assets[1].mesh = {str(tmp_path / 'missing.obj')!r}\n"
         "for a in assets:\n    a.settings.update(preset='fast', formats=['npy'])\n"
