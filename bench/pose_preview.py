@@ -58,7 +58,8 @@ def main():
     from fieldrig.geometry.mesh_io import MeshData
     from fieldrig.geometry.pose import Pose, axis_angle_matrix
     from fieldrig.geometry.rig import Rig
-    from fieldrig.gui.document import Document, RigState
+    from fieldrig.gui.document import Document
+    from fieldrig.gui.state import RigState
     from fieldrig.gui.preview import PreviewSkinning
     from fieldrig.gui.viewer import Viewer
 

@@ -203,7 +203,11 @@ def test_compute_weights_then_pose_moves_vertices_as_lbs_says(app, qtbot, tmp_pa
     app.controller.open_project(str(tmp_path / "trained.fieldrig"))
     wait_idle(qtbot, app)
     assert app.window.errors == []
-    np.testing.assert_allclose(doc.rig_state.skinning_field.evaluate(doc.mesh.V), W, atol=1e-6)
+    from fieldrig import SkinningField
+    from fieldrig.gui.work import loaded_from_bytes
+
+    field = loaded_from_bytes(doc.rig_state.skinning_field, SkinningField.load)
+    np.testing.assert_allclose(field.evaluate(doc.mesh.V), W, atol=1e-6)
     W = doc.weights
 
     select_tab(app, "Pose")
@@ -310,7 +314,7 @@ def test_project_save_and_reload_gives_identical_state(app, qtbot, tmp_path, mon
     doc.set_setting("method", "dqs")
     cage_V = np.array([[-1, -1, -1], [4, -1, -1], [-1, 1, -1], [4, 1, -1],
                        [-1, -1, 1], [4, -1, 1], [-1, 1, 1], [4, 1, 1.0]])
-    from fieldrig.gui.document import CageState
+    from fieldrig.gui.state import CageState
 
     cage_F = np.array([[0, 2, 1], [1, 2, 3], [4, 5, 6], [5, 7, 6], [0, 1, 4], [1, 5, 4],
                        [2, 6, 3], [3, 6, 7], [0, 4, 2], [2, 4, 6], [1, 3, 5], [3, 7, 5]])
@@ -513,15 +517,18 @@ def test_cage_mode_train_then_drag_a_cage_vertex(app, qtbot, tmp_path, monkeypat
 
     # a barycentric field (untrained: valid coordinates by construction) goes through a project
     from fieldrig import BarycentricField
+    from fieldrig.gui.work import loaded_from_bytes, saved_bytes
 
-    field = BarycentricField.create(Cage.from_arrays(doc.cage_state.vertices, doc.cage_state.faces), seed=3)
-    doc.set_coordinates(field.evaluate(doc.mesh.V), field, "Field coordinates")
+    cage = Cage.from_arrays(doc.cage_state.vertices, doc.cage_state.faces)
+    field = BarycentricField.create(cage, seed=3)
+    doc.set_coordinates(field.evaluate(doc.mesh.V), saved_bytes(field), "Field coordinates")
     app.controller.save_project(str(tmp_path / "caged.fieldrig"))
     wait_idle(qtbot, app)
     app.controller.open_project(str(tmp_path / "caged.fieldrig"))
     wait_idle(qtbot, app)
     assert app.window.errors == [] and doc.mode == "cage"
-    np.testing.assert_allclose(doc.cage_state.barycentric_field.evaluate(doc.mesh.V), doc.cage_state.coordinates, atol=1e-6)
+    field = loaded_from_bytes(doc.cage_state.barycentric_field, lambda path: BarycentricField.load(path, cage=cage))
+    np.testing.assert_allclose(field.evaluate(doc.mesh.V), doc.cage_state.coordinates, atol=1e-6)
 
     click(qtbot, button(cage_tab, "Automatic cage"))
     wait_idle(qtbot, app)

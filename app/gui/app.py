@@ -23,7 +23,7 @@ from PyQt6.QtWidgets import QApplication
 
 from fieldrig.gui.controller import Controller
 from fieldrig.gui.document import Document
-from fieldrig.gui.jobs import DeviceProbe, JobRunner
+from fieldrig.gui.jobs import JobRunner, compute_process
 from fieldrig.gui.panel import MainWindow
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.viewer import Viewer
@@ -65,6 +65,8 @@ class FieldrigApp:
     window : MainWindow
     timer : QTimer
         Calls :meth:`tick` every 16 ms.
+    compute : ComputeProcess
+        The child process jobs run in (shared by every app in this Python process).
     frame_gaps_ms : deque of float
         Time between consecutive ticks (the last 2000): how smooth the UI is.
     """
@@ -79,9 +81,12 @@ class FieldrigApp:
         self.window = MainWindow(self.document, self.controller, self.tools, self.jobs, screenshot_3d)
         self.viewer.files_dropped.connect(self.window.open_files)
         self.viewer.shortcut.connect(self.window.shortcut)
-        self.device_probe = DeviceProbe()
-        self.device_probe.found.connect(self.window.weights_tab.set_cuda)
-        self.device_probe.start()
+        self.compute = compute_process()
+        self.compute.start()  # warm: it imports torch and looks for a GPU meanwhile
+        self.device_timer = QTimer()
+        self.device_timer.setInterval(250)
+        self.device_timer.timeout.connect(self._poll_device)
+        self.device_timer.start()
         self.frame_gaps_ms: deque = deque(maxlen=2000)
         self._last_tick: Optional[float] = None
         self.timer = QTimer()
@@ -89,6 +94,12 @@ class FieldrigApp:
         self.timer.timeout.connect(self.tick)
         if start_timer:
             self.timer.start()
+
+    def _poll_device(self) -> None:
+        name = self.compute.poll_cuda()
+        if name is not None:
+            self.device_timer.stop()
+            self.window.weights_tab.set_cuda(name)
 
     def tick(self) -> None:
         """One frame: pending document changes, then ``ps.frame_tick()``; quits when the
@@ -115,7 +126,7 @@ class FieldrigApp:
     def shutdown(self) -> None:
         """Stop the timer and the worker; detach from polyscope."""
         self.timer.stop()
-        self.device_probe.wait()
+        self.device_timer.stop()
         self.jobs.cancel()
         self.jobs.wait(10000)
         self.window.close()
@@ -130,6 +141,7 @@ def run_app(mesh: Optional[str] = None, rig: Optional[str] = None, cage: Optiona
     app.open_files(mesh, rig, cage, project)
     code = app.qt.exec()
     app.shutdown()
+    app.compute.stop()
     return code
 
 

@@ -20,7 +20,8 @@ from PyQt6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QGroupBox, QH
 from fieldrig.geometry.errors import InputError
 from fieldrig.geometry.rotations import axis_angle_matrix
 from fieldrig.gui.controller import Controller
-from fieldrig.gui.document import Document, copy_pose, mesh_problems
+from fieldrig.gui.document import Document
+from fieldrig.gui.state import copy_pose, mesh_problems
 from fieldrig.gui.rig_edit import delete_handle, joint_of_handle, move_joint, rename_handle, set_bone_parent
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.widgets import HandleTree, Vec3Edit

@@ -26,7 +26,8 @@ from fieldrig.geometry.errors import InputError
 from fieldrig.geometry.rotations import nearest_rotation
 from fieldrig.gui import scene
 from fieldrig.gui.colors import SELECTION_COLOR
-from fieldrig.gui.document import Document, copy_pose, deform_mesh
+from fieldrig.gui.document import Document
+from fieldrig.gui.state import copy_pose, deform_mesh
 from fieldrig.gui.preview import PreviewSkinning
 from fieldrig.gui.rig_edit import move_joint
 from fieldrig.gui.scene import MESH

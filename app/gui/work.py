@@ -1,0 +1,313 @@
+"""The slow part of every app action, as a plain function run in the compute process.
+
+Each function takes its inputs and, last, a :mod:`fieldrig.neural.progress` callback, and
+returns picklable values (arrays, rigs, :class:`~fieldrig.gui.state.RigState`, trained
+fields as the bytes their ``save`` writes). Nothing here imports Qt or polyscope: the
+compute process (:class:`fieldrig.gui.jobs.ComputeProcess`) runs them away from the UI,
+so not even a library call that holds Python's GIL for seconds can stall the windows.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Optional, Tuple
+
+import numpy as np
+
+from fieldrig.geometry.errors import InputError
+from fieldrig.gui.preview import PreviewSkinning
+from fieldrig.gui.state import RigState
+from fieldrig.neural.progress import Cancelled, ProgressEvent
+
+Progress = Callable[[ProgressEvent], Optional[bool]]
+
+#: The compute process sends at most one progress report per this many seconds.
+PROGRESS_INTERVAL_S = 0.05
+
+
+# ------------------------------------------------------------------ the compute process
+class RemoteError(RuntimeError):
+    """An unexpected exception raised by a job in the compute process.
+
+    Attributes
+    ----------
+    type_name : str
+        The original exception's class name.
+    message : str
+    """
+
+    def __init__(self, type_name: str, message: str):
+        super().__init__(f"{type_name}: {message}")
+        self.type_name, self.message = type_name, message
+
+
+def _portable(exc: BaseException) -> tuple:
+    """An exception as plain values that survive pickling (InputError's two-argument
+    constructor does not)."""
+    if isinstance(exc, InputError):
+        return ("input", exc.source, exc.problem)
+    if isinstance(exc, OSError):
+        return ("os", str(exc))
+    return ("other", type(exc).__name__, str(exc))
+
+
+def rebuilt_error(portable: tuple) -> BaseException:
+    """The exception a job raised, rebuilt in the app from :func:`_portable`'s values."""
+    kind = portable[0]
+    if kind == "input":
+        return InputError(portable[1], portable[2])
+    if kind == "os":
+        return OSError(portable[1])
+    return RemoteError(portable[1], portable[2])
+
+
+def _probe_cuda(send) -> None:
+    """In the compute process: report the CUDA GPU's name ("" for none) once torch is in."""
+    try:
+        import torch
+
+        send(("cuda", torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""))
+    except Exception:  # no usable torch: no GPU; training will say why it fails
+        send(("cuda", ""))
+
+
+def serve(conn, probe: bool = True) -> None:
+    """The compute process's loop.
+
+    Messages from the app: ``("job", work)``, ``("cancel",)``, ``("stop",)``. Messages to it:
+    ``("progress", event)``, ``("done", result)``, ``("cancelled",)``,
+    ``("error", portable exception, traceback)``, ``("cuda", name)``. A reader thread takes
+    the app's messages so that a cancel arrives while a job runs; the job's progress
+    callback answers False once it has. ``probe`` looks for a CUDA GPU in the background.
+    """
+    lock = threading.Lock()
+
+    def send(message) -> None:
+        with lock:
+            conn.send(message)
+
+    jobs: "queue.Queue" = queue.Queue()
+    cancel = threading.Event()
+
+    def read() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                jobs.put(None)
+                return
+            if message[0] == "cancel":
+                cancel.set()
+            elif message[0] == "job":
+                jobs.put(message[1])
+            else:
+                jobs.put(None)
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    if probe:
+        threading.Thread(target=_probe_cuda, args=(send,), daemon=True).start()
+    while True:
+        work = jobs.get()
+        if work is None:
+            return
+        cancel.clear()
+        last = [0.0]
+
+        def progress(event: ProgressEvent) -> bool:
+            now = time.perf_counter()
+            if now - last[0] >= PROGRESS_INTERVAL_S or event.fraction >= 1.0:
+                last[0] = now
+                send(("progress", event))
+            return not cancel.is_set()
+
+        try:
+            result = work(progress)
+        except Cancelled:
+            send(("cancelled",))
+        except BaseException as exc:  # everything goes back to the app, which shows it
+            send(("error", _portable(exc), traceback.format_exc()))
+        else:
+            send(("done", result))
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def saved_bytes(obj) -> bytes:
+    """What ``obj.save(path)`` writes, as bytes (trained fields travel and are stored so)."""
+    with tempfile.TemporaryDirectory(prefix="fieldrig-") as folder:
+        path = Path(folder) / "field.bin"
+        obj.save(path)
+        return path.read_bytes()
+
+
+def loaded_from_bytes(data: bytes, load: Callable[[Path], Any]):
+    """``load(path)`` on a temporary file holding ``data`` (the inverse of :func:`saved_bytes`)."""
+    with tempfile.TemporaryDirectory(prefix="fieldrig-") as folder:
+        path = Path(folder) / "field.bin"
+        path.write_bytes(data)
+        return load(path)
+
+
+# --------------------------------------------------------------------------- opening
+def open_mesh(path: str, progress: Progress):
+    """Read and check a mesh; a skinned glTF also gives its rig and skin weights.
+
+    Returns
+    -------
+    (MeshData, MeshReport, RigState or None)
+    """
+    from fieldrig.geometry.mesh_check import check_mesh
+    from fieldrig.geometry.mesh_io import load_mesh
+
+    progress(ProgressEvent("reading", 0.1))
+    mesh = load_mesh(path)
+    progress(ProgressEvent("checking", 0.6))
+    report = check_mesh(mesh.V, mesh.F, str(path))
+    rig_state = None
+    if Path(path).suffix.lower() in (".glb", ".gltf"):
+        from fieldrig.geometry.gltf import read_gltf_skin
+
+        try:
+            skin = read_gltf_skin(path)
+        except InputError:
+            skin = None  # an unrigged glTF is just a mesh
+        if skin is not None:
+            W = skin.handle_weights() if skin.weights is not None else None
+            W = W if W is not None and W.shape[0] == len(mesh.V) else None
+            rig_state = RigState(skin.rig, str(path), W, preview=None if W is None else PreviewSkinning(mesh.V, W))
+    return mesh, report, rig_state
+
+
+def open_rig(path: str, progress: Progress):
+    """A rig from TGF, JSON or a rigged glTF."""
+    from fieldrig.cli import load_any_rig
+
+    return load_any_rig(path)
+
+
+def open_cage(path: str, progress: Progress):
+    """A cage file, validated: ``(V, F)``."""
+    from fieldrig.geometry.cage import load_cage
+
+    cage = load_cage(path)
+    return cage.V, cage.F
+
+
+def make_auto_cage(V: np.ndarray, F: np.ndarray, progress: Progress):
+    """A coarse enclosing cage: ``(V, F)``."""
+    import fieldrig
+
+    progress(ProgressEvent("building the cage", 0.1))
+    cage = fieldrig.auto_cage(V, F)
+    return cage.V, cage.F
+
+
+def import_weights(path: str, shape: Tuple[int, int], V: np.ndarray, progress: Progress):
+    """Weights from NPY / CSV / DMAT, checked against (vertices, handles): ``(W, preview)``."""
+    from fieldrig.geometry.export import load_weights
+
+    W = load_weights(path)
+    if W.shape != tuple(shape):
+        raise InputError(path, f"weights have shape {W.shape}; the mesh has {shape[0]} vertices and the rig {shape[1]} handles")
+    return W, PreviewSkinning(V, W)
+
+
+def open_project(path: str, progress: Progress):
+    """A project, its mesh checked and its preview built: ``(Project, MeshReport or None, preview)``."""
+    from fieldrig.geometry.mesh_check import check_mesh
+    from fieldrig.project import load_project
+
+    progress(ProgressEvent("reading", 0.1))
+    project = load_project(path)
+    progress(ProgressEvent("checking the mesh", 0.5))
+    report = None if project.mesh is None else check_mesh(project.mesh.V, project.mesh.F, project.mesh.path)
+    preview = None if project.weights is None else PreviewSkinning(project.mesh.V, project.weights)
+    return project, report, preview
+
+
+def load_pose(path: str, rig, progress: Progress):
+    """A pose JSON that names handles of ``rig`` (an unknown name is an InputError)."""
+    from fieldrig.geometry.pose import Pose
+
+    pose = Pose.load(path)
+    pose.local_arrays(rig)
+    return pose
+
+
+# -------------------------------------------------------------------------- training
+def compute_weights(V, F, N, rig, preset: str, device: str, seed: int, progress: Progress):
+    """Train the skinning field: ``(field bytes, W (n, H), preview, device used)``."""
+    import fieldrig
+    from fieldrig.neural.device import resolve_device
+
+    progress(ProgressEvent("starting", 0.0))
+    dev = resolve_device(device)
+    field = fieldrig.fit_skinning_field(V, F, rig, N=N, preset=preset, device=dev, seed=seed, progress=progress)
+    W = np.asarray(field.evaluate(V), dtype=np.float64)
+    return saved_bytes(field), W, PreviewSkinning(V, W), str(dev)
+
+
+def compute_coordinates(cage_V, cage_F, points, objective: str, preset: str, device: str, seed: int,
+                        progress: Progress):
+    """Train barycentric coordinates: ``(field bytes, Phi (n, c), device used)``."""
+    import fieldrig
+    from fieldrig.geometry.cage import Cage
+    from fieldrig.neural.device import resolve_device
+
+    progress(ProgressEvent("starting", 0.0))
+    dev = resolve_device(device)
+    field = fieldrig.fit_barycentric_field(Cage.from_arrays(cage_V, cage_F), objective=objective, preset=preset,
+                                           seed=seed, device=dev, progress=progress)
+    return saved_bytes(field), np.asarray(field.evaluate(points), dtype=np.float64), str(dev)
+
+
+# --------------------------------------------------------------------------- writing
+def save_rig(rig, path: str, progress: Progress) -> None:
+    from fieldrig.geometry.rig import save_rig as write
+
+    write(rig, path)
+
+
+def export_weights(path: str, W, names, progress: Progress) -> None:
+    from fieldrig.geometry.export import save_weights
+
+    save_weights(path, W, names)
+
+
+def export_gltf(path: str, mesh, rig, W, max_influences: int, progress: Progress) -> None:
+    from fieldrig.geometry.gltf import write_skinned_gltf
+
+    write_skinned_gltf(path, mesh.V, mesh.F, rig, W, max_influences=max_influences, normals=mesh.N)
+
+
+def export_posed_mesh(path: str, V, F, rig_state: RigState, cage_state, cage_pose, method: str, deformation: str,
+                      progress: Progress) -> None:
+    """The mesh as the pose (or the cage) deforms it, written as OBJ / PLY."""
+    from fieldrig.geometry.export import save_mesh
+    from fieldrig.gui.state import deform_mesh
+
+    save_mesh(path, deform_mesh(V, rig_state, cage_state, cage_pose, method, deformation), F)
+
+
+def save_pose(pose, path: str, progress: Progress) -> None:
+    pose.save(path)
+
+
+def save_project(project, path: str, progress: Progress) -> None:
+    from fieldrig.project import save_project as write
+
+    write(project, path)
+
+
+if __name__ == "__main__":  # the compute process: python -m fieldrig.gui.work ADDRESS [--no-probe]
+    from multiprocessing.connection import Client
+
+    serve(Client(sys.argv[1], authkey=bytes.fromhex(os.environ["FIELDRIG_COMPUTE_KEY"])), probe="--no-probe" not in sys.argv)
