@@ -13,7 +13,9 @@ Modules, by responsibility:
 - :mod:`~fieldrig.gui.tools` — what a click does; :mod:`~fieldrig.gui.picking` — surface
   and volume placement.
 - :mod:`~fieldrig.gui.controller` — open, compute, export, save, as background jobs;
-  :mod:`~fieldrig.gui.jobs` — the worker thread, progress and cancel.
+  :mod:`~fieldrig.gui.jobs` — the compute process, progress and cancel;
+  :mod:`~fieldrig.gui.work` — what runs there; :mod:`~fieldrig.gui.state` — the state as
+  plain values.
 - :mod:`~fieldrig.gui.panel`, :mod:`~fieldrig.gui.tabs`, :mod:`~fieldrig.gui.widgets`,
   :mod:`~fieldrig.gui.colors` — the Qt panel.
 - :mod:`~fieldrig.gui.cli_commands` — the ``view`` and ``render`` subcommands.

@@ -1,9 +1,10 @@
-"""The desktop app: polyscope's window and the Qt panel in one process, one thread.
+"""The desktop app: polyscope's window and the Qt panel in one process and one thread,
+slow work in a second process.
 
 A ``QTimer`` (16 ms) drives ``ps.frame_tick()`` through :meth:`Viewer.tick`; Qt's event
-loop runs everything else. ``ps.show()`` is never called. Slow work runs in the
-:class:`~fieldrig.gui.jobs.JobRunner`'s worker thread, so the 3D view keeps turning while
-fields train.
+loop runs everything else. ``ps.show()`` is never called. Slow work runs in the compute process
+(:class:`~fieldrig.gui.jobs.ComputeProcess`), so the 3D view keeps turning while fields
+train.
 
     fieldrig view arm.obj --rig arm.tgf
     python -m fieldrig.gui.app arm.obj --rig arm.tgf

@@ -183,7 +183,7 @@ class Document(QObject):
 
     def set_weights(self, weights: np.ndarray, skinning_field=None, text: str = "Compute weights", preview=None) -> None:
         """Install computed or imported weights (undoable); ``preview`` is their skinning
-        operator when it was built off the UI thread."""
+        operator when it was built away from the UI (the compute process)."""
         self._push("rig_state", replace(self.rig_state, weights=weights, skinning_field=skinning_field,
                                         weights_stale=False, preview=preview), text)
 

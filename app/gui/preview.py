@@ -17,7 +17,7 @@ Two layouts, chosen by how many weights are non-zero:
 
 DQS uses :class:`~fieldrig.geometry.deform.Skinner` (sparse) or
 :func:`~fieldrig.geometry.deform.dual_quaternion_skinning` (dense). Building a preview
-can take longer than a frame, so the app builds it in the worker thread, with the weights.
+can take longer than a frame, so the app builds it in the compute process, with the weights.
 ``bench/pose_preview.py`` times it inside the viewer.
 """
 from __future__ import annotations

@@ -37,7 +37,7 @@ class RigState:
         reads it back).
     pose : Pose
     preview : PreviewSkinning or None
-        The skinning operator the viewer deforms the mesh with (built off the UI thread
+        The skinning operator the viewer deforms the mesh with (built in the compute process
         together with the weights; the viewer builds one itself when it is None).
     """
 
