@@ -91,8 +91,11 @@ class FieldConfig:
         """Defaults for a cage: a moderate candidate count for its size; ``sharp`` (for
         total-variation objectives, whose optimum concentrates on few candidates) raises
         the logit scale to 50."""
-        apexes = (None if n_vertices <= 16 else 6) if dim == 2 else (None if n_vertices <= 16 else 2)
-        return FieldConfig(apexes_per_cell=apexes, logit_scale=50.0 if sharp else 10.0)
+        if dim == 2:
+            return FieldConfig(apexes_per_cell=None if n_vertices <= 16 else 4, random_triangulations=16 if n_vertices <= 16 else 32,
+                               logit_scale=50.0 if sharp else 10.0)
+        return FieldConfig(apexes_per_cell=None if n_vertices <= 8 else 2, random_triangulations=24,
+                           logit_scale=50.0 if sharp else 10.0)
 
 
 @dataclass
@@ -191,23 +194,23 @@ class SimplexLocator(torch.nn.Module):
             for a in range(0, len(u), step):
                 local = (lifted[a:a + step] @ flat.T).view(-1, L, self.max_simplices).argmax(dim=2)
                 simplex[a:a + step] = self.members.gather(1, local.T).T
-            bary = self._bary(simplex, u[:, None, :])
+            bary = self._bary(simplex, u)
         else:
             simplex = hint.clone()
-            bary = self._bary(simplex, u[:, None, :])
+            bary = self._bary(simplex, u)
             outside = bary.amin(dim=0) < -1e-9
             if bool(outside.any()):
                 p_idx, l_idx = outside.nonzero(as_tuple=True)
                 simplex[p_idx, l_idx] = self._locate_in(l_idx, lifted[p_idx])
-                bary[:, p_idx, l_idx] = self._bary(simplex[p_idx, l_idx], u[p_idx])
+                bary[:, p_idx, l_idx] = self._bary(simplex[p_idx, l_idx, None], u[p_idx])[..., 0]
         tie = bary.amin(dim=0) < -1e-9
         if bool(tie.any()):   # at a rounding-level tie the plane test can pick a neighbour
             p_idx, l_idx = tie.nonzero(as_tuple=True)
             cand = self.members[l_idx]                                           # (k, T)
-            score = self._bary(cand.clamp(min=0), u[p_idx][:, None, :]).amin(dim=0)
+            score = self._bary(cand.clamp(min=0), u[p_idx]).amin(dim=0)
             score = score.masked_fill(cand < 0, -float("inf"))
             simplex[p_idx, l_idx] = cand.gather(1, score.argmax(dim=1, keepdim=True))[:, 0]
-            bary[:, p_idx, l_idx] = self._bary(simplex[p_idx, l_idx], u[p_idx])
+            bary[:, p_idx, l_idx] = self._bary(simplex[p_idx, l_idx, None], u[p_idx])[..., 0]
         return simplex, self.simplex_vertices[:, simplex], bary.clamp(min=0.0)
 
     def _locate_in(self, triangulation: torch.Tensor, lifted: torch.Tensor) -> torch.Tensor:
@@ -221,13 +224,17 @@ class SimplexLocator(torch.nn.Module):
         return out
 
     def _bary(self, simplex: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """Barycentric coordinates (d+1, ...) of points u (..., d) (broadcast) in simplices (...)."""
-        k = self.affine.shape[0]
+        """Barycentric coordinates (d+1, P, m) of points u (P, d) in simplices (P, m)."""
+        k, S = self.affine.shape[0], self.affine.shape[2]
+        if S <= simplex.shape[1] * k:   # few distinct simplices: all of them at once, then pick
+            lifted = torch.cat([u, torch.ones_like(u[:, :1])], dim=1)
+            every = (lifted @ self.affine.permute(2, 0, 1).reshape(S * k, k).T).view(len(u), S, k)
+            return torch.stack([every[..., j].gather(1, simplex) for j in range(k)])
         rows = []
         for j in range(k):
             row = self.affine[j, k - 1][simplex]
             for c in range(k - 1):
-                row = row + self.affine[j, c][simplex] * u[..., c]
+                row = row + self.affine[j, c][simplex] * u[:, c:c + 1]
             rows.append(row)
         return torch.stack(rows)
 
@@ -339,7 +346,7 @@ class BarycentricField(torch.nn.Module):
         PointGeometry
         """
         dev = self.device
-        xt = torch.as_tensor(x, dtype=torch.float64, device=dev)
+        xt = torch.tensor(x, dtype=torch.float64, device=dev)
         simplex, vertices, bary = self.locator(xt, hint)
         cv = torch.as_tensor(cell_vertices, dtype=torch.long, device=dev)
         cw = torch.as_tensor(cell_weights, dtype=torch.float64, device=dev)
@@ -421,7 +428,7 @@ class BarycentricField(torch.nn.Module):
         f = self.family
         data = {
             "format": FORMAT, "version": VERSION, "cage_hash": self.cage.hash, "seed": self.seed,
-            "cage_V": torch.as_tensor(self.cage.V), "cage_F": torch.as_tensor(self.cage.F),
+            "cage_V": torch.tensor(self.cage.V), "cage_F": torch.tensor(self.cage.F),
             "config": asdict(self.config),
             "family": {"simplices": torch.as_tensor(f.simplices), "members": torch.as_tensor(f.members),
                        "counts": torch.as_tensor(f.counts), "heights": torch.as_tensor(f.heights)},

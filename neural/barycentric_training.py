@@ -46,20 +46,20 @@ class TrainingSettings:
         Interior stencils drawn once per training (boundary pairs: a quarter as many).
     """
 
-    steps: int = 1500
-    batch: int = 1024
-    boundary_batch: int = 256
+    steps: int = 400
+    batch: int = 512
+    boundary_batch: int = 128
     learning_rate: Optional[float] = None
     epsilon: float = 0.01
-    pool: int = 65536
+    pool: int = 32768
 
 
 #: Named settings: "fast" for tests and previews, "balanced" (default) for the quality the
 #: bench reports, "high" for more steps.
 BARYCENTRIC_PRESETS: Dict[str, TrainingSettings] = {
-    "fast": TrainingSettings(steps=150, batch=512, boundary_batch=128, pool=8192),
+    "fast": TrainingSettings(steps=150, batch=256, boundary_batch=64, pool=8192),
     "balanced": TrainingSettings(),
-    "high": TrainingSettings(steps=5000, batch=2048, boundary_batch=512, pool=131072),
+    "high": TrainingSettings(steps=1500, batch=1024, boundary_batch=256, pool=65536),
 }
 
 

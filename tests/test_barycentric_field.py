@@ -106,7 +106,7 @@ def test_candidates_per_point_do_not_grow_with_all_simplices():
     sphere = trimesh.creation.uv_sphere(count=[8, 10])   # 62 vertices
     cage = Cage.from_arrays(sphere.vertices * [1.0, 0.6, 0.8], sphere.faces)
     field = BarycentricField.create(cage, FieldConfig(random_triangulations=2, apexes_per_cell=1), device="cpu")
-    assert field.n_candidates == 3 + len(cage.F)
+    assert field.n_candidates <= 3 + len(cage.F)
     assert field.n_candidates * field.locator.max_simplices < 62 * 61 * 60 * 59 // 24 // 10
     P = cage.sample_interior(500, np.random.default_rng(7))
     assert_valid(field.evaluate(P), P, cage)

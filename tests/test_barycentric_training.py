@@ -2,6 +2,8 @@
 
 Few steps, small batches: these tests check trends and identities. The full-quality figures
 (agreement with FEM harmonic coordinates, locality, timings) are printed by bench/coords.py.
+These trainings are thousands of small tensor operations: one torch thread runs them
+fastest (several times faster than two on a busy 2-core machine), so the module uses one.
 """
 import numpy as np
 import pytest
@@ -16,6 +18,14 @@ from fieldrig.neural.barycentric_field import BarycentricField
 from fieldrig.neural.progress import Cancelled
 
 from test_cage import L_SHAPE, extruded_l, star
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 QUICK = dict(preset="fast", steps=80, batch=192, boundary_batch=48, pool=2048, device="cpu")
 SQUARE = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float)
