@@ -275,13 +275,14 @@ def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
     import numpy as np
 
     import fieldrig
-    from fieldrig.cli import load_any_rig, train_weights, write_weight_outputs
+    from fieldrig.cli import train_weights, write_weight_outputs
+    from fieldrig.geometry.rig import load_rig
     from fieldrig.geometry.gltf import pruned_mass
 
     s = asset.settings
     t0 = time.perf_counter()
     mesh = fieldrig.load_mesh(asset.mesh)
-    rig = load_any_rig(asset.rig)
+    rig = load_rig(asset.rig)
     t1 = time.perf_counter()
     import torch  # after the inputs: a bad file fails without loading torch
 

@@ -296,18 +296,6 @@ class _ProgressBar:
         self._bar.close()
 
 
-def load_any_rig(path: str):
-    """A rig from TGF, JSON or a rigged glTF (:func:`fieldrig.geometry.rig.load_rig` reads a
-    ``.glb`` as text before dispatching to the glTF reader, so glTF goes there directly)."""
-    if Path(path).suffix.lower() in (".glb", ".gltf"):
-        from fieldrig.geometry.gltf import load_gltf_rig
-
-        return load_gltf_rig(path)
-    from fieldrig.geometry.rig import load_rig
-
-    return load_rig(path)
-
-
 def _say(args, message: str) -> None:
     if not getattr(args, "quiet", False):
         print(message, file=sys.stderr)
@@ -330,7 +318,9 @@ def cmd_weights(args) -> int:
     import fieldrig
 
     mesh = fieldrig.load_mesh(args.mesh)
-    rig = load_any_rig(args.rig)
+    from fieldrig.geometry.rig import load_rig
+
+    rig = load_rig(args.rig)
     for warning in mesh.warnings:
         _say(args, f"{args.mesh}: warning: {warning}")
     if args.field:
@@ -534,7 +524,9 @@ def _posed_vertices(args, mesh):
     if weights_path is None:
         raise InputError("--weights", "give the weights file (the mesh is not a skinned glTF)")
     skin = read_gltf_skin(weights_path) if Path(weights_path).suffix.lower() in gltf else None
-    rig = load_any_rig(args.rig) if args.rig else skin.rig if skin else None
+    from fieldrig.geometry.rig import load_rig
+
+    rig = load_rig(args.rig) if args.rig else skin.rig if skin else None
     if rig is None:
         raise InputError("--rig", "give the rig the weights were computed for")
     W = skin.handle_weights() if skin else load_weights(weights_path)
@@ -604,7 +596,9 @@ def cmd_check(args) -> int:
     from fieldrig.geometry.mesh_check import check_mesh, handles_outside
 
     mesh = fieldrig.load_mesh(args.mesh)
-    rig = load_any_rig(args.rig) if args.rig else None
+    from fieldrig.geometry.rig import load_rig
+
+    rig = load_rig(args.rig) if args.rig else None
     report = check_mesh(mesh.V, mesh.F, args.mesh)
     lines = [f"{args.mesh}:"] + report.summary() + [f"Warning: {w}" for w in mesh.warnings]
     outside: List[str] = []

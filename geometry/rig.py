@@ -244,6 +244,10 @@ def load_rig(path: Union[str, os.PathLike]) -> Rig:
     if not path.is_file():
         raise InputError(str(path), "rig file not found")
     suffix = path.suffix.lower()
+    if suffix in (".gltf", ".glb"):
+        from fieldrig.geometry.gltf import load_gltf_rig
+
+        return load_gltf_rig(path)
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -254,10 +258,6 @@ def load_rig(path: Union[str, os.PathLike]) -> Rig:
         return _parse_tgf(text, str(path))
     if suffix == ".json":
         return _parse_json(text, str(path))
-    if suffix in (".gltf", ".glb"):
-        from fieldrig.geometry.gltf import load_gltf_rig
-
-        return load_gltf_rig(path)
     raise InputError(str(path), f"unknown rig format {suffix!r} (expected .tgf, .json, .gltf or .glb)")
 
 

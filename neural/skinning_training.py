@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, Optional, Tuple
 
@@ -69,7 +70,7 @@ class SkinningPreset:
     """
 
     particles: Tuple[int, ...]
-    samples_per_particle: float = 8.0
+    samples_per_particle: float = 12.0
     surface_samples_per_particle: float = 2.0
     kernel_width: float = 1.0
     kernel_support: float = 2.0
@@ -207,6 +208,8 @@ def _normal_equations(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor
     ``rows`` must be sorted; the right-hand side ``c`` is zero on the first ``n_zero_rhs``
     rows and ``rhs_tail`` on the rest.
     """
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+    warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
     n_rows = n_zero_rhs + len(rhs_tail)
     crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=vals.device)
     crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n_rows), 0)
