@@ -118,13 +118,10 @@ def read_manifest(path: PathLike, defaults: Optional[Dict] = None) -> List[Asset
     max_influences, save_field; an asset's own override the manifest's ``defaults``, which
     override ``defaults``.
     """
+    from fieldrig.geometry.json_file import read_json
+
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"cannot read manifest ({exc})") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(str(path), f"invalid JSON ({exc.msg} at line {exc.lineno})") from exc
+    data = read_json(path, "manifest")
     if isinstance(data, list):
         data = {"assets": data}
     if not isinstance(data, dict) or not isinstance(data.get("assets"), list) or not data["assets"]:

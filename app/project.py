@@ -36,7 +36,7 @@ from fieldrig.geometry.atomic import atomic_path
 from fieldrig.geometry.errors import InputError
 from fieldrig.geometry.mesh_io import MeshData, load_mesh
 from fieldrig.geometry.pose import Pose
-from fieldrig.geometry.rig import Rig, _parse_json, rig_to_json
+from fieldrig.geometry.rig import Rig, rig_from_json, rig_to_json
 
 PathLike = Union[str, os.PathLike]
 
@@ -264,7 +264,7 @@ def load_project(path: PathLike) -> Project:
             setattr(project, key, str(found))
 
     if meta.get("rig") is not None:
-        project.rig = _parse_json(json.dumps(meta["rig"]), source + ":rig")
+        project.rig = rig_from_json(meta["rig"], source + ":rig")
     pose_rotations, pose_translations = arrays.pop("pose_rotations", None), arrays.pop("pose_translations", None)
     if meta.get("pose") is not None and project.rig is not None:
         project.pose = Pose(dict(zip(meta["pose"]["rotations"], pose_rotations)),

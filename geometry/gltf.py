@@ -39,7 +39,7 @@ import numpy as np
 
 from fieldrig.geometry.atomic import atomic_write_bytes, atomic_write_text
 from fieldrig.geometry.errors import InputError
-from fieldrig.geometry.rig import Rig, _parse_json, rig_to_json
+from fieldrig.geometry.rig import Rig, rig_from_json, rig_to_json
 
 PathLike = Union[str, os.PathLike]
 
@@ -532,7 +532,7 @@ def _own_rig(skin: dict, names: List[str], positions: np.ndarray, source: str) -
     if stored is None:
         return None
     try:
-        rig = _parse_json(json.dumps(stored), source)
+        rig = rig_from_json(stored, source)
     except InputError:
         return None
     H = rig.n_handles

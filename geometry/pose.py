@@ -192,16 +192,9 @@ class Pose:
     @classmethod
     def load(cls, path: PathLike) -> "Pose":
         """Read a pose JSON file."""
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(str(path), "pose file not found")
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(str(path), f"cannot read pose file ({exc})") from exc
-        except json.JSONDecodeError as exc:
-            raise InputError(str(path), f"invalid JSON ({exc.msg} at line {exc.lineno})") from exc
-        return cls.from_json(data, str(path))
+        from fieldrig.geometry.json_file import read_json
+
+        return cls.from_json(read_json(path, "pose"), str(path))
 
 
 def pose_transforms(rig: Rig, pose: Optional[Pose] = None) -> np.ndarray:

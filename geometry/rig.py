@@ -248,17 +248,19 @@ def load_rig(path: Union[str, os.PathLike]) -> Rig:
         from fieldrig.geometry.gltf import load_gltf_rig
 
         return load_gltf_rig(path)
+    if suffix == ".json":
+        from fieldrig.geometry.json_file import read_json
+
+        return rig_from_json(read_json(path, "rig"), str(path))
+    if suffix != ".tgf":
+        raise InputError(str(path), f"unknown rig format {suffix!r} (expected .tgf, .json, .gltf or .glb)")
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(str(path), f"cannot read rig file ({exc})") from exc
     if not text.strip():
         raise InputError(str(path), "rig file is empty")
-    if suffix == ".tgf":
-        return _parse_tgf(text, str(path))
-    if suffix == ".json":
-        return _parse_json(text, str(path))
-    raise InputError(str(path), f"unknown rig format {suffix!r} (expected .tgf, .json, .gltf or .glb)")
+    return _parse_tgf(text, str(path))
 
 
 def _parse_tgf(text: str, source: str) -> Rig:
@@ -289,11 +291,8 @@ def _parse_tgf(text: str, source: str) -> Rig:
     return Rig.from_arrays(np.array(joints), np.array(edges, dtype=np.int64).reshape(-1, 2), source=source)
 
 
-def _parse_json(text: str, source: str) -> Rig:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(source, f"invalid JSON ({exc.msg} at line {exc.lineno})") from exc
+def rig_from_json(data, source: str = "rig") -> Rig:
+    """A rig from the parsed JSON form (the inverse of :func:`rig_to_json`)."""
     if not isinstance(data, dict) or "joints" not in data:
         raise InputError(source, "a rig JSON needs a top-level object with a 'joints' list")
     try:

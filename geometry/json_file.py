@@ -1,0 +1,42 @@
+"""Reading a user's JSON file with errors that name the file."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Union
+
+
+def read_json(path: Union[str, os.PathLike], what: str) -> Any:
+    """Parse a JSON file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    what : str
+        What the file holds ("rig", "pose", ...), for the messages.
+
+    Returns
+    -------
+    The parsed JSON value.
+
+    Raises
+    ------
+    InputError
+        The file is missing, unreadable, empty or not valid JSON.
+    """
+    from fieldrig.geometry.errors import InputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), f"{what} file not found")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"cannot read {what} file ({exc})") from exc
+    if not text.strip():
+        raise InputError(str(path), f"{what} file is empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), f"invalid JSON ({exc.msg} at line {exc.lineno})") from exc
