@@ -1,4 +1,4 @@
-"""Reading a user's JSON file with errors that name the file."""
+"""Reading a user's text and JSON files, with errors that name the file."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any, Union
 
 
-def read_json(path: Union[str, os.PathLike], what: str) -> Any:
-    """Parse a JSON file.
+def read_text(path: Union[str, os.PathLike], what: str) -> str:
+    """The text of a user's file.
 
     Parameters
     ----------
@@ -16,14 +16,10 @@ def read_json(path: Union[str, os.PathLike], what: str) -> Any:
     what : str
         What the file holds ("rig", "pose", ...), for the messages.
 
-    Returns
-    -------
-    The parsed JSON value.
-
     Raises
     ------
     InputError
-        The file is missing, unreadable, empty or not valid JSON.
+        The file is missing, unreadable, not text, or empty.
     """
     from fieldrig.geometry.errors import InputError
 
@@ -36,6 +32,14 @@ def read_json(path: Union[str, os.PathLike], what: str) -> Any:
         raise InputError(str(path), f"cannot read {what} file ({exc})") from exc
     if not text.strip():
         raise InputError(str(path), f"{what} file is empty")
+    return text
+
+
+def read_json(path: Union[str, os.PathLike], what: str) -> Any:
+    """Parse a user's JSON file (errors as in :func:`read_text`, plus invalid JSON)."""
+    from fieldrig.geometry.errors import InputError
+
+    text = read_text(path, what)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -234,7 +234,8 @@ def load_rig(path: Union[str, os.PathLike]) -> Rig:
     Parameters
     ----------
     path : str or PathLike
-        ``.tgf`` or ``.json``. (glTF skins are read by ``fieldrig.geometry.gltf``.)
+        ``.tgf``, ``.json``, or a rigged ``.gltf`` / ``.glb`` (joints from its skin, read
+        by :func:`fieldrig.geometry.gltf.load_gltf_rig`).
 
     Returns
     -------
@@ -248,19 +249,13 @@ def load_rig(path: Union[str, os.PathLike]) -> Rig:
         from fieldrig.geometry.gltf import load_gltf_rig
 
         return load_gltf_rig(path)
-    if suffix == ".json":
-        from fieldrig.geometry.json_file import read_json
+    from fieldrig.geometry.json_file import read_json, read_text
 
+    if suffix == ".json":
         return rig_from_json(read_json(path, "rig"), str(path))
     if suffix != ".tgf":
         raise InputError(str(path), f"unknown rig format {suffix!r} (expected .tgf, .json, .gltf or .glb)")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"cannot read rig file ({exc})") from exc
-    if not text.strip():
-        raise InputError(str(path), "rig file is empty")
-    return _parse_tgf(text, str(path))
+    return _parse_tgf(read_text(path, "rig"), str(path))
 
 
 def _parse_tgf(text: str, source: str) -> Rig:
