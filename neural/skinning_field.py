@@ -60,13 +60,14 @@ def kernel_pairs(X: np.ndarray, tree: cKDTree, radius: float, visibility: Option
     Returns
     -------
     KernelPairs
+        Sorted by point.
     """
     near = cKDTree(X).sparse_distance_matrix(tree, radius, output_type="coo_matrix")
     rows, cols = near.row.astype(np.int64), near.col.astype(np.int64)
     if visibility is not None and len(rows):
         keep = visibility.visible(X[rows], tree.data[cols])
         rows, cols = rows[keep], cols[keep]
-    order = np.lexsort((cols, rows))
+    order = np.argsort(rows, kind="stable")
     return KernelPairs(torch.as_tensor(rows[order], device=device), torch.as_tensor(cols[order], device=device))
 
 

@@ -206,19 +206,29 @@ def _normal_equations(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor
     """``A^T A`` (dense) and ``A^T c`` of the sparse least-squares system ``min |A p - c|``.
 
     ``rows`` must be sorted; the right-hand side ``c`` is zero on the first ``n_zero_rhs``
-    rows and ``rhs_tail`` on the rest.
+    rows and ``rhs_tail`` on the rest. The sparse product runs in cuSPARSE on a GPU and in
+    SciPy on the CPU (twice as fast there as torch's CPU kernel).
     """
+    n_rows = n_zero_rhs + len(rhs_tail)
+    tail = slice(int(torch.searchsorted(rows, n_zero_rhs)), None)
+    if vals.device.type == "cpu":
+        import scipy.sparse as sp
+
+        A = sp.csr_matrix((vals.numpy(), (rows.numpy(), cols.numpy())), shape=(n_rows, n))
+        gram = torch.as_tensor((A.T @ A).toarray())
+        b = torch.as_tensor(A[n_zero_rhs:].T @ rhs_tail.numpy())
+        return gram, b
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
     warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
-    n_rows = n_zero_rhs + len(rhs_tail)
     crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=vals.device)
     crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n_rows), 0)
-    A = torch.sparse_csr_tensor(crow, cols, vals, (n_rows, n))
-    At = A.t().to_sparse_csr()
-    gram = torch.sparse.mm(At, A).to_dense()
-    tail = torch.sparse_csr_tensor(crow[n_zero_rhs:] - crow[n_zero_rhs], cols[crow[n_zero_rhs]:], vals[crow[n_zero_rhs]:],
-                                   (len(rhs_tail), n))
-    b = torch.sparse.mm(tail.t().to_sparse_csr(), rhs_tail)
+    by_col = torch.argsort(cols, stable=True)
+    ccol = torch.zeros(n + 1, dtype=torch.int64, device=vals.device)
+    ccol[1:] = torch.cumsum(torch.bincount(cols, minlength=n), 0)
+    At = torch.sparse_csr_tensor(ccol, rows[by_col], vals[by_col], (n, n_rows))
+    gram = torch.sparse.mm(At, torch.sparse_csr_tensor(crow, cols, vals, (n_rows, n))).to_dense()
+    b = torch.zeros(n, rhs_tail.shape[1], dtype=vals.dtype, device=vals.device)
+    b.index_add_(0, cols[tail], vals[tail, None] * rhs_tail[rows[tail] - n_zero_rhs])
     return gram, b
 
 
