@@ -18,6 +18,7 @@ above 1e-3 per point. With CUDA available (``--device auto`` or ``cuda``) the ti
 are trained on the GPU too.
 
     python bench/coords.py                   # everything, CPU (+ GPU rows when CUDA is there)
+    python bench/coords.py --threads 2       # CPU timings with two torch threads
     python bench/coords.py --cases L star    # a subset
     python bench/coords.py --device cuda
 """
@@ -112,7 +113,11 @@ def main() -> int:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--points", type=int, default=10_000, help="random interior test points per case")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: training is many small tensor operations, and on the "
+                             "busy 2-core development machine two threads ran them 3× slower than one)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda: no CUDA GPU available to torch")
     devices = ["cuda"] if args.device == "cuda" else ["cpu"] + (["cuda"] if torch.cuda.is_available() and args.device == "auto" else [])
@@ -133,7 +138,8 @@ def main() -> int:
         M = mean_value_coordinates(cage, P)
         kind = f"{cage.dim}D, {cage.n_vertices} vertices, {reflex_edges(cage)} reflex {'edges' if cage.dim == 3 else 'vertices'}"
         print(f"[{name}] cage: {kind}; FEM {len(fem.elements):,} elements in {fem_time:.1f} s (4× coarser FEM moves "
-              f"{fem_shift:.4f}); harmonic active {(H > 1e-3).sum(axis=1).mean():.2f}; MVC min {M.min():.3f}")
+              f"{fem_shift:.4f}); harmonic active {(H > 1e-3).sum(axis=1).mean():.2f}; MVC min {M.min():.3f}, "
+              f"MVC vs harmonic {np.abs(M - H).mean():.4f}")
         fresh = BarycentricField.create(cage, seed=args.seed, device="cpu")
         res = validity(fresh.evaluate(P), P, cage)
         rows.append((name, "fresh init", "cpu", None, res, None, None, None, None))

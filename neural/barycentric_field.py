@@ -15,15 +15,19 @@ family whose sufficient statistics are the candidates ``β_l(x)``: any coordinat
 in the relative interior of their convex hull is reached by some ``e``. Equal
 ``β`` give equal logits, so the mixture is continuous wherever the triangulations are.
 
-Boundary interpolation on non-convex cages: triangulations whose simplex at x does not
-give the exact boundary values at x's closest boundary point p are pushed out near the
-boundary by ``penalty_l = κ ψ(δ/ρ) |β_l(x) − φ_∂(p)|₁ / √δ`` (δ = distance to the boundary
-over the cage diameter, ψ(t) = (1 − t)² on [0, 1), 0 beyond). The square root (rather than
-δ itself) leaves room for coordinates that leave their boundary values like δ^(2/3) or
-δ^(1/2), as harmonic coordinates do at reflex corners. Every boundary point lies on
-a facet of some triangulation of the family, whose penalty stays bounded, while the
-others' grows without bound: φ(x) → φ_∂(p) as x → p, and on the boundary itself the exact
-boundary values are returned (one-hot at a vertex, that edge's / face's barycentrics).
+Boundary interpolation on non-convex cages: with p the closest boundary point of x, δ its
+distance over the cage diameter, φ_∂(p) the exact boundary values there, c_l = |β_l(x) −
+φ_∂(p)|₁ and t = δ/ρ, triangulations that do not interpolate the boundary at p are pushed
+out by
+
+    penalty_l = c_l [γ (t − 1 − log t) + η (1/δ − 1/ρ)]   for δ < ρ, 0 beyond.
+
+Every boundary point lies on a facet of some triangulation of the family (c_l → 0 there);
+the others' weights vanish like a power of δ (the log term, mild enough to let coordinates
+leave their boundary values like δ^(2/3), as harmonic coordinates do at reflex corners), and
+faster than any power inside the thin layer δ < η. So φ(x) → φ_∂(p) as x → p, and on the
+boundary itself the exact values are returned (one-hot at a vertex, that edge's / face's
+barycentrics).
 """
 from __future__ import annotations
 
@@ -50,7 +54,8 @@ _PLANE_BUDGET = 1 << 22
 
 @dataclass
 class FieldConfig:
-    """Architecture of a :class:`BarycentricField` (all defaults are what the bench uses).
+    """Architecture of a :class:`BarycentricField` (see :meth:`default_for` for the defaults
+    the API uses for a given cage).
 
     Attributes
     ----------
@@ -65,7 +70,9 @@ class FieldConfig:
     random_triangulations : int
         Random regular triangulations in the family (besides the Delaunay one).
     apexes_per_cell : int or None
-        Forced simplices per boundary cell (None: every inner-side vertex).
+        None: a forced triangulation for every boundary cell and inner-side vertex; k: only
+        until every cell is a facet of k triangulations (see
+        :func:`~fieldrig.geometry.cage_triangulations.cage_triangulations`).
     boundary_sharpness : float
         γ: strength of the logarithmic boundary-consistency penalty.
     boundary_band : float
@@ -88,14 +95,21 @@ class FieldConfig:
 
     @staticmethod
     def default_for(dim: int, n_vertices: int, sharp: bool = False) -> "FieldConfig":
-        """Defaults for a cage: a moderate candidate count for its size; ``sharp`` (for
-        total-variation objectives, whose optimum concentrates on few candidates) raises
-        the logit scale to 50."""
+        """Defaults for a cage.
+
+        Polygons of up to 16 vertices get every forced triangulation (the 12-vertex star:
+        101 candidates per point); larger polygons and 3D cages get 32 / 24 random ones
+        and forced ones only where cells are not yet facets of 4 / 2 of them (the 32-vertex
+        spot cage: 25), which keeps the cost per point independent of C(n, d+1).
+        ``sharp`` (total-variation objectives, whose optimum concentrates on few candidates)
+        raises the logit scale from 10 to 50.
+        """
+        scale = 50.0 if sharp else 10.0
+        if dim == 2 and n_vertices <= 16:
+            return FieldConfig(apexes_per_cell=None, random_triangulations=16, logit_scale=scale)
         if dim == 2:
-            return FieldConfig(apexes_per_cell=None if n_vertices <= 16 else 4, random_triangulations=16 if n_vertices <= 16 else 32,
-                               logit_scale=50.0 if sharp else 10.0)
-        return FieldConfig(apexes_per_cell=None if n_vertices <= 8 else 2, random_triangulations=24,
-                           logit_scale=50.0 if sharp else 10.0)
+            return FieldConfig(apexes_per_cell=4, random_triangulations=32, logit_scale=scale)
+        return FieldConfig(apexes_per_cell=2, random_triangulations=24, logit_scale=scale)
 
 
 @dataclass
