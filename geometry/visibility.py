@@ -11,16 +11,18 @@ _CHUNK = 2_000_000
 class SegmentVisibility:
     """Tells whether the straight segment between two points crosses the surface.
 
-    Crossings closer than ``margin`` to either end are ignored, so that a point on the
-    surface (a mesh vertex) is not hidden by the triangles it lies on. A point cloud has
-    no surface to block anything: every pair is visible.
+    Crossings closer than ``margin`` to the segment's start are ignored, so that a start
+    point on the surface (a mesh vertex, a surface sample) is not hidden by the triangles
+    it lies on; the end point gets no such allowance, so a kernel centre a hair inside
+    the surface does not see through it. A point cloud has no surface to block anything:
+    every pair is visible.
 
     Parameters
     ----------
     V : (n, 3) float
     F : (m, 3) int or None
     margin : float
-        Length ignored at each end of every segment.
+        Length ignored at the start of every segment.
     """
 
     def __init__(self, V: np.ndarray, F: Optional[np.ndarray], margin: float):
@@ -34,7 +36,7 @@ class SegmentVisibility:
             TriangleMesh(self._scene, np.ascontiguousarray(np.asarray(V)[np.asarray(F)], dtype=np.float32))
 
     def visible(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        """Whether each segment ``A[i] -> B[i]`` is free of surface crossings.
+        """Whether each segment ``A[i] -> B[i]`` is free of surface crossings (see the class).
 
         Parameters
         ----------
@@ -52,7 +54,7 @@ class SegmentVisibility:
             a, b = A[start:start + _CHUNK], B[start:start + _CHUNK]
             d = b - a
             length = np.linalg.norm(d, axis=1)
-            free = length - 2 * self.margin
+            free = length - self.margin
             test = np.flatnonzero(free > 0)
             if not len(test):
                 continue

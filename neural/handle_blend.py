@@ -84,6 +84,37 @@ class HandleGeometry:
         points = self.starts[seg] + t[:, None] * (self.ends[seg] - self.starts[seg])
         return points, self.owner[seg], self.isolated_point[seg]
 
+    def per_handle(self, X: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Squared distance to every handle and the closest point on it.
+
+        Parameters
+        ----------
+        X : (m, 3) float tensor
+
+        Returns
+        -------
+        d2 : (m, H) tensor
+        closest : (m, H, 3) tensor
+        """
+        dev, dt = X.device, X.dtype
+        A = torch.as_tensor(self.starts, device=dev, dtype=dt)
+        D = torch.as_tensor(self.ends - self.starts, device=dev, dtype=dt)
+        L2 = torch.clamp((D * D).sum(-1), min=1e-300)
+        d2 = torch.empty(len(X), self.n_handles, device=dev, dtype=dt)
+        closest = torch.empty(len(X), self.n_handles, 3, device=dev, dtype=dt)
+        for h in range(self.n_handles):
+            seg = torch.as_tensor(np.flatnonzero(self.owner == h), device=dev)
+            for lo in range(0, len(X), _POINT_CHUNK):
+                x = X[lo:lo + _POINT_CHUNK]
+                t = torch.clamp(((x[:, None, :] - A[seg][None]) * D[seg][None]).sum(-1) / L2[seg][None], 0, 1)
+                c = A[seg][None] + t[..., None] * D[seg][None]                  # (chunk, s_h, 3)
+                dist = ((x[:, None, :] - c) ** 2).sum(-1)
+                best = dist.argmin(dim=1)
+                rows = torch.arange(len(x), device=dev)
+                d2[lo:lo + _POINT_CHUNK, h] = dist[rows, best]
+                closest[lo:lo + _POINT_CHUNK, h] = c[rows, best]
+        return d2, closest
+
     def nearest(self, X: torch.Tensor):
         """The nearest handle, the closest point on it, and the two smallest squared distances.
 
@@ -98,25 +129,11 @@ class HandleGeometry:
         a : (m,) squared distance to the nearest handle
         b : (m,) squared distance to the second-nearest handle (inf with one handle)
         """
-        dev, dt = X.device, X.dtype
-        A = torch.as_tensor(self.starts, device=dev, dtype=dt)
-        D = torch.as_tensor(self.ends - self.starts, device=dev, dtype=dt)
-        owner = torch.as_tensor(self.owner, device=dev)
-        L2 = torch.clamp((D * D).sum(-1), min=1e-300)
-        out = []
-        for lo in range(0, len(X), _POINT_CHUNK):
-            x = X[lo:lo + _POINT_CHUNK]
-            t = torch.clamp(((x[:, None, :] - A[None]) * D[None]).sum(-1) / L2[None], 0, 1)
-            closest = A[None] + t[..., None] * D[None]                       # (c, s, 3)
-            d2 = ((x[:, None, :] - closest) ** 2).sum(-1)                     # (c, s)
-            per_handle = torch.full((len(x), self.n_handles), float("inf"), device=dev, dtype=dt)
-            per_handle.scatter_reduce_(1, owner.expand(len(x), -1), d2, reduce="amin")
-            two = torch.topk(per_handle, min(2, self.n_handles), dim=1, largest=False)
-            handle = two.indices[:, 0]
-            seg = torch.where(owner[None] == handle[:, None], d2, torch.full_like(d2, float("inf"))).argmin(1)
-            b = two.values[:, 1] if self.n_handles > 1 else torch.full_like(two.values[:, 0], float("inf"))
-            out.append((handle, closest[torch.arange(len(x), device=dev), seg], two.values[:, 0], b))
-        return tuple(torch.cat([o[i] for o in out]) for i in range(4))
+        d2, closest = self.per_handle(X)
+        two = torch.topk(d2, min(2, self.n_handles), dim=1, largest=False)
+        handle = two.indices[:, 0]
+        b = two.values[:, 1] if self.n_handles > 1 else torch.full_like(two.values[:, 0], float("inf"))
+        return handle, closest[torch.arange(len(X), device=X.device), handle], two.values[:, 0], b
 
 
 def _falloff(t: torch.Tensor) -> torch.Tensor:

@@ -152,7 +152,7 @@ def _fit_level(domain: ShapeDomain, visibility: Optional[SegmentVisibility], han
     radius = preset.kernel_support * sigma
     report("sampling", 0.0)
     points = domain.sample(8 * n_particles + int(preset.samples_per_particle * n_particles), rng)
-    particles = _voxel_centroids(points[:8 * n_particles], spacing, domain.lower)
+    particles = _place_particles(points[:8 * n_particles], spacing, domain)
     X = points[8 * n_particles:]
     Y, normals = domain.sample_surface(int(preset.surface_samples_per_particle * n_particles), rng)
     Z, owner, isolated = handles.samples(0.5 * spacing)
@@ -189,7 +189,7 @@ def _fit_level(domain: ShapeDomain, visibility: Optional[SegmentVisibility], han
     gram, b = _normal_equations(rows, cols, vals, len(X) + len(Y), rhs_Z, n)
 
     report("solve", 0.85)
-    prior = _prior(particles, handles) if coarser is None else coarser.evaluate(particles)
+    prior = _prior(particles, handles, visibility) if coarser is None else coarser.evaluate(particles)
     eps = preset.prior_weight * float(torch.diagonal(gram).mean())
     values = project_to_simplex(_regularised_solve(gram, b, torch.as_tensor(prior, device=dev), eps))
     rho = preset.blend_radius * spacing
@@ -232,27 +232,56 @@ def _normal_equations(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor
     return gram, b
 
 
-def _voxel_centroids(points: np.ndarray, spacing: float, origin: np.ndarray) -> np.ndarray:
-    """One particle per occupied voxel: the centroid of the points in it."""
-    keys = np.floor((points - origin) / spacing).astype(np.int64)
+def _place_particles(points: np.ndarray, spacing: float, domain: ShapeDomain) -> np.ndarray:
+    """One particle per occupied voxel: the centroid of the domain points in it.
+
+    A centroid can fall outside the domain (a voxel over a concave gap, or across two
+    parts a hair apart); such a particle would be seen from both sides and tie them
+    together, so it moves to the voxel's point nearest to the centroid.
+
+    Parameters
+    ----------
+    points : (m, 3) float
+        Uniform domain points.
+    spacing : float
+        Voxel size.
+    domain : ShapeDomain
+
+    Returns
+    -------
+    (n, 3) float
+    """
+    keys = np.floor((points - domain.lower) / spacing).astype(np.int64)
     _, inverse = np.unique(keys, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     counts = np.bincount(inverse)
-    return np.stack([np.bincount(inverse, points[:, d]) for d in range(3)], axis=1) / counts[:, None]
+    centroids = np.stack([np.bincount(inverse, points[:, d]) for d in range(3)], axis=1) / counts[:, None]
+    outside = np.flatnonzero(~domain.contains(centroids))
+    if len(outside):
+        distance = np.linalg.norm(points - centroids[inverse], axis=1)
+        order = np.lexsort((distance, inverse))           # per voxel, nearest point first
+        first = order[np.searchsorted(inverse[order], outside)]
+        centroids[outside] = points[first]
+    return centroids
 
 
-def _prior(particles: np.ndarray, handles: HandleGeometry) -> np.ndarray:
-    """Normalised inverse squared distances to the handles (rows on the simplex)."""
-    X = torch.as_tensor(particles)
-    d2 = torch.full((len(X), handles.n_handles), float("inf"), dtype=X.dtype)
-    A = torch.as_tensor(handles.starts)
-    D = torch.as_tensor(handles.ends - handles.starts)
-    t = torch.clamp(((X[:, None] - A[None]) * D[None]).sum(-1) / torch.clamp((D * D).sum(-1), min=1e-300), 0, 1)
-    seg_d2 = ((X[:, None] - A[None] - t[..., None] * D[None]) ** 2).sum(-1)
-    owner = torch.as_tensor(handles.owner).expand(len(X), -1)
-    d2.scatter_reduce_(1, owner, seg_d2, reduce="amin")
-    w = 1.0 / (d2 + 1e-12) ** 2
-    return (w / w.sum(1, keepdim=True)).numpy()
+def _prior(particles: np.ndarray, handles: HandleGeometry, visibility: Optional[SegmentVisibility]) -> np.ndarray:
+    """Normalised inverse squared distances to the handles each particle sees.
+
+    Returns
+    -------
+    (n, H) float
+        Rows on the simplex; a handle hidden behind the surface gets no weight (unless a
+        particle sees no handle at all, then all count).
+    """
+    d2, closest = handles.per_handle(torch.as_tensor(particles))
+    w = 1.0 / (d2.numpy() + 1e-12) ** 2
+    if visibility is not None:
+        n, H = w.shape
+        seen = visibility.visible(np.repeat(particles, H, axis=0), closest.numpy().reshape(-1, 3)).reshape(n, H)
+        seen[~seen.any(axis=1)] = True
+        w *= seen
+    return w / w.sum(axis=1, keepdims=True)
 
 
 def _regularised_solve(gram: torch.Tensor, b: torch.Tensor, prior: torch.Tensor, eps: float) -> torch.Tensor:
