@@ -90,10 +90,11 @@ def cmd_render(args) -> int:
     import sys
 
     import fieldrig
-    from fieldrig.cli import _ProgressBar, load_any_rig
+    from fieldrig.cli import _ProgressBar
     from fieldrig.geometry.errors import InputError
     from fieldrig.geometry.export import load_weights
     from fieldrig.geometry.pose import Pose
+    from fieldrig.geometry.rig import load_rig
     from fieldrig.render import render_image, write_image
 
     if Path(args.output).suffix.lower() not in (".png", ".jpg", ".jpeg"):
@@ -107,7 +108,7 @@ def cmd_render(args) -> int:
             skin = read_gltf_skin(args.mesh)
         except InputError:
             skin = None
-    rig = load_any_rig(args.rig) if args.rig else (skin.rig if skin is not None else None)
+    rig = load_rig(args.rig) if args.rig else (skin.rig if skin is not None else None)
     pose = Pose.load(args.pose) if args.pose else None
     if pose is not None and rig is None:
         raise InputError("--rig", "a pose needs the rig it was made for")

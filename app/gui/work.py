@@ -188,9 +188,9 @@ def open_mesh(path: str, progress: Progress):
 
 def open_rig(path: str, progress: Progress):
     """A rig from TGF, JSON or a rigged glTF."""
-    from fieldrig.cli import load_any_rig
+    from fieldrig.geometry.rig import load_rig
 
-    return load_any_rig(path)
+    return load_rig(path)
 
 
 def open_cage(path: str, progress: Progress):
