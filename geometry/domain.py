@@ -62,14 +62,13 @@ class ShapeDomain:
         self._near = cKDTree(surface)
         pad = 2.0 * self.band
         self.lower, self.upper = lo - pad, hi + pad
-        self._cells = self._occupied_cells(surface)
+        self._cells, self._solid, self._cell = self._candidate_cells(surface, trust_gaps=self.F is not None)
         # Volume: the fraction of uniform points of the candidate cells that are inside.
-        cells, size = self._cells
-        probe = self.lower + (cells[rng.integers(0, len(cells), _PROBE)] + rng.random((_PROBE, 3))) * size
-        self.fraction = float(self.contains(probe).mean())
+        probe, solid = self._cell_points(_PROBE, rng)
+        self.fraction = float(self._contains(probe, solid).mean())
         if self.fraction == 0.0:
             raise InputError("mesh", "the shape encloses no volume and no sample fell within its surface band")
-        self.volume = self.fraction * len(cells) * size ** 3
+        self.volume = self.fraction * len(self._cells) * self._cell ** 3
 
     @property
     def area(self) -> float:
@@ -96,33 +95,60 @@ class ShapeDomain:
             inside[rest] = self._near.query(Q[rest], distance_upper_bound=self.band)[0] <= self.band
         return inside
 
-    def _occupied_cells(self, surface: np.ndarray):
-        """Cells of a coarse grid that may hold domain points, and the cell size.
+    def _candidate_cells(self, surface: np.ndarray, trust_gaps: bool):
+        """Cells of a grid (64 per side) that may hold domain points.
 
-        A cell qualifies when a surface point lies in it or its centre is inside; the set
-        is grown by one cell, so thin parts that fall between centres are kept.
+        Cells within one cell of a surface sample are candidates whose points must be
+        tested. A cell farther from every surface sample is crossed by no surface (the
+        samples are far denser than the cells), so its centre decides for all of it:
+        clearly inside (|w| > 0.9) makes it a *solid* candidate, accepted without tests.
+        Point clouds can have gaps wider than a cell, so there no cell is solid.
+
+        Returns
+        -------
+        cells : (c, 3) int
+            Grid indices of the candidate cells.
+        solid : (c,) bool
+        size : float
+            Cell edge length.
         """
         box = self.upper - self.lower
-        size = float(np.prod(box) / 32 ** 3) ** (1 / 3)
+        size = float(np.prod(box) / 64 ** 3) ** (1 / 3)
         shape = np.maximum(np.ceil(box / size).astype(np.int64), 1)
-        occupied = np.zeros(shape, dtype=bool)
+        near = np.zeros(shape, dtype=bool)
         idx = np.minimum(((surface - self.lower) / size).astype(np.int64), shape - 1)
-        occupied[tuple(idx.T)] = True
-        centres = self.lower + (np.argwhere(~occupied) + 0.5) * size
-        inside = np.abs(winding_numbers(self.V, self.F, centres, self.N)) > 0.5
-        occupied[tuple(np.argwhere(~occupied)[inside].T)] = True
-        grown = occupied.copy()
+        near[tuple(idx.T)] = True
+        grown = near.copy()
         for axis in range(3):
             for shift in (-1, 1):
-                grown |= np.roll(occupied, shift, axis=axis) & _not_wrapped(shape, axis, shift)
-        return np.argwhere(grown), size
+                grown |= np.roll(near, shift, axis=axis) & _not_wrapped(shape, axis, shift)
+        far = np.argwhere(~grown)
+        winding = np.abs(winding_numbers(self.V, self.F, self.lower + (far + 0.5) * size, self.N))
+        inside = np.zeros(shape, dtype=bool)
+        inside[tuple(far[winding > 0.5].T)] = True
+        cells = np.argwhere(grown | inside)
+        solid = inside[tuple(cells.T)] & trust_gaps
+        solid[solid] = winding[np.searchsorted(np.ravel_multi_index(far.T, shape),
+                                               np.ravel_multi_index(cells[solid].T, shape))] > 0.9
+        return cells, solid, size
+
+    def _cell_points(self, count: int, rng: np.random.Generator):
+        """Uniform points of the candidate cells, and whether each lies in a solid cell."""
+        pick = rng.integers(0, len(self._cells), count)
+        return self.lower + (self._cells[pick] + rng.random((count, 3))) * self._cell, self._solid[pick]
+
+    def _contains(self, Q: np.ndarray, solid: np.ndarray) -> np.ndarray:
+        inside = solid.copy()
+        test = np.flatnonzero(~solid)
+        inside[test] = self.contains(Q[test])
+        return inside
 
     def sample(self, count: int, rng: np.random.Generator) -> np.ndarray:
         """Uniform random points of the domain.
 
-        Rejection sampling in the cells of a coarse grid that the domain may touch (found
-        with the probe points of the volume estimate, grown by one cell), which rejects
-        far fewer candidates than the bounding box on thin or sparse shapes.
+        Rejection sampling in the candidate cells of a grid (see ``_candidate_cells``):
+        far fewer candidates are rejected than in the bounding box, and points of cells
+        wholly inside need no winding number.
 
         Parameters
         ----------
@@ -133,14 +159,12 @@ class ShapeDomain:
         -------
         (count, 3) float
         """
-        cells, size = self._cells
         found, total, rate = [], 0, 0.5
         while total < count:
             need = count - total
-            m = int(min(_BATCH, 1.3 * need / rate + 64))
-            batch = self.lower + (cells[rng.integers(0, len(cells), m)] + rng.random((m, 3))) * size
-            keep = batch[self.contains(batch)]
-            rate = max(len(keep) / m, 0.01)
+            batch, solid = self._cell_points(int(min(_BATCH, 1.3 * need / rate + 64)), rng)
+            keep = batch[self._contains(batch, solid)]
+            rate = max(len(keep) / len(batch), 0.01)
             found.append(keep)
             total += len(keep)
         return np.concatenate(found)[:count]
