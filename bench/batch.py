@@ -50,7 +50,7 @@ def make_assets(folder: Path, count: int) -> None:
 
 
 def run(folder: Path, out: Path, jobs: int, preset: str, device: str) -> tuple[float, dict]:
-    cmd = [sys.executable, "-m", "fieldrig.cli", "batch", str(folder), "-o", str(out), "--jobs", str(jobs),
+    cmd = [sys.executable, "-m", "fieldrig", "batch", str(folder), "-o", str(out), "--jobs", str(jobs),
            "--preset", preset, "--device", device, "--formats", "npy", "--force", "-q"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
