@@ -209,7 +209,7 @@ def is_up_to_date(asset: Asset, outdir: PathLike) -> bool:
 # worker process by _worker_main, on a Dask worker by _dask_job.
 _progress_sink: Optional[Callable[[str, float, str], None]] = None
 
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "IGL_NUM_THREADS")
 
 
 def _throttled(send: Callable[[str, float, str], None], interval_s: float) -> Callable[[str, float, str], None]:
