@@ -451,14 +451,9 @@ def load_cage(path: PathLike) -> Cage:
     source = str(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        if not path.is_file():
-            raise InputError(source, "file not found")
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(source, f"cannot read cage file ({exc})") from exc
-        except json.JSONDecodeError as exc:
-            raise InputError(source, f"invalid JSON ({exc.msg} at line {exc.lineno})") from exc
+        from fieldrig.geometry.json_file import read_json
+
+        data = read_json(path, "cage")
         if not isinstance(data, dict) or "vertices" not in data:
             raise InputError(source, "a cage JSON needs a top-level object with a 'vertices' list")
         try:
