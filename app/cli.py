@@ -278,7 +278,7 @@ def _overwrites_input(args, outputs: Sequence[str], inputs: Sequence[Optional[st
     return None
 
 
-class _ProgressBar:
+class ProgressBar:
     """A tqdm bar fed by :class:`fieldrig.neural.progress.ProgressEvent` callbacks."""
 
     def __init__(self, description: str, enabled: bool):
@@ -330,7 +330,7 @@ def cmd_weights(args) -> int:
                    f"→ {', '.join(args.output)}")
         return EXIT_OK
     start = time.perf_counter()
-    bar = _ProgressBar(f"weights {Path(args.mesh).name}", not args.quiet)
+    bar = ProgressBar(f"weights {Path(args.mesh).name}", not args.quiet)
     try:
         field, W = train_weights(mesh, rig, args.rig, preset=args.preset, device=args.device, seed=args.seed,
                                  progress=bar)
@@ -454,7 +454,7 @@ def cmd_coords(args) -> int:
         cage = load_cage(args.cage)
     points = _points_in_cage_space(mesh, cage.V.shape[1], args.mesh)
     start = time.perf_counter()
-    bar = _ProgressBar(f"coords {Path(args.mesh).name}", not args.quiet)
+    bar = ProgressBar(f"coords {Path(args.mesh).name}", not args.quiet)
     try:
         steps = {"steps": args.steps} if args.steps else {}
         field = fieldrig.fit_barycentric_field(cage, objective=args.objective, preset=args.preset, seed=args.seed,
@@ -542,19 +542,18 @@ def _caged_vertices(args, mesh):
     import numpy as np
 
     from fieldrig.geometry.cage import load_cage
+    from fieldrig.geometry.cage_deform import load_cage_pose
     from fieldrig.geometry.errors import InputError
     from fieldrig.geometry.export import load_weights
 
     Phi = load_weights(args.coords)
-    rest, moved = load_cage(args.cage), load_cage(args.deformed_cage)
-    if len(moved.V) != len(rest.V):
-        raise InputError(args.deformed_cage, f"has {len(moved.V)} vertices, the rest cage {len(rest.V)}")
+    rest = load_cage(args.cage)
+    # A posed cage may fold or self-intersect: only its size and dimension must match.
+    moved = load_cage_pose(args.deformed_cage, rest)
     if Phi.shape != (len(mesh.V), len(rest.V)):
         raise InputError(args.coords, f"coordinates have shape {Phi.shape}; expected ({len(mesh.V)}, {len(rest.V)}) "
                                       "(mesh vertices × cage vertices)")
-    if moved.V.shape[1] != rest.V.shape[1]:
-        raise InputError(args.deformed_cage, f"is {moved.V.shape[1]}D, the rest cage {rest.V.shape[1]}D")
-    X = Phi @ moved.V
+    X = Phi @ moved
     return X if X.shape[1] == 3 else np.c_[X, mesh.V[:, 2]]  # a 2D cage moves x, y
 
 

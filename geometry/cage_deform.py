@@ -131,15 +131,14 @@ def load_cage_pose(path: PathLike, rest: Cage) -> np.ndarray:
     -------
     (n, d) float64
     """
-    import json
-
     source = str(path)
     if Path(path).suffix.lower() == ".json":
-        if not Path(path).is_file():
-            raise InputError(source, "file not found")
+        from fieldrig.geometry.json_file import read_json
+
+        data = read_json(path, "posed cage")
         try:
-            V = np.array(json.loads(Path(path).read_text())["vertices"], dtype=np.float64)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            V = np.array(data["vertices"], dtype=np.float64)
+        except (ValueError, KeyError, TypeError) as exc:
             raise InputError(source, f"cannot read cage vertices ({exc})") from exc
     else:
         from fieldrig.geometry.mesh_io import load_mesh

@@ -306,7 +306,7 @@ def write_skinned_gltf(
 
 
 # ============================================================================ reading
-class _Document:
+class GltfDocument:
     """A parsed glTF file: its JSON and its buffers' bytes."""
 
     def __init__(self, path: Path):
@@ -482,7 +482,7 @@ def read_gltf_skin(path: PathLike) -> GltfSkin:
         See the module docstring for how joints, bones and point handles are derived.
     """
     path = Path(path)
-    doc = _Document(path)
+    doc = GltfDocument(path)
     skins = doc.json.get("skins") or []
     if not skins:
         raise InputError(str(path), "the file has no skin (no skeleton bound to a mesh)")
@@ -557,7 +557,7 @@ def load_gltf_rig(path: PathLike) -> Rig:
     return read_gltf_skin(path).rig
 
 
-def _skin_weights(doc: _Document, users: List[int], skin_index: int, n_joints: int) -> Optional[np.ndarray]:
+def _skin_weights(doc: GltfDocument, users: List[int], skin_index: int, n_joints: int) -> Optional[np.ndarray]:
     """Dense (n, J) weights when exactly one primitive uses the skin, else None."""
     prims = [p for u in users if doc.json["nodes"][u]["skin"] == skin_index
              for p in doc.json["meshes"][doc.json["nodes"][u]["mesh"]].get("primitives", [])]

@@ -448,9 +448,9 @@ def _read_stl(path: Path) -> _Read:
 
 
 def _read_gltf(path: Path) -> _Read:
-    from fieldrig.geometry.gltf import _Document
+    from fieldrig.geometry.gltf import GltfDocument
 
-    doc = _Document(path)
+    doc = GltfDocument(path)
     gl = doc.json
     if "KHR_draco_mesh_compression" in gl.get("extensionsRequired", []):
         raise InputError(str(path), "Draco-compressed glTF is not supported; export it without mesh compression")

@@ -90,7 +90,7 @@ def cmd_render(args) -> int:
     import sys
 
     import fieldrig
-    from fieldrig.cli import _ProgressBar
+    from fieldrig.cli import ProgressBar
     from fieldrig.geometry.errors import InputError
     from fieldrig.geometry.export import load_weights
     from fieldrig.geometry.pose import Pose
@@ -118,7 +118,7 @@ def cmd_render(args) -> int:
     elif skin is not None and skin.weights is not None and args.rig is None:
         W = skin.handle_weights()
     elif rig is not None and (pose is not None or args.color != "none"):
-        bar = _ProgressBar(f"weights {Path(args.mesh).name}", not args.quiet)
+        bar = ProgressBar(f"weights {Path(args.mesh).name}", not args.quiet)
         try:
             W = fieldrig.skinning_weights(mesh.V, mesh.F, rig, N=mesh.N, preset=args.preset, device=args.device, progress=bar)
         finally:
