@@ -8,6 +8,7 @@ neither torch, Qt nor polyscope.
 >>> V, F = fieldrig.load_mesh("arm.obj").V, fieldrig.load_mesh("arm.obj").F   # doctest: +SKIP
 >>> W = fieldrig.skinning_weights(V, F, "arm.tgf", preset="balanced")          # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import importlib
@@ -27,9 +28,9 @@ _LAZY = {
     "save_rig": "fieldrig.geometry.rig",
     "Rig": "fieldrig.geometry.rig",
     "PaintedRegion": "fieldrig.geometry.rig",
-    "InputError": "fieldrig.geometry.errors",
-    "Cancelled": "fieldrig.neural.progress",
-    "ProgressEvent": "fieldrig.neural.progress",
+    "InputError": "fieldrig.core.errors",
+    "Cancelled": "fieldrig.core.progress",
+    "ProgressEvent": "fieldrig.core.progress",
     "linear_blend_skinning": "fieldrig.geometry.deform",
     "dual_quaternion_skinning": "fieldrig.geometry.deform",
     "Skinner": "fieldrig.geometry.deform",

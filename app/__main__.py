@@ -1,4 +1,5 @@
 """``python -m fieldrig``: the command line (same as the ``fieldrig`` command)."""
+
 import sys
 
 from fieldrig.cli import main

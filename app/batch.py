@@ -18,6 +18,7 @@ Executors:
   write the outputs themselves, so OUTDIR and the assets must be on storage every worker
   sees (a shared or network file system).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,15 +34,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
+from fieldrig.core.files import file_sha256
+from fieldrig.core.progress import Throttle
+from fieldrig.core.vocabulary import DEFAULT_SKINNING_PRESET, SKINNING_PRESET_NAMES, WEIGHT_OUTPUT_SUFFIXES
 
 PathLike = Union[str, os.PathLike]
 
 MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf")
 RIG_SUFFIXES = (".tgf", ".json")
-FORMATS = ("npy", "csv", "dmat", "glb", "gltf")
-DEFAULTS = {"preset": "balanced", "formats": ["npy", "glb"], "seed": 0, "device": "auto",
-            "max_influences": 4, "save_field": False}
+FORMATS = tuple(s.lstrip(".") for s in WEIGHT_OUTPUT_SUFFIXES)
+DEFAULTS = {
+    "preset": DEFAULT_SKINNING_PRESET,
+    "formats": ["npy", "glb"],
+    "seed": 0,
+    "device": "auto",
+    "max_influences": 4,
+    "save_field": False,
+}
 REPORT = "report.json"
 SUMMARY = "summary.json"
 
@@ -118,7 +128,7 @@ def read_manifest(path: PathLike, defaults: Optional[Dict] = None) -> List[Asset
     max_influences, save_field; an asset's own override the manifest's ``defaults``, which
     override ``defaults``.
     """
-    from fieldrig.geometry.json_file import read_json
+    from fieldrig.core.files import read_json
 
     path = Path(path)
     data = read_json(path, "manifest")
@@ -153,8 +163,10 @@ def _check_settings(settings: Dict, source: str) -> None:
     bad = [f for f in settings["formats"] if f not in FORMATS]
     if bad or not settings["formats"]:
         raise InputError(source, f"unknown output formats {bad} (expected some of {', '.join(FORMATS)})")
-    if settings["preset"] not in ("fast", "balanced", "high"):
-        raise InputError(source, f"unknown preset {settings['preset']!r} (expected fast, balanced or high)")
+    if settings["preset"] not in SKINNING_PRESET_NAMES:
+        raise InputError(
+            source, f"unknown preset {settings['preset']!r} (expected one of {', '.join(SKINNING_PRESET_NAMES)})"
+        )
     if not isinstance(settings["max_influences"], int) or settings["max_influences"] < 1:
         raise InputError(source, f"max_influences must be a positive integer, got {settings['max_influences']!r}")
 
@@ -176,9 +188,7 @@ def fingerprint(asset: Asset) -> str:
     for path in (asset.mesh, asset.rig):
         h.update(path.encode() + b"\0")
         try:
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
+            h.update(file_sha256(path).encode())
         except OSError:
             h.update(b"<unreadable>")
     h.update(json.dumps(asset.settings, sort_keys=True).encode())
@@ -201,8 +211,11 @@ def is_up_to_date(asset: Asset, outdir: PathLike) -> bool:
         report = json.loads((Path(outdir) / asset.name / REPORT).read_text())
     except (OSError, ValueError):
         return False
-    return (report.get("status") == "ok" and report.get("fingerprint") == fingerprint(asset)
-            and all(p.is_file() for p in output_paths(asset, outdir)))
+    return (
+        report.get("status") == "ok"
+        and report.get("fingerprint") == fingerprint(asset)
+        and all(p.is_file() for p in output_paths(asset, outdir))
+    )
 
 
 # The job's progress sink, called as sink(asset_name, fraction, stage): set in a local
@@ -214,12 +227,10 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS
 
 def _throttled(send: Callable[[str, float, str], None], interval_s: float) -> Callable[[str, float, str], None]:
     """A sink that forwards at most one update per ``interval_s`` (and always the last one)."""
-    last = [-1.0]
+    throttle = Throttle(interval_s)
 
     def sink(name: str, fraction: float, stage: str) -> None:
-        now = time.monotonic()
-        if now - last[0] >= interval_s or fraction >= 1.0:
-            last[0] = now
+        if throttle.passes(fraction):
             send(name, fraction, stage)
 
     return sink
@@ -242,14 +253,20 @@ def process_asset(asset: Asset, outdir: PathLike, threads: Optional[int] = None)
         The report: name, status (``ok``/``failed``), error, time_s, figures, outputs, ...
     """
     from fieldrig import __version__
-    from fieldrig.geometry.atomic import atomic_write_text
+    from fieldrig.core.atomic import atomic_write_text
 
     start = time.perf_counter()
     folder = Path(outdir) / asset.name
     report: Dict = {
-        "name": asset.name, "mesh": asset.mesh, "rig": asset.rig, "settings": asset.settings,
-        "fingerprint": fingerprint(asset), "status": "failed", "error": None,
-        "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "name": asset.name,
+        "mesh": asset.mesh,
+        "rig": asset.rig,
+        "settings": asset.settings,
+        "fingerprint": fingerprint(asset),
+        "status": "failed",
+        "error": None,
+        "host": socket.gethostname(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "fieldrig_version": __version__,
     }
     try:
@@ -273,8 +290,8 @@ def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
 
     import fieldrig
     from fieldrig.cli import train_weights, write_weight_outputs
-    from fieldrig.geometry.rig import load_rig
     from fieldrig.geometry.gltf import pruned_mass
+    from fieldrig.geometry.rig import load_rig
 
     s = asset.settings
     t0 = time.perf_counter()
@@ -294,8 +311,9 @@ def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
             sink(asset.name, event.fraction, event.stage)
         return True
 
-    field_, W = train_weights(mesh, rig, asset.rig, preset=s["preset"], device=s["device"], seed=s["seed"],
-                              progress=progress)
+    field_, W = train_weights(
+        mesh, rig, asset.rig, preset=s["preset"], device=s["device"], seed=s["seed"], progress=progress
+    )
     t2 = time.perf_counter()
     outputs = [str(p) for p in output_paths(asset, folder.parent)]
     write_weight_outputs([o for o in outputs if not o.endswith(".field")], mesh, rig, W, s["max_influences"])
@@ -307,12 +325,16 @@ def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
         "outputs": outputs,
         "stages_s": {"load": round(t1 - t0, 3), "train": round(t2 - t1, 3), "write": round(t3 - t2, 3)},
         "figures": {
-            "n_vertices": int(len(mesh.V)), "n_faces": None if mesh.F is None else int(len(mesh.F)),
-            "n_handles": int(rig.n_handles), "handles": rig.handle_names,
-            "min_weight": float(W.min()), "max_weight": float(W.max()),
+            "n_vertices": int(len(mesh.V)),
+            "n_faces": None if mesh.F is None else int(len(mesh.F)),
+            "n_handles": int(rig.n_handles),
+            "handles": rig.handle_names,
+            "min_weight": float(W.min()),
+            "max_weight": float(W.max()),
             "partition_of_unity_error": float(np.abs(W.sum(axis=1) - 1.0).max()),
             "max_influences": int(s["max_influences"]),
-            "pruned_weight_mean": float(lost.mean()), "pruned_weight_max": float(lost.max()),
+            "pruned_weight_mean": float(lost.mean()),
+            "pruned_weight_max": float(lost.max()),
         },
         "warnings": list(mesh.warnings),
         "device": str(resolve_device(s["device"])),
@@ -369,8 +391,12 @@ class BatchSummary:
         return out
 
     def to_dict(self) -> Dict:
-        return {"time_s": round(self.time_s, 3), "counts": self.counts(), "all_succeeded": self.all_succeeded,
-                "assets": [{k: r.get(k) for k in ("name", "status", "error", "time_s", "outputs")} for r in self.reports]}
+        return {
+            "time_s": round(self.time_s, 3),
+            "counts": self.counts(),
+            "all_succeeded": self.all_succeeded,
+            "assets": [{k: r.get(k) for k in ("name", "status", "error", "time_s", "outputs")} for r in self.reports],
+        }
 
     def table(self) -> str:
         """A plain-text table, one asset per line, then the totals."""
@@ -378,13 +404,16 @@ class BatchSummary:
         lines = [f"{'asset':<{width}}  {'status':<7}  {'time':>7}  detail"]
         for r in self.reports:
             fig = r.get("figures") or {}
-            detail = r.get("error") or (f"{fig['n_vertices']:,} vertices × {fig['n_handles']} handles"
-                                        if fig else "up to date")
+            detail = r.get("error") or (
+                f"{fig['n_vertices']:,} vertices × {fig['n_handles']} handles" if fig else "up to date"
+            )
             t = f"{r['time_s']:.1f}s" if r.get("time_s") is not None else "-"
             lines.append(f"{r['name']:<{width}}  {r['status']:<7}  {t:>7}  {detail}")
         c = self.counts()
-        lines.append(f"{len(self.reports)} assets: {c['ok']} ok, {c['skipped']} up to date, {c['failed']} failed "
-                     f"in {self.time_s:.1f} s")
+        lines.append(
+            f"{len(self.reports)} assets: {c['ok']} ok, {c['skipped']} up to date, {c['failed']} failed "
+            f"in {self.time_s:.1f} s"
+        )
         return "\n".join(lines)
 
 
@@ -401,7 +430,7 @@ def run_batch(assets: Sequence[Asset], outdir: PathLike, options: Optional[Batch
     -------
     BatchSummary
     """
-    from fieldrig.geometry.atomic import atomic_write_text
+    from fieldrig.core.atomic import atomic_write_text
 
     options = options or BatchOptions()
     outdir = Path(outdir)
@@ -411,8 +440,13 @@ def run_batch(assets: Sequence[Asset], outdir: PathLike, options: Optional[Batch
     todo = []
     for a in assets:
         if not options.force and is_up_to_date(a, outdir):
-            reports[a.name] = {"name": a.name, "status": "skipped", "error": None, "time_s": None,
-                               "outputs": [str(p) for p in output_paths(a, outdir)]}
+            reports[a.name] = {
+                "name": a.name,
+                "status": "skipped",
+                "error": None,
+                "time_s": None,
+                "outputs": [str(p) for p in output_paths(a, outdir)],
+            }
         else:
             todo.append(a)
     board = _ProgressBoard(len(assets), len(assets) - len(todo), options.progress)
@@ -428,8 +462,9 @@ def run_batch(assets: Sequence[Asset], outdir: PathLike, options: Optional[Batch
     finally:
         board.close()
     for a in assets:
-        reports.setdefault(a.name, {"name": a.name, "status": "failed", "error": "interrupted before it finished",
-                                    "time_s": None})
+        reports.setdefault(
+            a.name, {"name": a.name, "status": "failed", "error": "interrupted before it finished", "time_s": None}
+        )
     summary = BatchSummary([reports[a.name] for a in assets], time.perf_counter() - start)
     atomic_write_text(outdir / SUMMARY, json.dumps(summary.to_dict(), indent=2) + "\n")
     if interrupted:
@@ -462,8 +497,12 @@ def _run_local(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board
         while waiting or running:
             while waiting and len(running) < options.jobs:
                 asset = waiting.pop(0)
-                process = ctx.Process(target=_worker_main, args=(asset, str(outdir), threads, messages),
-                                      name=f"fieldrig-{asset.name}", daemon=True)
+                process = ctx.Process(
+                    target=_worker_main,
+                    args=(asset, str(outdir), threads, messages),
+                    name=f"fieldrig-{asset.name}",
+                    daemon=True,
+                )
                 with _ctrl_c_deferred():  # a started process is always one we know, to stop it
                     process.start()
                     running[asset.name] = (process, asset)
@@ -541,7 +580,7 @@ def _crash_report(asset: Asset, outdir: PathLike, exitcode: Optional[int]) -> Di
     """A failed report for a job whose process died without reporting; written to its folder."""
     import signal
 
-    from fieldrig.geometry.atomic import atomic_write_text
+    from fieldrig.core.atomic import atomic_write_text
 
     how = f"exit code {exitcode}"
     if exitcode is not None and exitcode < 0:
@@ -549,9 +588,15 @@ def _crash_report(asset: Asset, outdir: PathLike, exitcode: Optional[int]) -> Di
             how = f"signal {signal.Signals(-exitcode).name}"
         except ValueError:
             how = f"signal {-exitcode}"
-    report = {"name": asset.name, "mesh": asset.mesh, "rig": asset.rig, "settings": asset.settings,
-              "status": "failed", "time_s": None,
-              "error": f"the worker process died ({how}): a crash in native code or out of memory"}
+    report = {
+        "name": asset.name,
+        "mesh": asset.mesh,
+        "rig": asset.rig,
+        "settings": asset.settings,
+        "status": "failed",
+        "time_s": None,
+        "error": f"the worker process died ({how}): a crash in native code or out of memory",
+    }
     try:
         atomic_write_text(Path(outdir) / asset.name / REPORT, json.dumps(report, indent=2) + "\n")
     except OSError:
@@ -572,10 +617,22 @@ def _worker_main(asset: Asset, outdir: str, threads: Optional[int], messages) ->
 
 #: Imported once by the fork server, so that worker processes start with them loaded.
 #: (Modules that do not exist are skipped, so the list may name the skinning code's internals.)
-WORKER_PRELOAD = ["numpy", "scipy.sparse", "scipy.spatial", "igl", "trimesh", "torch", "fieldrig.batch",
-                  "fieldrig.cli", "fieldrig.skinning", "fieldrig.neural.skinning_training",
-                  "fieldrig.neural.skinning_field", "fieldrig.geometry.mesh_check", "fieldrig.geometry.mesh_io",
-                  "fieldrig.geometry.gltf"]
+WORKER_PRELOAD = [
+    "numpy",
+    "scipy.sparse",
+    "scipy.spatial",
+    "igl",
+    "trimesh",
+    "torch",
+    "fieldrig.batch",
+    "fieldrig.cli",
+    "fieldrig.skinning",
+    "fieldrig.neural.skinning_training",
+    "fieldrig.neural.skinning_field",
+    "fieldrig.geometry.mesh_check",
+    "fieldrig.geometry.mesh_io",
+    "fieldrig.geometry.gltf",
+]
 
 
 def _worker_context():
@@ -596,8 +653,14 @@ def _result_or_failure(fut, asset: Asset) -> Dict:
     try:
         return fut.result()
     except Exception as exc:
-        return {"name": asset.name, "mesh": asset.mesh, "rig": asset.rig, "status": "failed",
-                "error": f"worker crashed: {type(exc).__name__}: {exc}", "time_s": None}
+        return {
+            "name": asset.name,
+            "mesh": asset.mesh,
+            "rig": asset.rig,
+            "status": "failed",
+            "error": f"worker crashed: {type(exc).__name__}: {exc}",
+            "time_s": None,
+        }
 
 
 def _drain(queue, board: "_ProgressBoard", stop: threading.Event) -> None:
@@ -642,8 +705,13 @@ def _run_dask(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board:
     else:
         import logging
 
-        cluster = LocalCluster(n_workers=options.jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.CRITICAL)
+        cluster = LocalCluster(
+            n_workers=options.jobs,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        )
         client = Client(cluster)
     queue_name = f"fieldrig-progress-{uuid.uuid4().hex}" if board.enabled else None
     stop = threading.Event()
@@ -651,11 +719,22 @@ def _run_dask(todo: Sequence[Asset], outdir: Path, options: BatchOptions, board:
     threads = options.threads or (_threads_per_job(options) if cluster is not None else None)
     try:
         if queue_name is not None:
-            drain = threading.Thread(target=_drain, args=(_DaskQueueReader(Queue(queue_name, client=client)), board, stop),
-                                     daemon=True)
+            drain = threading.Thread(
+                target=_drain, args=(_DaskQueueReader(Queue(queue_name, client=client)), board, stop), daemon=True
+            )
             drain.start()
-        futures = {client.submit(_dask_job, a, str(Path(outdir).resolve()), threads, queue_name, pure=False,
-                                 key=f"fieldrig-{a.name}-{uuid.uuid4().hex[:8]}"): a for a in todo}
+        futures = {
+            client.submit(
+                _dask_job,
+                a,
+                str(Path(outdir).resolve()),
+                threads,
+                queue_name,
+                pure=False,
+                key=f"fieldrig-{a.name}-{uuid.uuid4().hex[:8]}",
+            ): a
+            for a in todo
+        }
         for fut in as_completed(futures):
             yield _result_or_failure(fut, futures[fut])
     finally:
@@ -691,8 +770,9 @@ class _ProgressBoard:
         self.enabled = enabled and sys.stderr.isatty()
         self._tqdm = tqdm
         self._lock = threading.Lock()
-        self._overall = tqdm(total=total, initial=done, desc="assets", unit="asset", disable=not self.enabled,
-                             position=0)
+        self._overall = tqdm(
+            total=total, initial=done, desc="assets", unit="asset", disable=not self.enabled, position=0
+        )
         self._bars: Dict[str, object] = {}
         self._free: List[int] = []
 
@@ -703,8 +783,13 @@ class _ProgressBoard:
             bar = self._bars.get(name)
             if bar is None:
                 position = self._free.pop(0) if self._free else len(self._bars) + 1
-                bar = self._tqdm(total=1000, desc=name, position=position, leave=False,
-                                 bar_format="{desc}: {percentage:3.0f}%|{bar:30}| {elapsed}<{remaining}{postfix}")
+                bar = self._tqdm(
+                    total=1000,
+                    desc=name,
+                    position=position,
+                    leave=False,
+                    bar_format="{desc}: {percentage:3.0f}%|{bar:30}| {elapsed}<{remaining}{postfix}",
+                )
                 bar.position_slot = position
                 self._bars[name] = bar
             bar.set_postfix_str(stage, refresh=False)

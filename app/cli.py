@@ -13,6 +13,7 @@ module is imported when the parser is built, so it must itself import nothing he
 (import Qt, polyscope or torch inside ``func``). A provider that is not installed is
 skipped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,13 +22,19 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from fieldrig.core.vocabulary import (
+    DEFAULT_SKINNING_PRESET,
+    SKINNING_METHODS,
+    SKINNING_PRESET_NAMES,
+    WEIGHT_OUTPUT_SUFFIXES,
+    WEIGHT_TABLE_SUFFIXES,
+)
+
 #: Modules whose ``register(subparsers)`` adds subcommands (``view`` and ``render``).
 COMMAND_PROVIDERS = ["fieldrig.gui.cli_commands"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-WEIGHT_OUTPUTS = (".npy", ".csv", ".dmat", ".glb", ".gltf")
-PRESETS = ("fast", "balanced", "high")
 
 _MAIN_EPILOG = """\
 examples:
@@ -48,9 +55,14 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default is not None and action.default is not False and action.default != argparse.SUPPRESS \
-                and action.option_strings \
-                and "%(default)" not in text and not isinstance(action.default, list):
+        if (
+            action.default is not None
+            and action.default is not False
+            and action.default != argparse.SUPPRESS
+            and action.option_strings
+            and "%(default)" not in text
+            and not isinstance(action.default, list)
+        ):
             text += " (default: %(default)s)"
         return text
 
@@ -98,16 +110,23 @@ def _positive_int(text: str) -> int:
 
 def _add_compute_options(p: argparse.ArgumentParser) -> None:
     """Options shared by the commands that train a field: preset, field file, device, seed, quiet."""
-    p.add_argument("--preset", choices=PRESETS, default="balanced", help="speed/quality preset")
-    p.add_argument("--save-field", metavar="FIELD", help="also save the trained field, to evaluate it later at other points")
-    p.add_argument("--device", default="auto", help="torch device: auto (CUDA when present, else CPU), cpu, cuda, cuda:1")
+    p.add_argument(
+        "--preset", choices=SKINNING_PRESET_NAMES, default=DEFAULT_SKINNING_PRESET, help="speed/quality preset"
+    )
+    p.add_argument(
+        "--save-field", metavar="FIELD", help="also save the trained field, to evaluate it later at other points"
+    )
+    p.add_argument(
+        "--device", default="auto", help="torch device: auto (CUDA when present, else CPU), cpu, cuda, cuda:1"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same result")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def _add_weights(sub) -> None:
     p = sub.add_parser(
-        "weights", formatter_class=_Formatter,
+        "weights",
+        formatter_class=_Formatter,
         help="skinning weights of a mesh for a rig",
         description="Compute mesh-free biharmonic skinning weights of MESH's vertices for the handles of RIG.",
         epilog="""\
@@ -124,66 +143,113 @@ examples:
   fieldrig weights character.glb --rig character.glb -o character-weights.csv
   fieldrig weights scan.ply --rig scan.json -o scan.npy --save-field scan.field
   fieldrig weights scan-hires.ply --rig scan.json --field scan.field -o scan-hires.npy
-""")
+""",
+    )
     p.add_argument("mesh", metavar="MESH", help="mesh or point cloud (OBJ, PLY, OFF, STL, GLB/GLTF, XYZ)")
-    p.add_argument("--rig", required=True, metavar="RIG", help="rig: TGF, JSON, or a rigged GLB/GLTF (joints read from its skin)")
-    p.add_argument("-o", "--output", required=True, action="append", metavar="OUT",
-                   help=f"output file, format by extension ({', '.join(WEIGHT_OUTPUTS)}); repeatable")
-    p.add_argument("--max-influences", type=_positive_int, default=4, metavar="N",
-                   help="glTF only: influences kept per vertex (more than 4 writes JOINTS_1/WEIGHTS_1, ...)")
-    p.add_argument("--field", metavar="FIELD",
-                   help="evaluate a field saved by --save-field at MESH's vertices instead of training one "
-                        "(e.g. a remeshed or higher-resolution version of the same shape)")
+    p.add_argument(
+        "--rig", required=True, metavar="RIG", help="rig: TGF, JSON, or a rigged GLB/GLTF (joints read from its skin)"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        action="append",
+        metavar="OUT",
+        help=f"output file, format by extension ({', '.join(WEIGHT_OUTPUT_SUFFIXES)}); repeatable",
+    )
+    p.add_argument(
+        "--max-influences",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="glTF only: influences kept per vertex (more than 4 writes JOINTS_1/WEIGHTS_1, ...)",
+    )
+    p.add_argument(
+        "--field",
+        metavar="FIELD",
+        help="evaluate a field saved by --save-field at MESH's vertices instead of training one "
+        "(e.g. a remeshed or higher-resolution version of the same shape)",
+    )
     _add_compute_options(p)
     p.set_defaults(func=cmd_weights)
 
 
 def _add_coords(sub) -> None:
     p = sub.add_parser(
-        "coords", formatter_class=_Formatter,
+        "coords",
+        formatter_class=_Formatter,
         help="barycentric coordinates of a mesh's vertices in a cage",
         description="Compute neural generalized barycentric coordinates of MESH's vertices with respect to CAGE "
-                    "(one row per mesh vertex, one column per cage vertex).",
+        "(one row per mesh vertex, one column per cage vertex).",
         epilog="""\
 examples:
   fieldrig coords cage.obj --mesh spot.obj -o spot-coords.npy
   fieldrig coords --auto-cage --mesh spot.obj -o spot-coords.npy          # also writes spot-coords.cage.obj
   fieldrig coords cage.obj --mesh spot.obj -o spot-coords.npy --objective tv
-""")
-    p.add_argument("cage", metavar="CAGE", nargs="?", help="closed triangulated cage (OBJ, OFF, PLY, JSON); omit with --auto-cage")
+""",
+    )
+    p.add_argument(
+        "cage", metavar="CAGE", nargs="?", help="closed triangulated cage (OBJ, OFF, PLY, JSON); omit with --auto-cage"
+    )
     p.add_argument("--mesh", required=True, metavar="MESH", help="mesh whose vertices get coordinates")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="coordinates: .npy, .csv or .dmat")
     p.add_argument("--objective", default="dirichlet", help="training objective (dirichlet, tv, arap, ...)")
-    p.add_argument("--auto-cage", action="store_true", help="build a coarse enclosing cage around MESH instead of reading CAGE")
-    p.add_argument("--steps", type=_positive_int, metavar="N",
-                   help="training steps (default: the preset's); the coordinates are valid after any number")
-    p.add_argument("--cage-vertices", type=_positive_int, metavar="N",
-                   help="--auto-cage: number of cage vertices to aim for (default 40 in 3D, 16 for a flat mesh)")
-    p.add_argument("--save-cage", metavar="PATH", help="where --auto-cage writes its cage (default: OUT's name + .cage.obj)")
+    p.add_argument(
+        "--auto-cage", action="store_true", help="build a coarse enclosing cage around MESH instead of reading CAGE"
+    )
+    p.add_argument(
+        "--steps",
+        type=_positive_int,
+        metavar="N",
+        help="training steps (default: the preset's); the coordinates are valid after any number",
+    )
+    p.add_argument(
+        "--cage-vertices",
+        type=_positive_int,
+        metavar="N",
+        help="--auto-cage: number of cage vertices to aim for (default 40 in 3D, 16 for a flat mesh)",
+    )
+    p.add_argument(
+        "--save-cage", metavar="PATH", help="where --auto-cage writes its cage (default: OUT's name + .cage.obj)"
+    )
     _add_compute_options(p)
     p.set_defaults(func=cmd_coords)
 
 
 def _add_deform(sub) -> None:
     p = sub.add_parser(
-        "deform", formatter_class=_Formatter,
+        "deform",
+        formatter_class=_Formatter,
         help="pose a mesh with stored weights, or move it with a deformed cage",
         description="Deform MESH either by a pose (per-bone transforms, JSON) through skinning weights, or by a "
-                    "deformed cage through stored barycentric coordinates.",
+        "deformed cage through stored barycentric coordinates.",
         epilog="""\
 examples:
   fieldrig deform arm.obj --rig arm.tgf --weights arm.npy --pose wave.json -o waved.obj
   fieldrig deform arm.glb --pose wave.json -o waved.ply              # rig and weights from the glb's skin
   fieldrig deform arm.obj --rig arm.tgf --weights arm.npy --pose wave.json --method dqs -o waved.glb
   fieldrig deform spot.obj --coords spot-coords.npy --cage cage.obj --deformed-cage cage-bent.obj -o bent.obj
-""")
+""",
+    )
     p.add_argument("mesh", metavar="MESH", help="the rest-pose mesh the weights or coordinates were computed on")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="deformed mesh: .obj, .ply, .off, .stl, .glb (.xyz for point clouds)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="deformed mesh: .obj, .ply, .off, .stl, .glb (.xyz for point clouds)",
+    )
     skin = p.add_argument_group("skinning (with --pose)")
     skin.add_argument("--pose", metavar="POSE", help="pose JSON of per-bone rotations/translations")
-    skin.add_argument("--rig", metavar="RIG", help="rig (TGF, JSON, GLB); default: the skin of --weights or MESH when a glTF")
-    skin.add_argument("--weights", metavar="W", help="weights (.npy, .csv, .dmat, or a skinned .glb/.gltf); default: MESH's skin")
-    skin.add_argument("--method", choices=("lbs", "dqs"), default="lbs", help="linear blend or dual quaternion skinning")
+    skin.add_argument(
+        "--rig", metavar="RIG", help="rig (TGF, JSON, GLB); default: the skin of --weights or MESH when a glTF"
+    )
+    skin.add_argument(
+        "--weights", metavar="W", help="weights (.npy, .csv, .dmat, or a skinned .glb/.gltf); default: MESH's skin"
+    )
+    skin.add_argument(
+        "--method", choices=SKINNING_METHODS, default="lbs", help="linear blend or dual quaternion skinning"
+    )
     cage = p.add_argument_group("cage deformation (with --deformed-cage)")
     cage.add_argument("--coords", metavar="PHI", help="coordinates of MESH's vertices (.npy, .csv, .dmat)")
     cage.add_argument("--cage", metavar="CAGE", help="the rest cage the coordinates belong to")
@@ -194,11 +260,12 @@ examples:
 
 def _add_batch(sub) -> None:
     p = sub.add_parser(
-        "batch", formatter_class=_Formatter,
+        "batch",
+        formatter_class=_Formatter,
         help="skinning weights for many assets, in parallel, resumable",
         description="Compute skinning weights for every asset of a manifest or a folder. One failing asset never "
-                    "stops the others; finished assets whose inputs and settings did not change are skipped. "
-                    "Each asset gets OUTDIR/NAME/ with its outputs and report.json; OUTDIR/summary.json sums up.",
+        "stops the others; finished assets whose inputs and settings did not change are skipped. "
+        "Each asset gets OUTDIR/NAME/ with its outputs and report.json; OUTDIR/summary.json sums up.",
         epilog="""\
 a folder: every mesh (OBJ, PLY, OFF, STL, GLB, GLTF) with a rig of the same name beside
 it (NAME.tgf or NAME.json), or a rigged GLB/GLTF on its own.
@@ -214,33 +281,58 @@ examples:
   fieldrig batch assets/ -o out/ --jobs 2
   fieldrig batch manifest.json -o out/ --formats glb,npy,csv
   fieldrig batch manifest.json -o /shared/out --executor dask --scheduler tcp://10.0.0.5:8786
-""")
+""",
+    )
     p.add_argument("source", metavar="MANIFEST|DIR", help="a manifest JSON or a folder of assets")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder (created when absent)")
     p.add_argument("--jobs", "-j", type=_positive_int, default=1, metavar="N", help="assets computed at the same time")
     p.add_argument("--formats", default="npy,glb", help="comma-separated outputs per asset: npy, csv, dmat, glb, gltf")
-    p.add_argument("--max-influences", type=_positive_int, default=None, metavar="N", help="glTF influences per vertex (default: 4)")
+    p.add_argument(
+        "--max-influences",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="glTF influences per vertex (default: 4)",
+    )
     p.add_argument("--save-fields", action="store_true", help="also save each trained field (NAME.field)")
     p.add_argument("--force", action="store_true", help="recompute assets even when they are up to date")
-    p.add_argument("--threads", type=_positive_int, default=None, metavar="T",
-                   help="torch/BLAS threads per job (default: CPU cores / jobs)")
-    p.add_argument("--executor", choices=("local", "dask"), default="local",
-                   help="local: worker processes on this machine; dask: a Dask distributed cluster")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="dask scheduler address (default with --executor dask: a local cluster of --jobs workers)")
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="T",
+        help="torch/BLAS threads per job (default: CPU cores / jobs)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="local: worker processes on this machine; dask: a Dask distributed cluster",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="dask scheduler address (default with --executor dask: a local cluster of --jobs workers)",
+    )
     p.add_argument("--device", default="auto", help="torch device for every job: auto, cpu, cuda")
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--preset", choices=PRESETS, default=None, help="preset for assets that do not set one (default: balanced)")
+    p.add_argument(
+        "--preset",
+        choices=SKINNING_PRESET_NAMES,
+        default=None,
+        help="preset for assets that do not set one (default: balanced)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_batch)
 
 
 def _add_check(sub) -> None:
     p = sub.add_parser(
-        "check", formatter_class=_Formatter,
+        "check",
+        formatter_class=_Formatter,
         help="report what would go wrong with a mesh (and rig)",
         description="Report holes, non-manifold edges, components, self-intersections, degenerate faces, scale, "
-                    "handles outside the shape, and whether libigl's BBW (TetGen) could run on the mesh.",
+        "handles outside the shape, and whether libigl's BBW (TetGen) could run on the mesh.",
         epilog="""\
 exit code: 0 when fieldrig can compute weights on the input (warnings may remain),
 1 when it cannot (e.g. handles outside the shape) or the files cannot be read.
@@ -248,7 +340,8 @@ exit code: 0 when fieldrig can compute weights on the input (warnings may remain
 examples:
   fieldrig check arm.obj --rig arm.tgf
   fieldrig check scan.ply --json > report.json
-""")
+""",
+    )
     p.add_argument("mesh", metavar="MESH", help="mesh or point cloud")
     p.add_argument("--rig", metavar="RIG", help="rig to check against the mesh")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -264,8 +357,9 @@ def _usage_error(parser_args, message: str) -> int:
 def _suffix_error(args, path: str, allowed: Sequence[str], what: str) -> Optional[int]:
     suffix = Path(path).suffix.lower()
     if suffix not in allowed:
-        return _usage_error(args, f"{path}: unknown {what} format {suffix or '(no extension)'!r} "
-                                  f"(expected one of {', '.join(allowed)})")
+        return _usage_error(
+            args, f"{path}: unknown {what} format {suffix or '(no extension)'!r} (expected one of {', '.join(allowed)})"
+        )
     return None
 
 
@@ -279,13 +373,18 @@ def _overwrites_input(args, outputs: Sequence[str], inputs: Sequence[Optional[st
 
 
 class ProgressBar:
-    """A tqdm bar fed by :class:`fieldrig.neural.progress.ProgressEvent` callbacks."""
+    """A tqdm bar fed by :class:`fieldrig.core.progress.ProgressEvent` callbacks."""
 
     def __init__(self, description: str, enabled: bool):
         from tqdm import tqdm
 
-        self._bar = tqdm(total=1000, desc=description, disable=None if enabled else True, leave=False,
-                         bar_format="{desc}: {percentage:3.0f}%|{bar:30}| {elapsed}<{remaining}{postfix}")
+        self._bar = tqdm(
+            total=1000,
+            desc=description,
+            disable=None if enabled else True,
+            leave=False,
+            bar_format="{desc}: {percentage:3.0f}%|{bar:30}| {elapsed}<{remaining}{postfix}",
+        )
 
     def __call__(self, event) -> bool:
         self._bar.set_postfix_str(event.stage, refresh=False)
@@ -305,7 +404,7 @@ def _say(args, message: str) -> None:
 def cmd_weights(args) -> int:
     """``fieldrig weights``: compute, then write every requested output."""
     for out in args.output:
-        bad = _suffix_error(args, out, WEIGHT_OUTPUTS, "weights")
+        bad = _suffix_error(args, out, WEIGHT_OUTPUT_SUFFIXES, "weights")
         if bad is not None:
             return bad
     bad = _overwrites_input(args, args.output + [args.save_field], [args.mesh, args.rig, args.field])
@@ -326,22 +425,29 @@ def cmd_weights(args) -> int:
     if args.field:
         W = _evaluate_saved_field(args.field, rig, mesh, args.device)
         write_weight_outputs(args.output, mesh, rig, W, args.max_influences)
-        _say(args, f"{Path(args.mesh).name}: {W.shape[0]:,} vertices × {W.shape[1]} handles from {args.field} "
-                   f"→ {', '.join(args.output)}")
+        _say(
+            args,
+            f"{Path(args.mesh).name}: {W.shape[0]:,} vertices × {W.shape[1]} handles from {args.field} "
+            f"→ {', '.join(args.output)}",
+        )
         return EXIT_OK
     start = time.perf_counter()
     bar = ProgressBar(f"weights {Path(args.mesh).name}", not args.quiet)
     try:
-        field, W = train_weights(mesh, rig, args.rig, preset=args.preset, device=args.device, seed=args.seed,
-                                 progress=bar)
+        field, W = train_weights(
+            mesh, rig, args.rig, preset=args.preset, device=args.device, seed=args.seed, progress=bar
+        )
     finally:
         bar.close()
     elapsed = time.perf_counter() - start
     if args.save_field:
         field.save(args.save_field)
     write_weight_outputs(args.output, mesh, rig, W, args.max_influences)
-    _say(args, f"{Path(args.mesh).name}: {W.shape[0]:,} vertices × {W.shape[1]} handles in {elapsed:.1f} s "
-               f"→ {', '.join(args.output + ([args.save_field] if args.save_field else []))}")
+    _say(
+        args,
+        f"{Path(args.mesh).name}: {W.shape[0]:,} vertices × {W.shape[1]} handles in {elapsed:.1f} s "
+        f"→ {', '.join(args.output + ([args.save_field] if args.save_field else []))}",
+    )
     _report_pruning(args, W)
     return EXIT_OK
 
@@ -352,8 +458,11 @@ def _report_pruning(args, W) -> None:
 
     if W.shape[1] > args.max_influences and any(Path(o).suffix.lower() in (".glb", ".gltf") for o in args.output):
         lost = pruned_mass(W, args.max_influences)
-        _say(args, f"glTF: {args.max_influences} influences per vertex drop {100 * lost.mean():.2f}% of the weight "
-                   f"on average, {100 * lost.max():.1f}% at most (--max-influences raises the limit)")
+        _say(
+            args,
+            f"glTF: {args.max_influences} influences per vertex drop {100 * lost.mean():.2f}% of the weight "
+            f"on average, {100 * lost.max():.1f}% at most (--max-influences raises the limit)",
+        )
 
 
 def train_weights(mesh, rig, rig_path: str, **options):
@@ -377,7 +486,7 @@ def train_weights(mesh, rig, rig_path: str, **options):
     W : (n, H) float
     """
     import fieldrig
-    from fieldrig.geometry.errors import InputError
+    from fieldrig.core.errors import InputError
 
     try:
         field = fieldrig.fit_skinning_field(mesh.V, mesh.F, rig, N=mesh.N, **options)
@@ -392,7 +501,7 @@ def train_weights(mesh, rig, rig_path: str, **options):
 def _evaluate_saved_field(path: str, rig, mesh, device: str):
     """Weights of ``mesh``'s vertices from a saved field, which must belong to ``rig``."""
     import fieldrig
-    from fieldrig.geometry.errors import InputError
+    from fieldrig.core.errors import InputError
 
     field = fieldrig.SkinningField.load(path, device=None if device == "auto" else device)
     if list(field.handle_names) != list(rig.handle_names):
@@ -406,7 +515,7 @@ def write_weight_outputs(outputs: Sequence[str], mesh, rig, W, max_influences: i
     Parameters
     ----------
     outputs : sequence of str
-        Paths ending in one of :data:`WEIGHT_OUTPUTS`.
+        Paths ending in one of :data:`WEIGHT_OUTPUT_SUFFIXES`.
     mesh : MeshData
         The mesh the weights belong to (glTF outputs embed it).
     rig : Rig
@@ -426,7 +535,7 @@ def write_weight_outputs(outputs: Sequence[str], mesh, rig, W, max_influences: i
 
 def cmd_coords(args) -> int:
     """``fieldrig coords``: barycentric coordinates of a mesh's vertices in a cage."""
-    bad = _suffix_error(args, args.output, (".npy", ".csv", ".dmat"), "coordinates")
+    bad = _suffix_error(args, args.output, WEIGHT_TABLE_SUFFIXES, "coordinates")
     if bad is not None:
         return bad
     if (args.cage is None) == (not args.auto_cage):
@@ -457,22 +566,32 @@ def cmd_coords(args) -> int:
     bar = ProgressBar(f"coords {Path(args.mesh).name}", not args.quiet)
     try:
         steps = {"steps": args.steps} if args.steps else {}
-        field = fieldrig.fit_barycentric_field(cage, objective=args.objective, preset=args.preset, seed=args.seed,
-                                               device=args.device, progress=bar, **steps)
+        field = fieldrig.fit_barycentric_field(
+            cage,
+            objective=args.objective,
+            preset=args.preset,
+            seed=args.seed,
+            device=args.device,
+            progress=bar,
+            **steps,
+        )
         Phi = field.evaluate(points)
     finally:
         bar.close()
     if args.save_field:
         field.save(args.save_field)
     save_weights(args.output, Phi, [f"cage{i}" for i in range(Phi.shape[1])])
-    _say(args, f"{Path(args.mesh).name}: {Phi.shape[0]:,} vertices × {Phi.shape[1]} cage vertices in "
-               f"{time.perf_counter() - start:.1f} s → {args.output}")
+    _say(
+        args,
+        f"{Path(args.mesh).name}: {Phi.shape[0]:,} vertices × {Phi.shape[1]} cage vertices in "
+        f"{time.perf_counter() - start:.1f} s → {args.output}",
+    )
     return EXIT_OK
 
 
 def _points_in_cage_space(mesh, dim: int, source: str):
     """The mesh's vertices in the cage's dimension: a 2D cage takes x, y of a flat (constant z) mesh."""
-    from fieldrig.geometry.errors import InputError
+    from fieldrig.core.errors import InputError
 
     if dim == 3:
         return mesh.V
@@ -484,9 +603,9 @@ def _points_in_cage_space(mesh, dim: int, source: str):
 
 def cmd_deform(args) -> int:
     """``fieldrig deform``: pose through skinning weights, or move through a deformed cage."""
-    from fieldrig.geometry.export import MESH_FORMATS
+    from fieldrig.core.vocabulary import MESH_OUTPUT_SUFFIXES
 
-    bad = _suffix_error(args, args.output, MESH_FORMATS, "mesh")
+    bad = _suffix_error(args, args.output, MESH_OUTPUT_SUFFIXES, "mesh")
     if bad is not None:
         return bad
     by_pose, by_cage = args.pose is not None, args.deformed_cage is not None
@@ -496,8 +615,9 @@ def cmd_deform(args) -> int:
         return _usage_error(args, "cage deformation needs --coords PHI and --cage CAGE with --deformed-cage")
     if by_pose and (args.coords or args.cage):
         return _usage_error(args, "--coords and --cage belong to cage deformation, not to --pose")
-    bad = _overwrites_input(args, [args.output], [args.mesh, args.weights, args.rig, args.pose, args.coords,
-                                                  args.cage, args.deformed_cage])
+    bad = _overwrites_input(
+        args, [args.output], [args.mesh, args.weights, args.rig, args.pose, args.coords, args.cage, args.deformed_cage]
+    )
     if bad is not None:
         return bad
     import fieldrig
@@ -513,8 +633,8 @@ def cmd_deform(args) -> int:
 def _posed_vertices(args, mesh):
     import numpy as np
 
+    from fieldrig.core.errors import InputError
     from fieldrig.geometry.deform import dual_quaternion_skinning, linear_blend_skinning
-    from fieldrig.geometry.errors import InputError
     from fieldrig.geometry.export import load_weights
     from fieldrig.geometry.gltf import read_gltf_skin
     from fieldrig.geometry.pose import Pose, pose_transforms
@@ -531,8 +651,10 @@ def _posed_vertices(args, mesh):
         raise InputError("--rig", "give the rig the weights were computed for")
     W = skin.handle_weights() if skin else load_weights(weights_path)
     if W.shape != (len(mesh.V), rig.n_handles):
-        raise InputError(weights_path, f"weights have shape {W.shape}; the mesh has {len(mesh.V)} vertices "
-                                       f"and the rig {rig.n_handles} handles")
+        raise InputError(
+            weights_path,
+            f"weights have shape {W.shape}; the mesh has {len(mesh.V)} vertices and the rig {rig.n_handles} handles",
+        )
     T = pose_transforms(rig, Pose.load(args.pose))
     skinning = dual_quaternion_skinning if args.method == "dqs" else linear_blend_skinning
     return np.asarray(skinning(mesh.V, W, T))
@@ -541,9 +663,9 @@ def _posed_vertices(args, mesh):
 def _caged_vertices(args, mesh):
     import numpy as np
 
+    from fieldrig.core.errors import InputError
     from fieldrig.geometry.cage import load_cage
     from fieldrig.geometry.cage_deform import load_cage_pose
-    from fieldrig.geometry.errors import InputError
     from fieldrig.geometry.export import load_weights
 
     Phi = load_weights(args.coords)
@@ -551,8 +673,11 @@ def _caged_vertices(args, mesh):
     # A posed cage may fold or self-intersect: only its size and dimension must match.
     moved = load_cage_pose(args.deformed_cage, rest)
     if Phi.shape != (len(mesh.V), len(rest.V)):
-        raise InputError(args.coords, f"coordinates have shape {Phi.shape}; expected ({len(mesh.V)}, {len(rest.V)}) "
-                                      "(mesh vertices × cage vertices)")
+        raise InputError(
+            args.coords,
+            f"coordinates have shape {Phi.shape}; expected ({len(mesh.V)}, {len(rest.V)}) "
+            "(mesh vertices × cage vertices)",
+        )
     X = Phi @ moved
     return X if X.shape[1] == 3 else np.c_[X, mesh.V[:, 2]]  # a 2D cage moves x, y
 
@@ -562,9 +687,11 @@ def cmd_batch(args) -> int:
     from fieldrig.batch import BatchOptions, discover_assets, run_batch
 
     formats = [f.strip().lower().lstrip(".") for f in args.formats.split(",") if f.strip()]
-    unknown = [f for f in formats if "." + f not in WEIGHT_OUTPUTS]
+    unknown = [f for f in formats if "." + f not in WEIGHT_OUTPUT_SUFFIXES]
     if not formats or unknown:
-        return _usage_error(args, f"--formats: unknown {', '.join(unknown) or '(empty)'} (expected some of npy, csv, dmat, glb, gltf)")
+        return _usage_error(
+            args, f"--formats: unknown {', '.join(unknown) or '(empty)'} (expected some of npy, csv, dmat, glb, gltf)"
+        )
     if args.scheduler and args.executor != "dask":
         return _usage_error(args, "--scheduler needs --executor dask")
     if args.executor == "local" and args.device not in ("auto", "cpu"):
@@ -579,8 +706,14 @@ def cmd_batch(args) -> int:
     if args.save_fields:
         defaults["save_field"] = True
     assets = discover_assets(args.source, defaults)
-    options = BatchOptions(jobs=args.jobs, threads=args.threads, force=args.force, executor=args.executor,
-                           scheduler=args.scheduler, progress=not args.quiet)
+    options = BatchOptions(
+        jobs=args.jobs,
+        threads=args.threads,
+        force=args.force,
+        executor=args.executor,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+    )
     summary = run_batch(assets, args.output, options)
     print(summary.table())
     return EXIT_OK if summary.all_succeeded else EXIT_FAILED
@@ -603,14 +736,26 @@ def cmd_check(args) -> int:
     outside: List[str] = []
     if rig is not None:
         outside = handles_outside(mesh.V, mesh.F, rig, N=mesh.N)
-        lines.append(f"{args.rig}: {len(rig.bones)} bones, {len(rig.point_handles)} point handles, "
-                     f"{rig.n_handles} weight columns.")
+        lines.append(
+            f"{args.rig}: {len(rig.bones)} bones, {len(rig.point_handles)} point handles, "
+            f"{rig.n_handles} weight columns."
+        )
         lines += [o[0].upper() + o[1:] + "." for o in outside] or ["Every handle lies inside the shape."]
-    verdict = ("fieldrig cannot compute weights: handles outside the shape." if outside
-               else "fieldrig can compute weights on this input.")
+    verdict = (
+        "fieldrig cannot compute weights: handles outside the shape."
+        if outside
+        else "fieldrig can compute weights on this input."
+    )
     if args.json:
-        data = {"mesh": args.mesh, "rig": args.rig, "ok": not outside, "handles_outside": outside,
-                "warnings": list(mesh.warnings), "report": dataclasses.asdict(report), "summary": lines + [verdict]}
+        data = {
+            "mesh": args.mesh,
+            "rig": args.rig,
+            "ok": not outside,
+            "handles_outside": outside,
+            "warnings": list(mesh.warnings),
+            "report": dataclasses.asdict(report),
+            "summary": lines + [verdict],
+        }
         print(json.dumps(data, indent=2, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
     else:
         print("\n".join(lines + [verdict]))
@@ -635,13 +780,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    from fieldrig.geometry.errors import InputError
+    from fieldrig.core.errors import InputError
 
     text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, (InputError, OSError)):
         return text
     try:
-        from fieldrig.neural.progress import Cancelled
+        from fieldrig.core.progress import Cancelled
     except ImportError:  # torch missing: nothing can have been cancelled
         Cancelled = ()
     if Cancelled and isinstance(exc, Cancelled):

@@ -6,6 +6,7 @@
 >>> field = fieldrig.fit_barycentric_field("cage.obj", objective="tv")              # doctest: +SKIP
 >>> field.save("cage-coords.pt")                                                    # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence, Union
@@ -17,9 +18,19 @@ from fieldrig.geometry.cage import as_cage
 Objective = Union[str, Mapping[str, float]]
 
 
-def fit_barycentric_field(cage, objective: Objective = "dirichlet", seed: int = 0, device=None, progress=None,
-                          preset: str = "balanced", poses: Optional[Sequence] = None,
-                          influence: Optional[Mapping[int, float]] = None, pins=None, config=None, **settings):
+def fit_barycentric_field(
+    cage,
+    objective: Objective = "dirichlet",
+    seed: int = 0,
+    device=None,
+    progress=None,
+    preset: str = "balanced",
+    poses: Optional[Sequence] = None,
+    influence: Optional[Mapping[int, float]] = None,
+    pins=None,
+    config=None,
+    **settings,
+):
     """Train generalized barycentric coordinates of a cage as a neural field.
 
     The result is valid (non-negative, partition of unity, linear reproduction, exact
@@ -74,12 +85,31 @@ def fit_barycentric_field(cage, objective: Objective = "dirichlet", seed: int = 
     """
     from fieldrig.neural.barycentric_training import fit_field
 
-    return fit_field(as_cage(cage), objective, seed=seed, device=device, progress=progress, preset=preset,
-                     config=config, poses=poses, influence=influence, pins=pins, **settings)
+    return fit_field(
+        as_cage(cage),
+        objective,
+        seed=seed,
+        device=device,
+        progress=progress,
+        preset=preset,
+        config=config,
+        poses=poses,
+        influence=influence,
+        pins=pins,
+        **settings,
+    )
 
 
-def barycentric_coordinates(cage, points, objective: Objective = "dirichlet", seed: int = 0, device=None,
-                            progress=None, preset: str = "balanced", **options) -> np.ndarray:
+def barycentric_coordinates(
+    cage,
+    points,
+    objective: Objective = "dirichlet",
+    seed: int = 0,
+    device=None,
+    progress=None,
+    preset: str = "balanced",
+    **options,
+) -> np.ndarray:
     """Neural generalized barycentric coordinates of points inside a cage.
 
     Trains a field with :func:`fit_barycentric_field` (same arguments) and evaluates it.
@@ -107,6 +137,7 @@ def barycentric_coordinates(cage, points, objective: Objective = "dirichlet", se
     """
     cage = as_cage(cage)
     P = cage.check_inside(points)
-    field = fit_barycentric_field(cage, objective, seed=seed, device=device, progress=progress, preset=preset,
-                                  **options)
+    field = fit_barycentric_field(
+        cage, objective, seed=seed, device=device, progress=progress, preset=preset, **options
+    )
     return field.evaluate(P)

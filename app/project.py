@@ -19,9 +19,9 @@ and per-vertex arrays that no longer match its vertex count are dropped with a w
 never silently reused. The rig and the cage are stored in the project, so a missing or
 changed rig/cage source file only gives a warning.
 """
+
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -32,8 +32,9 @@ from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
-from fieldrig.geometry.atomic import atomic_path
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.atomic import atomic_path
+from fieldrig.core.errors import InputError
+from fieldrig.core.files import file_sha256
 from fieldrig.geometry.mesh_io import MeshData, load_mesh
 from fieldrig.geometry.pose import Pose
 from fieldrig.geometry.rig import Rig, rig_from_json, rig_to_json
@@ -104,16 +105,6 @@ _ARRAYS = ("weights", "cage_vertices", "cage_faces", "cage_pose", "coordinates")
 _BLOBS = ("skinning_field", "barycentric_field")
 
 
-# ----------------------------------------------------------------------- hashing
-def file_sha256(path: PathLike) -> str:
-    """SHA-256 of a file's content, as hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _file_reference(path: Optional[str], project_dir: Path) -> Optional[dict]:
     if path is None:
         return None
@@ -160,8 +151,9 @@ def save_project(project: Project, path: PathLike) -> None:
         "rig": None if project.rig is None else rig_to_json(project.rig),
         "rig_source": _file_reference(project.rig_source, project_dir),
         "weights_stale": bool(project.weights_stale),
-        "pose": None if project.pose is None else {"rotations": list(project.pose.rotations),
-                                                   "translations": list(project.pose.translations)},
+        "pose": None
+        if project.pose is None
+        else {"rotations": list(project.pose.rotations), "translations": list(project.pose.translations)},
         "cage_source": _file_reference(project.cage_source, project_dir),
         "settings": project.settings,
         "camera": project.camera,
@@ -218,8 +210,13 @@ def load_project(path: PathLike) -> Project:
             if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
                 raise InputError(source, "not a fieldrig project (no fieldrig project.json inside)")
             if int(meta.get("version", 0)) > FORMAT_VERSION:
-                raise InputError(source, f"written by a newer fieldrig (project format {meta['version']}, this one reads {FORMAT_VERSION})")
-            arrays = {name: np.load(io.BytesIO(zf.read(f"{name}.npy")), allow_pickle=False) for name in meta.get("arrays", [])}
+                raise InputError(
+                    source,
+                    f"written by a newer fieldrig (project format {meta['version']}, this one reads {FORMAT_VERSION})",
+                )
+            arrays = {
+                name: np.load(io.BytesIO(zf.read(f"{name}.npy")), allow_pickle=False) for name in meta.get("arrays", [])
+            }
             blobs = {name: zf.read(f"{name}.bin") for name in meta.get("blobs", []) if name in _BLOBS}
     except zipfile.BadZipFile as exc:
         raise InputError(source, f"not a fieldrig project or damaged ({exc})") from exc
@@ -238,13 +235,20 @@ def load_project(path: PathLike) -> Project:
     if mesh_ref is not None:
         mesh_path = _resolve_reference(mesh_ref, project_dir)
         if mesh_path is None:
-            raise InputError(source, f"the mesh it refers to is missing: {mesh_ref.get('path')} (also looked for {mesh_ref.get('relative')} beside the project)")
+            raise InputError(
+                source,
+                f"the mesh it refers to is missing: {mesh_ref.get('path')} (also "
+                f"looked for {mesh_ref.get('relative')} beside the project)",
+            )
         if mesh_ref.get("sha256") and file_sha256(mesh_path) != mesh_ref["sha256"]:
             warnings.append(f"{mesh_path}: the mesh file changed since the project was saved")
         project.mesh = load_mesh(mesh_path)
         saved_n = meta.get("vertex_count")
         if saved_n is not None and saved_n != len(project.mesh.V):
-            warnings.append(f"{mesh_path}: has {len(project.mesh.V)} vertices, the project was saved with {saved_n}; its weights and coordinates were dropped")
+            warnings.append(
+                f"{mesh_path}: has {len(project.mesh.V)} vertices, the project was "
+                f"saved with {saved_n}; its weights and coordinates were dropped"
+            )
             arrays.pop("weights", None)
             arrays.pop("coordinates", None)
             blobs.pop("skinning_field", None)
@@ -256,19 +260,26 @@ def load_project(path: PathLike) -> Project:
         found = _resolve_reference(ref, project_dir)
         what = "rig" if key == "rig_source" else "cage"
         if found is None:
-            warnings.append(f"{ref.get('path')}: the {what} file is missing; the project's own copy of the {what} is used")
+            warnings.append(
+                f"{ref.get('path')}: the {what} file is missing; the project's own copy of the {what} is used"
+            )
             setattr(project, key, ref.get("path"))
         else:
             if ref.get("sha256") and file_sha256(found) != ref["sha256"]:
-                warnings.append(f"{found}: the {what} file changed since the project was saved; the project's own copy of the {what} is used")
+                warnings.append(
+                    f"{found}: the {what} file changed since the project "
+                    f"was saved; the project's own copy of the {what} is used"
+                )
             setattr(project, key, str(found))
 
     if meta.get("rig") is not None:
         project.rig = rig_from_json(meta["rig"], source + ":rig")
     pose_rotations, pose_translations = arrays.pop("pose_rotations", None), arrays.pop("pose_translations", None)
     if meta.get("pose") is not None and project.rig is not None:
-        project.pose = Pose(dict(zip(meta["pose"]["rotations"], pose_rotations)),
-                            dict(zip(meta["pose"]["translations"], pose_translations)))
+        project.pose = Pose(
+            dict(zip(meta["pose"]["rotations"], pose_rotations)),
+            dict(zip(meta["pose"]["translations"], pose_translations)),
+        )
         try:
             project.pose.local_arrays(project.rig)
         except InputError as exc:

@@ -7,6 +7,7 @@ The picture is drawn like the app draws it (:mod:`fieldrig.gui.scene`): the mesh
 linear blend (or dual quaternion) skinning, coloured by its dominant handle or by one
 handle's weight, with the posed skeleton on top.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 
 PathLike = Union[str, os.PathLike]
 VIEWS = {
@@ -38,10 +39,21 @@ def init_headless(backend: str = "openGL3_egl") -> None:
     ps.init(backend)
 
 
-def render_image(V: np.ndarray, F: Optional[np.ndarray], rig=None, W: Optional[np.ndarray] = None, pose=None,
-                 method: str = "lbs", colouring: str = "dominant", handle: int = 0, skeleton: bool = True,
-                 width: int = 1024, height: int = 768, view: str = "three-quarter",
-                 background=(1.0, 1.0, 1.0)) -> np.ndarray:
+def render_image(
+    V: np.ndarray,
+    F: Optional[np.ndarray],
+    rig=None,
+    W: Optional[np.ndarray] = None,
+    pose=None,
+    method: str = "lbs",
+    colouring: str = "dominant",
+    handle: int = 0,
+    skeleton: bool = True,
+    width: int = 1024,
+    height: int = 768,
+    view: str = "three-quarter",
+    background=(1.0, 1.0, 1.0),
+) -> np.ndarray:
     """Draw one picture.
 
     Parameters
@@ -83,7 +95,9 @@ def render_image(V: np.ndarray, F: Optional[np.ndarray], rig=None, W: Optional[n
     if width < 16 or height < 16:
         raise InputError("size", f"image must be at least 16×16 pixels, got {width}×{height}")
     if W is not None and (rig is None or W.shape != (len(V), rig.n_handles)):
-        raise InputError("weights", f"weights have shape {W.shape}; expected ({len(V)}, {'H' if rig is None else rig.n_handles})")
+        raise InputError(
+            "weights", f"weights have shape {W.shape}; expected ({len(V)}, {'H' if rig is None else rig.n_handles})"
+        )
     if rig is not None and not 0 <= handle < rig.n_handles:
         raise InputError("handle", f"no handle {handle} (the rig has {rig.n_handles})")
     init_headless()
@@ -119,7 +133,7 @@ def write_image(path: PathLike, image: np.ndarray) -> None:
     """Write an (h, w, 3|4) uint8 image as PNG (or JPEG by extension), atomically."""
     from PyQt6.QtGui import QImage
 
-    from fieldrig.geometry.atomic import atomic_path
+    from fieldrig.core.atomic import atomic_path
 
     path = Path(path)
     if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):

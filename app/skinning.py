@@ -1,4 +1,5 @@
 """Public API: skinning weights for a mesh, soup or point cloud and a rig."""
+
 from __future__ import annotations
 
 import os
@@ -6,17 +7,25 @@ from typing import Optional, Union
 
 import numpy as np
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
+from fieldrig.core.progress import ProgressCallback
 from fieldrig.geometry.mesh_io import validate_mesh
 from fieldrig.geometry.rig import Rig, load_rig
-from fieldrig.neural.progress import ProgressCallback
 
 RigLike = Union[Rig, str, os.PathLike]
 
 
-def fit_skinning_field(V: np.ndarray, F: Optional[np.ndarray], rig: RigLike, *, N: Optional[np.ndarray] = None,
-                       preset="balanced", device: Optional[str] = None, seed: int = 0,
-                       progress: Optional[ProgressCallback] = None):
+def fit_skinning_field(
+    V: np.ndarray,
+    F: Optional[np.ndarray],
+    rig: RigLike,
+    *,
+    N: Optional[np.ndarray] = None,
+    preset="balanced",
+    device: Optional[str] = None,
+    seed: int = 0,
+    progress: Optional[ProgressCallback] = None,
+):
     """Train a mesh-free biharmonic skinning field.
 
     Parameters
@@ -36,8 +45,8 @@ def fit_skinning_field(V: np.ndarray, F: Optional[np.ndarray], rig: RigLike, *, 
     seed : int
         Seed of every random choice; equal seeds give equal fields.
     progress : callable, optional
-        Receives :class:`~fieldrig.neural.progress.ProgressEvent`; returning False cancels
-        (raises :class:`~fieldrig.neural.progress.Cancelled`).
+        Receives :class:`~fieldrig.core.progress.ProgressEvent`; returning False cancels
+        (raises :class:`~fieldrig.core.progress.Cancelled`).
 
     Returns
     -------
@@ -71,8 +80,11 @@ def fit_skinning_field(V: np.ndarray, F: Optional[np.ndarray], rig: RigLike, *, 
     rig = rig if isinstance(rig, Rig) else load_rig(rig)
     for region in rig.painted:
         if len(region.vertices) and (region.vertices.min() < 0 or region.vertices.max() >= len(V)):
-            raise InputError("rig", f"a painted region of handle {rig.handle_names[region.handle]!r} "
-                                    f"names vertices outside 0..{len(V) - 1}")
+            raise InputError(
+                "rig",
+                f"a painted region of handle {rig.handle_names[region.handle]!r} "
+                f"names vertices outside 0..{len(V) - 1}",
+            )
     outside = handles_outside(V, F, rig, N=N)
     if outside:
         raise InputError("rig", "; ".join(outside))
@@ -81,9 +93,17 @@ def fit_skinning_field(V: np.ndarray, F: Optional[np.ndarray], rig: RigLike, *, 
     return fit_field(V, F, N, handles, rig.handle_names, preset, dev, seed, progress)
 
 
-def skinning_weights(V: np.ndarray, F: Optional[np.ndarray], rig: RigLike, *, N: Optional[np.ndarray] = None,
-                     preset="balanced", device: Optional[str] = None, seed: int = 0,
-                     progress: Optional[ProgressCallback] = None) -> np.ndarray:
+def skinning_weights(
+    V: np.ndarray,
+    F: Optional[np.ndarray],
+    rig: RigLike,
+    *,
+    N: Optional[np.ndarray] = None,
+    preset="balanced",
+    device: Optional[str] = None,
+    seed: int = 0,
+    progress: Optional[ProgressCallback] = None,
+) -> np.ndarray:
     """Skinning weights of every vertex (see :func:`fit_skinning_field` for the parameters).
 
     Returns

@@ -11,6 +11,7 @@ them too). Everything is computed here from formulas; nothing is copied from els
 
     python assets/make_assets.py
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,9 @@ def smooth_union(d1: np.ndarray, d2: np.ndarray, k: float) -> np.ndarray:
     return d2 * (1 - h) + d1 * h - k * h * (1 - h)
 
 
-def surface(capsules: Sequence[Tuple[Sequence[float], Sequence[float], float]], blend: float,
-            cell: float, faces: int) -> Tuple[np.ndarray, np.ndarray]:
+def surface(
+    capsules: Sequence[Tuple[Sequence[float], Sequence[float], float]], blend: float, cell: float, faces: int
+) -> Tuple[np.ndarray, np.ndarray]:
     """Marching cubes of the smooth union of capsules, decimated to about ``faces`` triangles.
 
     Returns
@@ -104,10 +106,13 @@ def legs(faces: int = 3200, cell: float = 0.045) -> Tuple[np.ndarray, np.ndarray
     V, F = surface(caps, blend=0.05, cell=cell, faces=faces)
     rig = {
         "joints": [
-            {"name": "root", "position": [0, 1.0, 0]}, {"name": "chest", "position": [0, 1.3, 0]},
-            {"name": "hip_l", "position": [-x_leg, 0.95, 0]}, {"name": "knee_l", "position": [-x_leg, 0.55, 0]},
+            {"name": "root", "position": [0, 1.0, 0]},
+            {"name": "chest", "position": [0, 1.3, 0]},
+            {"name": "hip_l", "position": [-x_leg, 0.95, 0]},
+            {"name": "knee_l", "position": [-x_leg, 0.55, 0]},
             {"name": "ankle_l", "position": [-x_leg, 0.12, 0]},
-            {"name": "hip_r", "position": [x_leg, 0.95, 0]}, {"name": "knee_r", "position": [x_leg, 0.55, 0]},
+            {"name": "hip_r", "position": [x_leg, 0.95, 0]},
+            {"name": "knee_r", "position": [x_leg, 0.55, 0]},
             {"name": "ankle_r", "position": [x_leg, 0.12, 0]},
         ],
         "bones": [
@@ -122,7 +127,11 @@ def legs(faces: int = 3200, cell: float = 0.045) -> Tuple[np.ndarray, np.ndarray
 
 
 def write_obj(path: Path, V: np.ndarray, F: np.ndarray, comment: str) -> None:
-    lines = [f"# {comment}"] + [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in V] + [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in F]
+    lines = (
+        [f"# {comment}"]
+        + [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in V]
+        + [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in F]
+    )
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -14,6 +14,7 @@ scaled differently so that every input is distinct.
     python bench/batch.py                  # --preset fast, 8 assets, jobs 1 vs 2
     python bench/batch.py --device cuda --jobs 1 4
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,25 @@ def make_assets(folder: Path, count: int) -> None:
 
 
 def run(folder: Path, out: Path, jobs: int, preset: str, device: str) -> tuple[float, dict]:
-    cmd = [sys.executable, "-m", "fieldrig", "batch", str(folder), "-o", str(out), "--jobs", str(jobs),
-           "--preset", preset, "--device", device, "--formats", "npy", "--force", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fieldrig",
+        "batch",
+        str(folder),
+        "-o",
+        str(out),
+        "--jobs",
+        str(jobs),
+        "--preset",
+        preset,
+        "--device",
+        device,
+        "--formats",
+        "npy",
+        "--force",
+        "-q",
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -66,8 +84,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="job counts to compare (first = baseline)")
     parser.add_argument("--preset", default="fast", help="skinning preset")
     parser.add_argument("--device", default="auto", help="torch device (auto, cpu, cuda)")
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="runs per job count, interleaved; the best (shortest) counts, as other load only adds time")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="runs per job count, interleaved; the best (shortest) counts, as other load only adds time",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,8 +97,10 @@ def main() -> None:
         folder.mkdir()
         make_assets(folder, args.assets)
         subprocess.run([sys.executable, "-c", "import torch, fieldrig.batch"], check=True)  # warm the disk cache
-        print(f"fieldrig batch: {args.assets} assets (finger 1,202 / legs 1,602 vertices), preset {args.preset}, "
-              f"device {args.device}, {os.cpu_count()} CPU cores, load average before {os.getloadavg()[0]:.1f}")
+        print(
+            f"fieldrig batch: {args.assets} assets (finger 1,202 / legs 1,602 vertices), preset {args.preset}, "
+            f"device {args.device}, {os.cpu_count()} CPU cores, load average before {os.getloadavg()[0]:.1f}"
+        )
         times = {jobs: [] for jobs in args.jobs}
         per_asset = {jobs: [] for jobs in args.jobs}
         for _ in range(args.repeat):
@@ -84,12 +108,17 @@ def main() -> None:
                 elapsed, summary = run(folder, Path(tmp) / f"out{jobs}", jobs, args.preset, args.device)
                 times[jobs].append(elapsed)
                 per_asset[jobs] += [a["time_s"] for a in summary["assets"]]
-                print(f"  --jobs {jobs}: {elapsed:6.1f} s wall (per asset {np.mean([a['time_s'] for a in summary['assets']]):.1f} s "
-                      f"mean, {summary['counts']['ok']} ok)  [load average {os.getloadavg()[0]:.1f}]")
+                print(
+                    f"  --jobs {jobs}: {elapsed:6.1f} s wall (per asset "
+                    f"{np.mean([a['time_s'] for a in summary['assets']]):.1f} s "
+                    f"mean, {summary['counts']['ok']} ok)  [load average {os.getloadavg()[0]:.1f}]"
+                )
         baseline = min(times[args.jobs[0]])
         for jobs in args.jobs:
-            print(f"best --jobs {jobs}: {min(times[jobs]):6.1f} s   ratio to --jobs {args.jobs[0]}: "
-                  f"{min(times[jobs]) / baseline:.2f}")
+            print(
+                f"best --jobs {jobs}: {min(times[jobs]):6.1f} s   ratio to --jobs {args.jobs[0]}: "
+                f"{min(times[jobs]) / baseline:.2f}"
+            )
 
 
 if __name__ == "__main__":

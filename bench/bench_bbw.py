@@ -6,6 +6,7 @@ Prints TetGen and BBW seconds (measured inside the child process), the tet count
 wall time including the child's start, and mean |W - arm-weights.dmat| with the 95th
 percentile of each vertex's largest difference. CPU only (TetGen and igl.bbw).
 """
+
 import argparse
 import time
 from pathlib import Path
@@ -29,15 +30,27 @@ def main():
     mesh = load_mesh(args.data / "arm.obj")
     reference = read_dmat(args.data / "arm-weights.dmat")
     t = time.perf_counter()
-    W, info = bbw_weights(mesh.V, mesh.F, args.data / "arm.tgf", tetgen_flags=args.flags,
-                          samples_per_bone=args.samples, max_iter=args.max_iter, return_info=True)
+    W, info = bbw_weights(
+        mesh.V,
+        mesh.F,
+        args.data / "arm.tgf",
+        tetgen_flags=args.flags,
+        samples_per_bone=args.samples,
+        max_iter=args.max_iter,
+        return_info=True,
+    )
     wall = time.perf_counter() - t
     diff = np.abs(W - reference)
     print(f"arm.obj: {len(mesh.V)} vertices, {W.shape[1]} bones; flags {args.flags!r}, max_iter {args.max_iter}")
-    print(f"  TetGen {info['tetgen_s']:.2f} s ({info['n_tets']} tets, {info['n_tet_vertices']} tet vertices), "
-          f"igl.bbw {info['bbw_s']:.2f} s, wall {wall:.2f} s")
-    print(f"  vs arm-weights.dmat: mean |dW| {diff.mean():.4f}, p95 of vertex max {np.percentile(diff.max(axis=1), 95):.3f}, "
-          f"max {diff.max():.3f}")
+    print(
+        f"  TetGen {info['tetgen_s']:.2f} s ({info['n_tets']} tets, {info['n_tet_vertices']} tet vertices), "
+        f"igl.bbw {info['bbw_s']:.2f} s, wall {wall:.2f} s"
+    )
+    print(
+        f"  vs arm-weights.dmat: mean |dW| {diff.mean():.4f}, p95 "
+        f"of vertex max {np.percentile(diff.max(axis=1), 95):.3f}, "
+        f"max {diff.max():.3f}"
+    )
 
 
 if __name__ == "__main__":

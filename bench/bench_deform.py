@@ -6,6 +6,7 @@ Weights: each vertex gets ``--influences`` non-zero weights (0 = all handles, de
 GUI preview budget is 16 ms per frame including the viewer update. Prints the median and
 best time per call in milliseconds. numpy only (no GPU path).
 """
+
 import argparse
 import time
 
@@ -53,10 +54,10 @@ def main():
         skinner = Skinner(Vd, Wd)
         setup = 1e3 * (time.perf_counter() - t0)
         rows = [
-            ("linear_blend_skinning", lambda: linear_blend_skinning(Vd, Wd, T)),
-            ("dual_quaternion_skinning", lambda: dual_quaternion_skinning(Vd, Wd, T)),
-            ("Skinner.lbs", lambda: skinner.lbs(T)),
-            ("Skinner.dqs", lambda: skinner.dqs(T)),
+            ("linear_blend_skinning", lambda Vd=Vd, Wd=Wd: linear_blend_skinning(Vd, Wd, T)),
+            ("dual_quaternion_skinning", lambda Vd=Vd, Wd=Wd: dual_quaternion_skinning(Vd, Wd, T)),
+            ("Skinner.lbs", lambda skinner=skinner: skinner.lbs(T)),
+            ("Skinner.dqs", lambda skinner=skinner: skinner.dqs(T)),
         ]
         print(f"  {np.dtype(dtype).name}: Skinner setup {setup:.0f} ms")
         for name, fn in rows:

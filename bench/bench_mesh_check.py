@@ -3,6 +3,7 @@ and on a large generated sphere.
 
     python bench/bench_mesh_check.py [--data ../shared/data] [--subdivisions 7]
 """
+
 import argparse
 import tempfile
 import time
@@ -31,8 +32,10 @@ def main():
             t1 = time.perf_counter()
             report = check_mesh(mesh.V, mesh.F, str(path))
             t2 = time.perf_counter()
-            print(f"{path.name:<18} {len(mesh.V):>7} vertices {len(mesh.F):>7} faces: load {t1 - t0:6.2f} s, "
-                  f"check {t2 - t1:6.2f} s, closed={report.closed}, BBW feasible={report.bbw_feasible}")
+            print(
+                f"{path.name:<18} {len(mesh.V):>7} vertices {len(mesh.F):>7} faces: load {t1 - t0:6.2f} s, "
+                f"check {t2 - t1:6.2f} s, closed={report.closed}, BBW feasible={report.bbw_feasible}"
+            )
 
 
 if __name__ == "__main__":

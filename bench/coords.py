@@ -22,6 +22,7 @@ are trained on the GPU too.
     python bench/coords.py --cases L star    # a subset
     python bench/coords.py --device cuda
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,13 @@ from fieldrig.neural.barycentric_training import fit_field
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FIELDRIG_SHARED_DATA", ROOT.parent / "shared" / "data"))
 L_SHAPE = np.array([[0, 0], [2, 0], [2, 1], [1, 1], [1, 2], [0, 2]], float)
-TARGETS = {"validity": "|Σφ−1| ≤ 1e-5, |Σφv−x| ≤ 1e-5·diam, min φ ≥ −1e-6",
-           "harmonic": "mean |Δφ| ≤ 0.01 (2D), ≤ 0.02 (3D)", "tv": "active ≥ 30% below harmonic",
-           "time": "star ≤ 60 s, 3D ≤ 300 s (CPU)", "deform": "≤ 5 ms per pose"}
+TARGETS = {
+    "validity": "|Σφ−1| ≤ 1e-5, |Σφv−x| ≤ 1e-5·diam, min φ ≥ −1e-6",
+    "harmonic": "mean |Δφ| ≤ 0.01 (2D), ≤ 0.02 (3D)",
+    "tv": "active ≥ 30% below harmonic",
+    "time": "star ≤ 60 s, 3D ≤ 300 s (CPU)",
+    "deform": "≤ 5 ms per pose",
+}
 
 
 def star(n: int = 12, inner: float = 0.45) -> np.ndarray:
@@ -56,8 +61,11 @@ def star(n: int = 12, inner: float = 0.45) -> np.ndarray:
 
 
 def validity(Phi: np.ndarray, P: np.ndarray, cage: Cage) -> tuple:
-    return (float(np.abs(Phi.sum(axis=1) - 1).max()),
-            float(np.linalg.norm(Phi @ cage.V - P, axis=1).max() / cage.diameter), float(Phi.min()))
+    return (
+        float(np.abs(Phi.sum(axis=1) - 1).max()),
+        float(np.linalg.norm(Phi @ cage.V - P, axis=1).max() / cage.diameter),
+        float(Phi.min()),
+    )
 
 
 def valid(res: tuple) -> bool:
@@ -109,21 +117,33 @@ def train(cage, objective, device, seed):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="+", default=["L", "star", "woody", "spot"], choices=["L", "star", "woody", "spot"])
+    parser.add_argument(
+        "--cases", nargs="+", default=["L", "star", "woody", "spot"], choices=["L", "star", "woody", "spot"]
+    )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--points", type=int, default=10_000, help="random interior test points per case")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1: training is many small tensor operations, and on the "
-                             "busy 2-core development machine two threads ran them 3× slower than one)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: training is many small tensor operations, and on the "
+        "busy 2-core development machine two threads ran them 3× slower than one)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda: no CUDA GPU available to torch")
-    devices = ["cuda"] if args.device == "cuda" else ["cpu"] + (["cuda"] if torch.cuda.is_available() and args.device == "auto" else [])
+    devices = (
+        ["cuda"]
+        if args.device == "cuda"
+        else ["cpu"] + (["cuda"] if torch.cuda.is_available() and args.device == "auto" else [])
+    )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} cores, "
-          f"load average {load:.1f}; CUDA: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} cores, "
+        f"load average {load:.1f}; CUDA: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}"
+    )
     print("targets: " + "; ".join(f"{k}: {v}" for k, v in TARGETS.items()) + "\n")
 
     rows, checks = [], []
@@ -136,10 +156,15 @@ def main() -> int:
         H = fem.evaluate(P)
         fem_shift = np.abs(harmonic_solution(cage, DEFAULT_ELEMENTS[cage.dim] // 4).evaluate(P) - H).mean()
         M = mean_value_coordinates(cage, P)
-        kind = f"{cage.dim}D, {cage.n_vertices} vertices, {reflex_edges(cage)} reflex {'edges' if cage.dim == 3 else 'vertices'}"
-        print(f"[{name}] cage: {kind}; FEM {len(fem.elements):,} elements in {fem_time:.1f} s (4× coarser FEM moves "
-              f"{fem_shift:.4f}); harmonic active {(H > 1e-3).sum(axis=1).mean():.2f}; MVC min {M.min():.3f}, "
-              f"MVC vs harmonic {np.abs(M - H).mean():.4f}")
+        kind = (
+            f"{cage.dim}D, {cage.n_vertices} vertices, {reflex_edges(cage)} "
+            f"reflex {'edges' if cage.dim == 3 else 'vertices'}"
+        )
+        print(
+            f"[{name}] cage: {kind}; FEM {len(fem.elements):,} elements in {fem_time:.1f} s (4× coarser FEM moves "
+            f"{fem_shift:.4f}); harmonic active {(H > 1e-3).sum(axis=1).mean():.2f}; MVC min {M.min():.3f}, "
+            f"MVC vs harmonic {np.abs(M - H).mean():.4f}"
+        )
         fresh = BarycentricField.create(cage, seed=args.seed, device="cpu")
         res = validity(fresh.evaluate(P), P, cage)
         rows.append((name, "fresh init", "cpu", None, res, None, None, None, None))
@@ -153,15 +178,23 @@ def main() -> int:
                 res = validity(Phi, P, cage)
                 err = np.abs(Phi - H)
                 active = (Phi > 1e-3).sum(axis=1).mean()
-                rows.append((name, objective, device, seconds, res, err.mean(), err.max(), np.abs(Phi - M).mean(), active))
+                rows.append(
+                    (name, objective, device, seconds, res, err.mean(), err.max(), np.abs(Phi - M).mean(), active)
+                )
                 checks.append((f"{name} {objective} {device} validity", valid(res)))
                 if objective == "dirichlet":
                     bar = 0.01 if cage.dim == 2 else 0.02
-                    checks.append((f"{name} dirichlet {device}: mean |Δ harmonic| {err.mean():.4f} ≤ {bar}", err.mean() <= bar))
+                    checks.append(
+                        (f"{name} dirichlet {device}: mean |Δ harmonic| {err.mean():.4f} ≤ {bar}", err.mean() <= bar)
+                    )
                 else:
                     h_active = (H > 1e-3).sum(axis=1).mean()
-                    checks.append((f"{name} tv: active {active:.2f} vs harmonic {h_active:.2f} (≥30% fewer)",
-                                   active <= 0.7 * h_active))
+                    checks.append(
+                        (
+                            f"{name} tv: active {active:.2f} vs harmonic {h_active:.2f} (≥30% fewer)",
+                            active <= 0.7 * h_active,
+                        )
+                    )
                 if timed and objective == "dirichlet" and device == "cpu":
                     limit = 60.0 if cage.dim == 2 else 300.0
                     checks.append((f"{name} dirichlet CPU training {seconds:.1f} s ≤ {limit:.0f} s", seconds <= limit))
@@ -172,11 +205,13 @@ def main() -> int:
                     checks.append((f"woody: coordinates at its {len(embedded)} vertices valid", valid(inside)))
 
     print()
-    print(f"{'case':6} {'objective':10} {'device':6} {'train s':>8} {'|Σφ−1|':>9} {'|Σφv−x|/D':>10} {'min φ':>10} "
-          f"{'|Δ harm|':>9} {'max Δ':>7} {'|Δ MVC|':>8} {'active':>7}")
+    print(
+        f"{'case':6} {'objective':10} {'device':6} {'train s':>8} {'|Σφ−1|':>9} {'|Σφv−x|/D':>10} {'min φ':>10} "
+        f"{'|Δ harm|':>9} {'max Δ':>7} {'|Δ MVC|':>8} {'active':>7}"
+    )
     for name, objective, device, seconds, res, mean_h, max_h, mean_m, active in rows:
         t = f"{seconds:8.1f}" if seconds is not None else f"{'':>8}"
-        tail = (f"{mean_h:9.4f} {max_h:7.3f} {mean_m:8.4f} {active:7.2f}" if mean_h is not None else "")
+        tail = f"{mean_h:9.4f} {max_h:7.3f} {mean_m:8.4f} {active:7.2f}" if mean_h is not None else ""
         print(f"{name:6} {objective:10} {device:6} {t} {res[0]:9.1e} {res[1]:10.1e} {res[2]:10.1e} {tail}")
     print()
     for text, ok in checks:
@@ -188,7 +223,7 @@ def deformation_timing(field: BarycentricField, cage: Cage, X: np.ndarray) -> tu
     """Coordinates of the mesh once, then X' = Φ V' for a new pose: milliseconds per pose."""
     Phi = field.evaluate(X)
     moved = cage.V.copy()
-    head = moved[:, 0] > np.median(moved[:, 0])            # turn the front half of the cage
+    head = moved[:, 0] > np.median(moved[:, 0])  # turn the front half of the cage
     c, s = np.cos(0.4), np.sin(0.4)
     pivot = moved[head].mean(axis=0)
     moved[head] = (moved[head] - pivot) @ np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]).T + pivot
@@ -200,8 +235,11 @@ def deformation_timing(field: BarycentricField, cage: Cage, X: np.ndarray) -> tu
     ms = 1000 * float(np.median(times))
     rigid = Phi @ (cage.V + [0.1, -0.2, 0.3])
     exact = float(np.abs(rigid - (X + [0.1, -0.2, 0.3])).max())
-    return (f"spot deformation: X' = Φ V' for {len(X):,} vertices in {ms:.3f} ms (median of 200; translation "
-            f"reproduced to {exact:.1e}); moved {np.abs(Xp - X).max():.3f}", ms <= 5.0)
+    return (
+        f"spot deformation: X' = Φ V' for {len(X):,} vertices in {ms:.3f} ms (median of 200; translation "
+        f"reproduced to {exact:.1e}); moved {np.abs(Xp - X).max():.3f}",
+        ms <= 5.0,
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ far its vertex-group weights are from the weights we computed (after the top-4 p
     python bench/gltf_blender.py                                  # the demo legs
     python bench/gltf_blender.py ../shared/data/arm.obj ../shared/data/arm.tgf
 """
+
 from __future__ import annotations
 
 import json
@@ -45,15 +46,36 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         glb, npy, script, result = (Path(tmp) / n for n in ("w.glb", "w.npy", "import.py", "blender.json"))
-        subprocess.run([sys.executable, "-m", "fieldrig.cli", "weights", str(mesh), "--rig", str(rig),
-                        "-o", str(glb), "-o", str(npy), "-q"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "fieldrig.cli",
+                "weights",
+                str(mesh),
+                "--rig",
+                str(rig),
+                "-o",
+                str(glb),
+                "-o",
+                str(npy),
+                "-q",
+            ],
+            check=True,
+        )
         script.write_text(BLENDER_SCRIPT)
         # Blender embeds its own Python: keep ours (its variables, its folder on PATH) out of its way.
         ours = str(Path(sys.executable).parent)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYENV"))}
-        env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != ours and ".pyenv" not in p)
-        proc = subprocess.run([blender, "-b", "--factory-startup", "--python", str(script), "--", str(glb),
-                               str(result)], capture_output=True, text=True, env=env)
+        env["PATH"] = os.pathsep.join(
+            p for p in env.get("PATH", "").split(os.pathsep) if p != ours and ".pyenv" not in p
+        )
+        proc = subprocess.run(
+            [blender, "-b", "--factory-startup", "--python", str(script), "--", str(glb), str(result)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if not result.is_file():
             sys.exit(f"Blender could not import {glb.name}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
         data = json.loads(result.read_text())
@@ -65,10 +87,14 @@ def main() -> None:
     pruned = np.zeros_like(W)
     np.add.at(pruned, (np.repeat(np.arange(len(W)), idx.shape[1]), idx.ravel()), kept.ravel())
     blender_W = np.array([[groups.get(n, 0.0) for n in names] for groups in data["weights"]])
-    print(f"{mesh.name}: Blender armature {len(data['bones'])} bones: "
-          + ", ".join(f"{b}<-{p}" if p else b for b, p in data["bones"]))
-    print(f"  vertices {len(blender_W)} (ours {len(W)}), "
-          f"max |Blender weight - our pruned weight| = {np.abs(blender_W - pruned).max():.2e}")
+    print(
+        f"{mesh.name}: Blender armature {len(data['bones'])} bones: "
+        + ", ".join(f"{b}<-{p}" if p else b for b, p in data["bones"])
+    )
+    print(
+        f"  vertices {len(blender_W)} (ours {len(W)}), "
+        f"max |Blender weight - our pruned weight| = {np.abs(blender_W - pruned).max():.2e}"
+    )
 
 
 if __name__ == "__main__":

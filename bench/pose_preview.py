@@ -13,6 +13,7 @@ buffer. Drawing the frame is the GPU's job and is not included. Target for LBS: 
 per frame (wall clock, median). The machine may be shared: the load average is printed,
 and the CPU time the process spent per frame beside the wall time.
 """
+
 import argparse
 import os
 import time
@@ -41,7 +42,7 @@ def chain_weights(V: np.ndarray, joints: np.ndarray, reach: float, dense: bool) 
     ab = b - a
     t = np.clip(((V[:, None, :] - a[None]) * ab[None]).sum(-1) / (ab * ab).sum(-1)[None], 0.0, 1.0)
     d = np.linalg.norm(V[:, None, :] - (a[None] + t[..., None] * ab[None]), axis=-1)
-    W = np.clip(1.0 - (d / reach) ** 2, 0.0, None) ** 3 if not dense else np.exp(-(d / reach) ** 2) + 1e-3
+    W = np.clip(1.0 - (d / reach) ** 2, 0.0, None) ** 3 if not dense else np.exp(-((d / reach) ** 2)) + 1e-3
     return W / W.sum(axis=1, keepdims=True)
 
 
@@ -50,7 +51,9 @@ def main():
     parser.add_argument("--vertices", type=int, default=100_000)
     parser.add_argument("--bones", type=int, default=20)
     parser.add_argument("--frames", type=int, default=120)
-    parser.add_argument("--backend", default="openGL3_egl", help="polyscope backend (openGL3_egl: real GL buffers, headless)")
+    parser.add_argument(
+        "--backend", default="openGL3_egl", help="polyscope backend (openGL3_egl: real GL buffers, headless)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt6.QtCore import QCoreApplication
@@ -59,21 +62,25 @@ def main():
     from fieldrig.geometry.pose import Pose, axis_angle_matrix
     from fieldrig.geometry.rig import Rig
     from fieldrig.gui.document import Document
-    from fieldrig.gui.state import RigState
     from fieldrig.gui.preview import PreviewSkinning
+    from fieldrig.gui.state import RigState
     from fieldrig.gui.viewer import Viewer
 
     qt_app = QCoreApplication.instance() or QCoreApplication([])  # Qt objects (signals) need an application
     length = 10.0
     V, F = tube(args.vertices, length, 0.4)
-    joints = np.stack([np.linspace(0, length, args.bones + 1), np.zeros(args.bones + 1), np.zeros(args.bones + 1)], axis=1)
+    joints = np.stack(
+        [np.linspace(0, length, args.bones + 1), np.zeros(args.bones + 1), np.zeros(args.bones + 1)], axis=1
+    )
     rig = Rig.from_arrays(joints, np.stack([np.arange(args.bones), np.arange(1, args.bones + 1)], axis=1))
     doc = Document()
     viewer = Viewer(doc, backend=args.backend)
     doc.set_mesh(MeshData(V, F, None, "tube"), None)
-    print(f"{len(V):,} vertices, {len(F):,} faces, {args.bones} bones; polyscope {args.backend}; load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; ms per frame for Viewer.refresh() "
-          f"(pose transforms + skinning + vertex upload)")
+    print(
+        f"{len(V):,} vertices, {len(F):,} faces, {args.bones} bones; polyscope {args.backend}; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; ms per frame for Viewer.refresh() "
+        f"(pose transforms + skinning + vertex upload)"
+    )
     for dense in (True, False):
         W = chain_weights(V, joints, reach=2.0 * length / args.bones, dense=dense)
         influences = (W > 0).sum(axis=1).mean()
@@ -99,9 +106,13 @@ def main():
             times = np.array(times)
             qt_app.processEvents()
             label = f"{'dense' if dense else 'compact'} weights ({influences:.1f} influences/vertex)"
-            verdict = ("  target ≤ 16 ms: " + ("met" if np.median(times) <= 16 else "MISSED")) if method == "lbs" else ""
-            print(f"  {method.upper()}  {label:<38} mean {times.mean():6.2f}  median {np.median(times):6.2f}  "
-                  f"p95 {np.percentile(times, 95):6.2f}  (CPU time median {np.median(cpu):6.2f}){verdict}")
+            verdict = (
+                ("  target ≤ 16 ms: " + ("met" if np.median(times) <= 16 else "MISSED")) if method == "lbs" else ""
+            )
+            print(
+                f"  {method.upper()}  {label:<38} mean {times.mean():6.2f}  median {np.median(times):6.2f}  "
+                f"p95 {np.percentile(times, 95):6.2f}  (CPU time median {np.median(cpu):6.2f}){verdict}"
+            )
         print(f"       (skinning operator built once per weights, off the UI thread: {build_ms:.0f} ms)")
     viewer.close()
 

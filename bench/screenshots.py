@@ -12,6 +12,7 @@ weight field; select bones in the Pose tab and bend them with the sliders. Each 
 (the Qt panel). ``--readme`` also writes the two windows of the last step side by side,
 scaled to fit in 300 KB.
 """
+
 import argparse
 import statistics
 import sys
@@ -29,8 +30,13 @@ def parse_args():
     parser.add_argument("--rig", default=str(ROOT / "assets" / "legs.json"))
     parser.add_argument("--preset", default="balanced", choices=("fast", "balanced", "high"))
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--bend", nargs="*", default=["thigh_l:-45:0:0", "shin_l:80:0:0", "thigh_r:0:0:20", "shin_r:40:0:0"],
-                        metavar="HANDLE:RX:RY:RZ", help="bones to bend in the Pose tab (degrees)")
+    parser.add_argument(
+        "--bend",
+        nargs="*",
+        default=["thigh_l:-45:0:0", "shin_l:80:0:0", "thigh_r:0:0:20", "shin_r:40:0:0"],
+        metavar="HANDLE:RX:RY:RZ",
+        help="bones to bend in the Pose tab (degrees)",
+    )
     parser.add_argument("--out", default=str(ROOT / "out" / "screenshots"))
     parser.add_argument("--readme", help="also write a side-by-side picture here (e.g. docs/screenshot.png)")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
@@ -122,7 +128,9 @@ class Session:
         self.shoot("3-weights-dominant")
         window.weights_tab.tree.select(doc.rig.handle_names.index("shin_l") if "shin_l" in doc.rig.handle_names else 0)
         window.weights_tab.show_weight.setChecked(True)
-        app.tools.probed.emit(int(np.argmax(doc.weights[:, doc.selected_handle] * (doc.weights[:, doc.selected_handle] < 0.6))))
+        app.tools.probed.emit(
+            int(np.argmax(doc.weights[:, doc.selected_handle] * (doc.weights[:, doc.selected_handle] < 0.6)))
+        )
         yield self.frames(10)
         self.shoot("4-weight-field")
 
@@ -147,7 +155,7 @@ class Session:
         from PyQt6.QtCore import Qt
         from PyQt6.QtGui import QImage, QPainter
 
-        from fieldrig.geometry.atomic import atomic_path
+        from fieldrig.core.atomic import atomic_path
 
         panel = self.app.window.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
         h, w, _ = view.shape
@@ -167,20 +175,26 @@ class Session:
             if path.stat().st_size < 300_000 or scale < 0.3:
                 break
             scale *= 0.85
-        print(f"  README picture {path} ({image.width()}×{image.height()}, {path.stat().st_size // 1024} KB)", flush=True)
+        print(
+            f"  README picture {path} ({image.width()}×{image.height()}, {path.stat().st_size // 1024} KB)", flush=True
+        )
 
 
 def _gap_figures(gaps, seconds):
     """Frame-rate figures from the gaps between ticks (ms)."""
-    return {"frames_per_s": len(gaps) / seconds, "median_ms": statistics.median(gaps), "max_ms": max(gaps),
-            "over_100ms": sum(g > 100 for g in gaps)}
+    return {
+        "frames_per_s": len(gaps) / seconds,
+        "median_ms": statistics.median(gaps),
+        "max_ms": max(gaps),
+        "over_100ms": sum(g > 100 for g in gaps),
+    }
 
 
 def main():
     args = parse_args()
+    import polyscope as ps
     from PyQt6.QtCore import QTimer
 
-    import polyscope as ps
     from fieldrig.gui.app import FieldrigApp
 
     app = FieldrigApp()
@@ -216,8 +230,10 @@ def main():
     print(f"training ({args.preset}, {args.device}): {f['training_s']:.1f} s")
     for phase in ("idle", "training"):
         g = f[phase]
-        print(f"3D view turning, {phase:<8}: {g['frames_per_s']:5.1f} frames/s, median gap {g['median_ms']:4.0f} ms, "
-              f"longest {g['max_ms']:5.0f} ms, {g['over_100ms']} gaps over 100 ms")
+        print(
+            f"3D view turning, {phase:<8}: {g['frames_per_s']:5.1f} frames/s, median gap {g['median_ms']:4.0f} ms, "
+            f"longest {g['max_ms']:5.0f} ms, {g['over_100ms']} gaps over 100 ms"
+        )
     print(f"pose preview (skinning + upload) of the last frame: {f['preview_ms_last_frame']:.1f} ms")
     return 0
 

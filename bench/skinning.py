@@ -8,6 +8,7 @@ machine with CUDA the fieldrig rows are repeated on the GPU.
 
     python bench/skinning.py [--data ../shared/data] [--preset balanced] [--device auto|cpu|cuda]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,12 +86,14 @@ def run_job(job: dict) -> dict:
             if job["device"] == "cuda":
                 import torch
 
-                out["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
+                out["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
         else:
             W, info = fieldrig.bbw_weights(V, F, rig, return_info=True)
             out["seconds"] = time.perf_counter() - start
-            out["note"] = (f"{info['n_tets']} tets; TetGen {info['tetgen_s']:.1f} s + igl.bbw {info['bbw_s']:.1f} s "
-                           f"in a child process")
+            out["note"] = (
+                f"{info['n_tets']} tets; TetGen {info['tetgen_s']:.1f} s + igl.bbw {info['bbw_s']:.1f} s "
+                f"in a child process"
+            )
         np.save(job["weights"], W)
         out["ok"] = True
     except Exception as exc:  # a failure is a result here (BBW on broken meshes)
@@ -116,8 +119,15 @@ def spawn(job: dict) -> dict:
     lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        return {"case": job["case"], "method": job["method"], "device": job.get("device", "cpu"), "ok": False,
-                "note": f"child failed: {tail[:90]}", "seconds": float("nan"), "peak_mb": float("nan")}
+        return {
+            "case": job["case"],
+            "method": job["method"],
+            "device": job.get("device", "cpu"),
+            "ok": False,
+            "note": f"child failed: {tail[:90]}",
+            "seconds": float("nan"),
+            "peak_mb": float("nan"),
+        }
     return json.loads(lines[-1])
 
 
@@ -166,7 +176,9 @@ def main(argv=None) -> int:
         jobs = [{"case": case, "method": "fieldrig", "device": d, "preset": args.preset} for d in devices]
         jobs.append({"case": case, "method": "libigl BBW", "device": "cpu"})
         for job in jobs:
-            job.update(data=str(args.data), weights=str(tmp / f"{case}-{job['method'].replace(' ', '_')}-{job['device']}.npy"))
+            job.update(
+                data=str(args.data), weights=str(tmp / f"{case}-{job['method'].replace(' ', '_')}-{job['device']}.npy")
+            )
             print(f"running {case:10s} {job['method']:11s} on {job['device']} ...", flush=True)
             result = spawn(job)
             result["weights"] = job["weights"]
@@ -175,15 +187,23 @@ def main(argv=None) -> int:
     reference = fieldrig.read_dmat(args.data / "arm-weights.dmat")
     arm_V = fieldrig.load_mesh(args.data / "arm.obj").V
     rig = fieldrig.load_rig(args.data / "arm.tgf")
-    intact = {r["device"]: np.load(r["weights"]) for r in results
-              if r["case"] == "arm" and r["method"] == "fieldrig" and r["ok"]}
+    intact = {
+        r["device"]: np.load(r["weights"])
+        for r in results
+        if r["case"] == "arm" and r["method"] == "fieldrig" and r["ok"]
+    }
     live_bbw = {r["case"]: np.load(r["weights"]) for r in results if r["method"] == "libigl BBW" and r["ok"]}
 
     print()
-    print(f"fieldrig {fieldrig.__version__}, preset {args.preset}; torch {torch.__version__}; "
-          f"CPU threads {torch.get_num_threads()}" + (f"; GPU {torch.cuda.get_device_name()}" if "cuda" in devices else ""))
-    head = (f"{'case':10s} {'method':11s} {'device':6s} {'time s':>7s} {'peak MB':>8s} {'|W-dmat|':>9s} {'p95':>6s} "
-            f"{'|W-BBW|':>8s} {'vs intact':>9s} {'sum-1':>8s} {'min':>8s} {'lagr.':>8s}  note")
+    print(
+        f"fieldrig {fieldrig.__version__}, preset {args.preset}; torch {torch.__version__}; "
+        f"CPU threads {torch.get_num_threads()}"
+        + (f"; GPU {torch.cuda.get_device_name()}" if "cuda" in devices else "")
+    )
+    head = (
+        f"{'case':10s} {'method':11s} {'device':6s} {'time s':>7s} {'peak MB':>8s} {'|W-dmat|':>9s} {'p95':>6s} "
+        f"{'|W-BBW|':>8s} {'vs intact':>9s} {'sum-1':>8s} {'min':>8s} {'lagr.':>8s}  note"
+    )
     print(head)
     print("-" * len(head))
     for r in results:
@@ -198,17 +218,23 @@ def main(argv=None) -> int:
                 if r["case"] in live_bbw:
                     cols["bbw"] = f"{compare(W, live_bbw[r['case']])[0]:.4f}"
                 if r["case"] in ("arm-holes", "arm-soup") and r["device"] in intact:
-                    used = np.unique(load_case(r["case"], args.data)[1]) if r["case"] == "arm-holes" else np.arange(len(W))
+                    used = (
+                        np.unique(load_case(r["case"], args.data)[1]) if r["case"] == "arm-holes" else np.arange(len(W))
+                    )
                     cols["intact"] = f"{np.abs(W[used] - intact[r['device']][vmap][used]).mean():.4f}"
                 cols["sum"] = f"{np.abs(W.sum(1) - 1).max():.1e}"
                 cols["min"] = f"{W.min():.1e}"
                 cols["lag"] = f"{r['lagrange_error']:.1e}"
         note = r.get("note", "")
         if "particles" in r:
-            note = f"{r['particles']} particles" + (f", GPU peak {r['gpu_peak_mb']:.0f} MB" if "gpu_peak_mb" in r else "")
-        print(f"{r['case']:10s} {r['method']:11s} {r['device']:6s} {r['seconds']:7.2f} {r['peak_mb']:8.0f} "
-              f"{cols['dmat']:>9s} {cols['p95']:>6s} {cols['bbw']:>8s} {cols['intact']:>9s} {cols['sum']:>8s} "
-              f"{cols['min']:>8s} {cols['lag']:>8s}  {note}")
+            note = f"{r['particles']} particles" + (
+                f", GPU peak {r['gpu_peak_mb']:.0f} MB" if "gpu_peak_mb" in r else ""
+            )
+        print(
+            f"{r['case']:10s} {r['method']:11s} {r['device']:6s} {r['seconds']:7.2f} {r['peak_mb']:8.0f} "
+            f"{cols['dmat']:>9s} {cols['p95']:>6s} {cols['bbw']:>8s} {cols['intact']:>9s} {cols['sum']:>8s} "
+            f"{cols['min']:>8s} {cols['lag']:>8s}  {note}"
+        )
 
     print()
     bbw_arm = next((r for r in results if r["case"] == "arm" and r["method"] == "libigl BBW" and r["ok"]), None)
@@ -218,10 +244,15 @@ def main(argv=None) -> int:
         mean, p95 = compare(W, reference)
         bent = bent_arm_distance(W, reference, arm_V, rig) / diag
         print(f"[{device}] arm vs arm-weights.dmat: mean {mean:.4f} (target <= 0.015), p95 {p95:.3f} (<= 0.10)")
-        print(f"[{device}] LBS, bone 2 bent 60 deg: mean distance to the BBW-posed arm {100 * bent:.2f}% of the diagonal (<= 1%)")
+        print(
+            f"[{device}] LBS, bone 2 bent 60 deg: mean distance to the "
+            f"BBW-posed arm {100 * bent:.2f}% of the diagonal (<= 1%)"
+        )
         if bbw_arm:
-            print(f"[{device}] time {ours['seconds']:.2f} s (target <= 15 s on the 2-core CPU); libigl TetGen+BBW "
-                  f"{bbw_arm['seconds']:.2f} s; ratio {ours['seconds'] / bbw_arm['seconds']:.2f}x")
+            print(
+                f"[{device}] time {ours['seconds']:.2f} s (target <= 15 s on the 2-core CPU); libigl TetGen+BBW "
+                f"{bbw_arm['seconds']:.2f} s; ratio {ours['seconds'] / bbw_arm['seconds']:.2f}x"
+            )
     return 0
 
 

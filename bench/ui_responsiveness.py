@@ -9,6 +9,7 @@ until the weights arrive. ``--thread`` runs the training in a thread of the app 
 the compute process, for comparison (the library calls that hold Python's GIL then stall
 the UI). The machine may be shared: the load average is printed.
 """
+
 import argparse
 import os
 import time
@@ -34,7 +35,8 @@ def main():
     if args.thread:
         start = app.jobs.start
         app.jobs.start = lambda title, work, done, cancellable=False, in_process=True: start(
-            title, work, done, cancellable, in_process=False)
+            title, work, done, cancellable, in_process=False
+        )
     app.open_files(args.mesh, args.rig)
     while app.document.rig is None or app.jobs.busy:
         app.qt.processEvents()
@@ -53,10 +55,14 @@ def main():
         raise SystemExit(f"training failed: {app.window.errors}")
     gaps = 1e3 * np.diff(ticks)
     where = "a thread of the app" if args.thread else "the compute process"
-    print(f"{Path(args.mesh).name}, preset {args.preset}, training in {where}: {seconds:.1f} s; load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"  UI frame ticks: {len(gaps)} ({len(gaps) / seconds:.0f} per s), gap median {np.median(gaps):.0f} ms, "
-          f"p99 {np.percentile(gaps, 99):.0f} ms, longest {gaps.max():.0f} ms, {int((gaps > 100).sum())} over 100 ms")
+    print(
+        f"{Path(args.mesh).name}, preset {args.preset}, training in {where}: {seconds:.1f} s; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"  UI frame ticks: {len(gaps)} ({len(gaps) / seconds:.0f} per s), gap median {np.median(gaps):.0f} ms, "
+        f"p99 {np.percentile(gaps, 99):.0f} ms, longest {gaps.max():.0f} ms, {int((gaps > 100).sum())} over 100 ms"
+    )
     app.shutdown()
     app.compute.stop()
 

@@ -10,14 +10,15 @@ signed distance to the mesh's boundary, traced by marching squares, then simplif
 Douglas–Peucker with a tolerance below the offset (so the simplified polygon cannot reach
 the mesh) chosen to meet the requested vertex count.
 """
+
 from __future__ import annotations
 
 from typing import Optional
 
 import numpy as np
 
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.cage import Cage
-from fieldrig.geometry.errors import InputError
 
 
 def auto_cage(V, F, vertices: Optional[int] = None, offset: float = 0.04, resolution: int = 64) -> Cage:
@@ -66,7 +67,10 @@ def auto_cage(V, F, vertices: Optional[int] = None, offset: float = 0.04, resolu
     flat = np.ptp(V[:, 2]) == 0.0
     target = int(vertices) if vertices is not None else (16 if flat else 40)
     if target < (3 if flat else 4):
-        raise InputError("vertices", f"a {'polygon' if flat else 'polyhedral'} cage needs at least {3 if flat else 4} vertices, got {target}")
+        raise InputError(
+            "vertices",
+            f"a {'polygon' if flat else 'polyhedral'} cage needs at least {3 if flat else 4} vertices, got {target}",
+        )
     if flat:
         return _polygon_cage(np.ascontiguousarray(V[:, :2]), F, target, offset, resolution)
     return _polyhedral_cage(V, F, target, offset, resolution)
@@ -78,7 +82,7 @@ def _polyhedral_cage(V: np.ndarray, F: np.ndarray, target: int, offset: float, r
 
     diag = float(np.linalg.norm(np.ptp(V, axis=0)))
     for attempt in range(4):
-        level = offset * diag * (1.5 ** attempt)
+        level = offset * diag * (1.5**attempt)
         SV, SF, *_ = igl.offset_surface(V, F, level, resolution, igl.SIGNED_DISTANCE_TYPE_WINDING_NUMBER)
         if len(SF) == 0:
             continue
@@ -89,7 +93,9 @@ def _polyhedral_cage(V: np.ndarray, F: np.ndarray, target: int, offset: float, r
         cage = _inflated_until_enclosing(CV, CF, V, F, level)
         if cage is not None:
             return cage
-    raise InputError("mesh", "could not build an enclosing cage; try a larger offset, a higher resolution or more vertices")
+    raise InputError(
+        "mesh", "could not build an enclosing cage; try a larger offset, a higher resolution or more vertices"
+    )
 
 
 def _largest_component(V: np.ndarray, F: np.ndarray):
@@ -97,7 +103,9 @@ def _largest_component(V: np.ndarray, F: np.ndarray):
     from scipy.sparse.csgraph import connected_components
 
     edges = F[:, [0, 1, 1, 2]].reshape(-1, 2)
-    _, labels = connected_components(coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(len(V), len(V))))
+    _, labels = connected_components(
+        coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(len(V), len(V)))
+    )
     keep = np.bincount(labels[F[:, 0]]).argmax()
     return _unreferenced_removed(V, F[labels[F[:, 0]] == keep])
 
@@ -139,7 +147,7 @@ def _polygon_cage(P: np.ndarray, F: np.ndarray, target: int, offset: float, reso
     level = offset * diag
     lo, hi = P.min(axis=0) - 2 * level, P.max(axis=0) + 2 * level
     h = float(np.max(hi - lo)) / resolution
-    nx, ny = (np.ceil((hi - lo) / h).astype(int) + 1)
+    nx, ny = np.ceil((hi - lo) / h).astype(int) + 1
     gx, gy = lo[0] + h * np.arange(nx), lo[1] + h * np.arange(ny)
     G = np.stack(np.meshgrid(gx, gy, indexing="ij"), axis=-1).reshape(-1, 2)
     S, *_ = igl.signed_distance(G, P, boundary)
@@ -147,10 +155,10 @@ def _polygon_cage(P: np.ndarray, F: np.ndarray, target: int, offset: float, reso
     if not loops:
         raise InputError("mesh", "could not trace the offset outline of the flat mesh")
     loop = max(loops, key=lambda L: abs(_area(L)))
-    margin = level - h                       # the traced outline is at least this far from the mesh
+    margin = level - h  # the traced outline is at least this far from the mesh
     best = None
     lo_tol, hi_tol = 0.0, 0.95 * margin
-    for _ in range(30):                      # largest tolerance (fewest vertices) not above target
+    for _ in range(30):  # largest tolerance (fewest vertices) not above target
         tol = 0.5 * (lo_tol + hi_tol)
         simple = _douglas_peucker_closed(loop, tol)
         if len(simple) <= target:
@@ -182,6 +190,7 @@ def _marching_squares(S: np.ndarray, gx: np.ndarray, gy: np.ndarray):
     """
     inside = S < 0
     nx, ny = S.shape
+
     # crossing points on horizontal (i,j)-(i+1,j) and vertical (i,j)-(i,j+1) grid edges
     def point(a, b):
         (i0, j0), (i1, j1) = a, b
@@ -201,7 +210,7 @@ def _marching_squares(S: np.ndarray, gx: np.ndarray, gy: np.ndarray):
             if len(crossing) == 2:
                 pairs = [tuple(crossing)]
             else:  # saddle: decide by the centre value
-                centre_inside = S[i:i + 2, j:j + 2].mean() < 0
+                centre_inside = S[i : i + 2, j : j + 2].mean() < 0
                 e0, e1, e2, e3 = edges
                 pairs = [(e0, e1), (e2, e3)] if centre_inside == bool(inside[c[1]]) else [(e3, e0), (e1, e2)]
             for a, b in pairs:
@@ -229,7 +238,7 @@ def _douglas_peucker_closed(loop: np.ndarray, tol: float) -> np.ndarray:
     """Simplify a closed polyline: split at the two farthest-apart points, simplify both halves."""
     a = 0
     b = int(np.argmax(np.linalg.norm(loop - loop[a], axis=1)))
-    first = _douglas_peucker(loop[a:b + 1], tol)
+    first = _douglas_peucker(loop[a : b + 1], tol)
     second = _douglas_peucker(np.vstack([loop[b:], loop[:1]]), tol)
     return np.vstack([first[:-1], second[:-1]])
 
@@ -243,12 +252,12 @@ def _douglas_peucker(line: np.ndarray, tol: float) -> np.ndarray:
         if j <= i + 1:
             continue
         seg = line[j] - line[i]
-        rel = line[i + 1:j] - line[i]
+        rel = line[i + 1 : j] - line[i]
         length = np.linalg.norm(seg)
         if length == 0:
             dist = np.linalg.norm(rel, axis=1)
         else:
-            t = np.clip(rel @ seg / length ** 2, 0.0, 1.0)
+            t = np.clip(rel @ seg / length**2, 0.0, 1.0)
             dist = np.linalg.norm(rel - t[:, None] * seg, axis=1)
         k = int(np.argmax(dist))
         if dist[k] > tol:

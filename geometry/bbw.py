@@ -13,6 +13,7 @@ self-intersections, handles inside) so that most failures come with a reason. It
 reference only: on any failure :class:`BBWError` is raised — there is no fallback.
 Exactly coincident vertices are welded for TetGen and get identical weights.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.mesh_check import check_mesh, handles_outside
 from fieldrig.geometry.mesh_io import validate_mesh, weld_identical_vertices
 from fieldrig.geometry.rig import Rig, load_rig
@@ -104,25 +105,55 @@ def bbw_weights(
 
     Vw, Fw, index = weld_identical_vertices(V, F)
     Fw = Fw[(Fw[:, 0] != Fw[:, 1]) & (Fw[:, 1] != Fw[:, 2]) & (Fw[:, 0] != Fw[:, 2])]
-    painted_b = np.concatenate([index[p.vertices] for p in rig.painted]).astype(np.int64) if rig.painted else np.zeros(0, np.int64)
-    painted_h = np.concatenate([np.full(len(p.vertices), p.handle) for p in rig.painted]).astype(np.int64) if rig.painted else np.zeros(0, np.int64)
+    painted_b = (
+        np.concatenate([index[p.vertices] for p in rig.painted]).astype(np.int64)
+        if rig.painted
+        else np.zeros(0, np.int64)
+    )
+    painted_h = (
+        np.concatenate([np.full(len(p.vertices), p.handle) for p in rig.painted]).astype(np.int64)
+        if rig.painted
+        else np.zeros(0, np.int64)
+    )
     if painted_b.size and (painted_b.min() < 0 or painted_b.max() >= len(Vw)):
         raise InputError("rig", f"a painted region names a vertex outside 0..{len(V) - 1}")
 
     with tempfile.TemporaryDirectory(prefix="fieldrig-bbw-") as tmp:
         job, result = Path(tmp) / "job.npz", Path(tmp) / "result.npz"
-        np.savez(job, V=Vw, F=Fw, C=rig.joints, P=rig.point_handles, BE=rig.bones.reshape(-1, 2),
-                 flags=np.array(flags), samples=np.array(int(samples_per_bone)), max_iter=np.array(int(max_iter)),
-                 painted_b=painted_b, painted_h=painted_h)
+        np.savez(
+            job,
+            V=Vw,
+            F=Fw,
+            C=rig.joints,
+            P=rig.point_handles,
+            BE=rig.bones.reshape(-1, 2),
+            flags=np.array(flags),
+            samples=np.array(int(samples_per_bone)),
+            max_iter=np.array(int(max_iter)),
+            painted_b=painted_b,
+            painted_h=painted_h,
+        )
         try:
-            proc = subprocess.run([sys.executable, "-m", "fieldrig.geometry.bbw", str(job), str(result)],
-                                  capture_output=True, text=True, timeout=timeout_s)
+            proc = subprocess.run(
+                [sys.executable, "-m", "fieldrig.geometry.bbw", str(job), str(result)],
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+            )
         except subprocess.TimeoutExpired:
-            raise BBWError(f"{source}: libigl BBW did not finish within {timeout_s:g} s "
-                           f"(TetGen + solve on {len(Vw)} vertices); raise timeout_s or simplify the mesh") from None
+            raise BBWError(
+                f"{source}: libigl BBW did not finish within {timeout_s:g} s "
+                f"(TetGen + solve on {len(Vw)} vertices); raise timeout_s or simplify the mesh"
+            ) from None
         if proc.returncode < 0:
-            name = signal.Signals(-proc.returncode).name if -proc.returncode in signal.valid_signals() else str(-proc.returncode)
-            raise BBWError(f"{source}: TetGen/libigl crashed ({name}); the surface probably self-intersects or is degenerate")
+            name = (
+                signal.Signals(-proc.returncode).name
+                if -proc.returncode in signal.valid_signals()
+                else str(-proc.returncode)
+            )
+            raise BBWError(
+                f"{source}: TetGen/libigl crashed ({name}); the surface probably self-intersects or is degenerate"
+            )
         if proc.returncode != 0:
             lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
             raise BBWError(f"{source}: {lines[-1] if lines else f'the BBW process failed (exit {proc.returncode})'}")
@@ -142,11 +173,13 @@ def _solve(job: dict) -> dict:
     no_edges = np.zeros((0, 2), np.int64)
     t0 = time.perf_counter()
     try:
-        TV, TT, _ = igl.copyleft.tetgen.mesh_with_skeleton(V, F, C, P, BE, no_edges, int(job["samples"]), str(job["flags"]))
+        TV, TT, _ = igl.copyleft.tetgen.mesh_with_skeleton(
+            V, F, C, P, BE, no_edges, int(job["samples"]), str(job["flags"])
+        )
     except RuntimeError as exc:
         raise BBWError(f"TetGen failed: {exc} (is the surface closed and free of self-intersections?)") from None
     t1 = time.perf_counter()
-    if len(TV) < len(V) or not np.array_equal(TV[:len(V)], V):
+    if len(TV) < len(V) or not np.array_equal(TV[: len(V)], V):
         raise BBWError("TetGen moved or dropped surface vertices (try the 'Y' flag, or remove near-duplicate vertices)")
     b, bc = igl.boundary_conditions(TV, TT, C, P, BE, no_edges, np.zeros((0, 3), np.int64))
     H = len(P) + len(BE)
@@ -159,14 +192,20 @@ def _solve(job: dict) -> dict:
         bc = np.vstack([bc[keep], np.eye(H)[painted_h]])
     W = igl.bbw(TV, TT, b, bc, max_iter=int(job["max_iter"]))
     t2 = time.perf_counter()
-    W = W[:len(V)]
+    W = W[: len(V)]
     if W.shape != (len(V), H) or not np.all(np.isfinite(W)):
         raise BBWError("igl.bbw returned no valid solution")
     W = np.clip(W, 0.0, None)
     total = W.sum(axis=1)
     if np.any(total <= 0):
         raise BBWError(f"{int(np.sum(total <= 0))} vertices got zero weight for every handle")
-    return {"W": W / total[:, None], "tetgen_s": t1 - t0, "bbw_s": t2 - t1, "n_tets": len(TT), "n_tet_vertices": len(TV)}
+    return {
+        "W": W / total[:, None],
+        "tetgen_s": t1 - t0,
+        "bbw_s": t2 - t1,
+        "n_tets": len(TT),
+        "n_tet_vertices": len(TV),
+    }
 
 
 def _main(argv) -> int:

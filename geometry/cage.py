@@ -20,6 +20,7 @@ File formats for :func:`load_cage`:
   is a 3D cage. A flat file (every ``z`` equal) is a 2D cage: one polygon face, or a flat
   triangulation whose boundary loop passes through every vertex.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,8 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
-from fieldrig.geometry.atomic import atomic_write_text
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.atomic import atomic_write_text
+from fieldrig.core.errors import InputError
 
 PathLike = Union[str, os.PathLike]
 
@@ -93,7 +94,9 @@ class Cage:
         except (TypeError, ValueError) as exc:
             raise InputError(source, f"cage vertices must be numbers ({exc})") from exc
         if V.ndim != 2 or V.shape[1] not in (2, 3):
-            raise InputError(source, f"cage vertices must be an (n, 2) polygon or an (n, 3) array with faces, got shape {V.shape}")
+            raise InputError(
+                source, f"cage vertices must be an (n, 2) polygon or an (n, 3) array with faces, got shape {V.shape}"
+            )
         if not np.all(np.isfinite(V)):
             bad = int(np.argmax(~np.all(np.isfinite(V), axis=1)))
             raise InputError(source, f"cage vertex {bad} has NaN or infinite coordinates")
@@ -198,9 +201,9 @@ class Cage:
             return np.zeros(0), np.zeros((0, self.dim), np.int64), np.zeros((0, self.dim))
         sq, cell, closest = igl.point_mesh_squared_distance(points, self.V, self.F)
         cell_vertices = self.F[cell]
-        A = self.V[cell_vertices]                       # (k, d, d): cell corners
-        E = A[:, 1:] - A[:, :1]                          # (k, d-1, d)
-        G = np.einsum("kad,kbd->kab", E, E)              # Gram matrices
+        A = self.V[cell_vertices]  # (k, d, d): cell corners
+        E = A[:, 1:] - A[:, :1]  # (k, d-1, d)
+        G = np.einsum("kad,kbd->kab", E, E)  # Gram matrices
         rhs = np.einsum("kad,kd->ka", E, closest - A[:, 0])
         lam = np.linalg.solve(G, rhs[..., None])[..., 0]
         weights = np.concatenate([1.0 - lam.sum(axis=1, keepdims=True), lam], axis=1)
@@ -250,9 +253,13 @@ class Cage:
             raise InputError(source, f"points must be numbers ({exc})") from exc
         if P.ndim != 2 or P.shape[1] != self.dim:
             shape = P.shape if P.ndim == 2 else f"{P.shape}"
-            raise InputError(source, f"points must be a (k, {self.dim}) array for a {self.dim}D cage, got shape {shape}")
+            raise InputError(
+                source, f"points must be a (k, {self.dim}) array for a {self.dim}D cage, got shape {shape}"
+            )
         if not np.all(np.isfinite(P)):
-            raise InputError(source, f"point {int(np.argmax(~np.all(np.isfinite(P), axis=1)))} has NaN or infinite coordinates")
+            raise InputError(
+                source, f"point {int(np.argmax(~np.all(np.isfinite(P), axis=1)))} has NaN or infinite coordinates"
+            )
         outside = self.winding_numbers(P) < 0.5
         if np.any(outside):
             dist, _, _ = self.boundary_projection(P[outside])
@@ -260,9 +267,12 @@ class Cage:
             idx = np.flatnonzero(outside)[~on_boundary]
             if len(idx):
                 far = dist[~on_boundary]
-                raise InputError(source, f"{len(idx)} of {len(P)} points lie outside the cage (first: point {int(idx[0])} "
-                                         f"at {P[idx[0]].tolist()}, {float(far[0]):.3g} outside; largest distance "
-                                         f"{float(far.max()):.3g}, cage diameter {self.diameter:.3g})")
+                raise InputError(
+                    source,
+                    f"{len(idx)} of {len(P)} points lie outside the cage (first: point {int(idx[0])} "
+                    f"at {P[idx[0]].tolist()}, {float(far[0]):.3g} outside; largest distance "
+                    f"{float(far.max()):.3g}, cage diameter {self.diameter:.3g})",
+                )
         return P
 
     # ------------------------------------------------------------------ sampling
@@ -315,7 +325,9 @@ def _check_duplicates(V: np.ndarray, source: str) -> None:
     pairs = cKDTree(V).query_pairs(max(tol, 1e-300), output_type="ndarray")
     if len(pairs):
         i, j = sorted(pairs[0].tolist())
-        raise InputError(source, f"{len(pairs)} pair(s) of cage vertices coincide (first: vertices {i} and {j} at {V[i].tolist()})")
+        raise InputError(
+            source, f"{len(pairs)} pair(s) of cage vertices coincide (first: vertices {i} and {j} at {V[i].tolist()})"
+        )
 
 
 def _validated_polygon(V: np.ndarray, F, source: str) -> np.ndarray:
@@ -335,15 +347,18 @@ def _validated_polygon(V: np.ndarray, F, source: str) -> np.ndarray:
     out_deg = np.bincount(F[:, 0], minlength=n)
     in_deg = np.bincount(F[:, 1], minlength=n)
     if len(F) != n or np.any(out_deg != 1) or np.any(in_deg != 1):
-        raise InputError(source, "polygon edges must form one closed loop through every vertex "
-                                 f"({len(F)} edges for {n} vertices)")
+        raise InputError(
+            source, f"polygon edges must form one closed loop through every vertex ({len(F)} edges for {n} vertices)"
+        )
     nxt = np.empty(n, np.int64)
     nxt[F[:, 0]] = F[:, 1]
     seen, v = 1, nxt[0]
     while v != 0:
         seen, v = seen + 1, nxt[v]
     if seen != n:
-        raise InputError(source, f"polygon edges form several loops (the loop through vertex 0 has {seen} of {n} vertices)")
+        raise InputError(
+            source, f"polygon edges form several loops (the loop through vertex 0 has {seen} of {n} vertices)"
+        )
     # self-intersections: any two non-adjacent edges that touch, adjacent edges that fold back
     A, B = V[F[:, 0]], V[F[:, 1]]
     diam = float(np.linalg.norm(np.ptp(V, axis=0)))
@@ -353,8 +368,11 @@ def _validated_polygon(V: np.ndarray, F, source: str) -> np.ndarray:
     fold = _adjacent_fold(A, B, F, nxt)
     if np.any(hit):
         k = int(np.argmax(hit))
-        raise InputError(source, f"the polygon self-intersects: edges {F[i[k]].tolist()} and {F[j[k]].tolist()} cross or touch "
-                                 f"({int(hit.sum())} crossing pair(s))")
+        raise InputError(
+            source,
+            f"the polygon self-intersects: edges {F[i[k]].tolist()} and {F[j[k]].tolist()} cross or touch "
+            f"({int(hit.sum())} crossing pair(s))",
+        )
     if fold is not None:
         raise InputError(source, f"the polygon folds back on itself at vertex {fold} (its two edges overlap)")
     area = 0.5 * float(np.sum(A[:, 0] * B[:, 1] - B[:, 0] * A[:, 1]))
@@ -371,22 +389,25 @@ def _segments_touch(a, b, c, d, eps: float) -> np.ndarray:
     """Whether closed segments ab and cd intersect (including touching), vectorised."""
     d1, d2 = _cross2(b - a, c - a), _cross2(b - a, d - a)
     d3, d4 = _cross2(d - c, a - c), _cross2(d - c, b - c)
-    proper = (((d1 > eps) & (d2 < -eps)) | ((d1 < -eps) & (d2 > eps))) & \
-             (((d3 > eps) & (d4 < -eps)) | ((d3 < -eps) & (d4 > eps)))
+    proper = (((d1 > eps) & (d2 < -eps)) | ((d1 < -eps) & (d2 > eps))) & (
+        ((d3 > eps) & (d4 < -eps)) | ((d3 < -eps) & (d4 > eps))
+    )
 
     def on_segment(p, q, r, orient):  # r on segment pq, given orient = cross(q - p, r - p)
         within = np.all((np.minimum(p, q) - 1e-12 <= r) & (r <= np.maximum(p, q) + 1e-12), axis=-1)
         return (np.abs(orient) <= eps) & within
 
-    return proper | on_segment(a, b, c, d1) | on_segment(a, b, d, d2) | on_segment(c, d, a, d3) | on_segment(c, d, b, d4)
+    return (
+        proper | on_segment(a, b, c, d1) | on_segment(a, b, d, d2) | on_segment(c, d, a, d3) | on_segment(c, d, b, d4)
+    )
 
 
 def _adjacent_fold(A: np.ndarray, B: np.ndarray, F: np.ndarray, nxt: np.ndarray) -> Optional[int]:
     """A vertex where the polygon turns back by 180° (its edges overlap), else None."""
     edge_of = np.empty(len(F), np.int64)
     edge_of[F[:, 0]] = np.arange(len(F))
-    u = B - A                                 # edge k: F[k,0] -> F[k,1]
-    w = u[edge_of[F[:, 1]]]                   # the edge leaving F[k,1]
+    u = B - A  # edge k: F[k,0] -> F[k,1]
+    w = u[edge_of[F[:, 1]]]  # the edge leaving F[k,1]
     cross = _cross2(u, w)
     dot = np.sum(u * w, axis=1)
     scale = np.linalg.norm(u, axis=1) * np.linalg.norm(w, axis=1)
@@ -411,7 +432,9 @@ def _validated_polyhedron(V: np.ndarray, F, source: str) -> np.ndarray:
     if report.boundary_edges:
         problems.append(f"it is not closed ({report.boundary_loops} hole(s), {report.boundary_edges} boundary edges)")
     if report.non_manifold_edges or report.non_manifold_vertices:
-        problems.append(f"it is not manifold ({report.non_manifold_edges} edge(s), {report.non_manifold_vertices} vertex(es))")
+        problems.append(
+            f"it is not manifold ({report.non_manifold_edges} edge(s), {report.non_manifold_vertices} vertex(es))"
+        )
     if report.inconsistent_edges:
         problems.append(f"its triangles are not consistently oriented ({report.inconsistent_edges} edge(s) disagree)")
     if report.components > 1:
@@ -424,7 +447,7 @@ def _validated_polyhedron(V: np.ndarray, F, source: str) -> np.ndarray:
     P = V[F]
     volume = float(np.sum(np.einsum("ij,ij->i", P[:, 0], np.cross(P[:, 1], P[:, 2])))) / 6.0
     diam = float(np.linalg.norm(np.ptp(V, axis=0)))
-    if abs(volume) <= 1e-12 * diam ** 3:
+    if abs(volume) <= 1e-12 * diam**3:
         raise InputError(source, "the cage encloses no volume")
     return F if volume > 0 else F[:, ::-1].copy()
 
@@ -451,7 +474,7 @@ def load_cage(path: PathLike) -> Cage:
     source = str(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        from fieldrig.geometry.json_file import read_json
+        from fieldrig.core.files import read_json
 
         data = read_json(path, "cage")
         if not isinstance(data, dict) or "vertices" not in data:
@@ -460,10 +483,14 @@ def load_cage(path: PathLike) -> Cage:
             V = np.array(data["vertices"], dtype=np.float64)
             F = None if data.get("faces") is None else np.array(data["faces"], dtype=np.int64)
         except (TypeError, ValueError) as exc:
-            raise InputError(source, f"'vertices' must be a list of 2 or 3 numbers each, 'faces' of 3 integers ({exc})") from exc
+            raise InputError(
+                source, f"'vertices' must be a list of 2 or 3 numbers each, 'faces' of 3 integers ({exc})"
+            ) from exc
         return Cage.from_arrays(V, F, source)
     if suffix not in (".obj", ".off", ".ply"):
-        raise InputError(source, f"unknown cage format {suffix or '(no suffix)'!r} (expected .json, .obj, .off or .ply)")
+        raise InputError(
+            source, f"unknown cage format {suffix or '(no suffix)'!r} (expected .json, .obj, .off or .ply)"
+        )
     from fieldrig.geometry.mesh_io import load_mesh
 
     mesh = load_mesh(path)
@@ -481,8 +508,11 @@ def _flat_boundary_loop(F: np.ndarray, n: int, source: str) -> np.ndarray:
     _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
     boundary = directed[counts[inverse] == 1]
     if len(np.unique(boundary)) != n:
-        raise InputError(source, f"a flat file is read as a 2D polygon cage, but {n - len(np.unique(boundary))} of its "
-                                 f"{n} vertices are not on the boundary (save the polygon as one face)")
+        raise InputError(
+            source,
+            f"a flat file is read as a 2D polygon cage, but {n - len(np.unique(boundary))} of its "
+            f"{n} vertices are not on the boundary (save the polygon as one face)",
+        )
     return boundary
 
 

@@ -4,6 +4,7 @@ A :class:`CageBinding` holds the coordinates Φ of a mesh's vertices in a cage a
 hash of that cage; deforming is one matrix product, and saving/loading checks that the
 cage is still the one the coordinates were computed for.
 """
+
 from __future__ import annotations
 
 import io
@@ -14,9 +15,9 @@ from typing import Union
 
 import numpy as np
 
-from fieldrig.geometry.atomic import atomic_write_bytes
+from fieldrig.core.atomic import atomic_write_bytes
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.cage import Cage, as_cage
-from fieldrig.geometry.errors import InputError
 
 PathLike = Union[str, os.PathLike]
 
@@ -85,8 +86,11 @@ class CageBinding:
         if cage is not None:
             cage = as_cage(cage)
             if cage.hash != binding.cage_hash:
-                raise InputError(source, f"the coordinates belong to cage {binding.cage_hash[:16]}…, not to the given "
-                                         f"cage {cage.hash[:16]}…")
+                raise InputError(
+                    source,
+                    f"the coordinates belong to cage {binding.cage_hash[:16]}…, not to the given "
+                    f"cage {cage.hash[:16]}…",
+                )
         return binding
 
 
@@ -107,8 +111,11 @@ def deform_with_cage(Phi, cage_vertices) -> np.ndarray:
     Phi = np.asarray(Phi, dtype=np.float64)
     Vc = np.asarray(cage_vertices, dtype=np.float64)
     if Phi.ndim != 2 or Vc.ndim != 2 or Vc.shape[0] != Phi.shape[1]:
-        raise InputError("cage_vertices", f"expected ({Phi.shape[1] if Phi.ndim == 2 else 'n'}, d) cage vertices for "
-                                          f"coordinates of shape {Phi.shape}, got {Vc.shape}")
+        raise InputError(
+            "cage_vertices",
+            f"expected ({Phi.shape[1] if Phi.ndim == 2 else 'n'}, d) cage vertices for "
+            f"coordinates of shape {Phi.shape}, got {Vc.shape}",
+        )
     if not np.all(np.isfinite(Vc)):
         raise InputError("cage_vertices", "contain NaN or infinite coordinates")
     return Phi @ Vc
@@ -133,7 +140,7 @@ def load_cage_pose(path: PathLike, rest: Cage) -> np.ndarray:
     """
     source = str(path)
     if Path(path).suffix.lower() == ".json":
-        from fieldrig.geometry.json_file import read_json
+        from fieldrig.core.files import read_json
 
         data = read_json(path, "posed cage")
         try:

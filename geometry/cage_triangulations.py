@@ -20,6 +20,7 @@ The family holds three kinds of triangulations:
   triangulation, which is what makes exact boundary interpolation possible on non-convex
   cages.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -98,7 +99,7 @@ def lower_hull_violation(points: np.ndarray, heights: np.ndarray, simplices: np.
     """
     d = points.shape[1]
     A = np.concatenate([points[simplices], np.ones((len(simplices), d + 1, 1))], axis=2)
-    planes = np.linalg.solve(A, heights[simplices][..., None])[..., 0]           # (T, d+1)
+    planes = np.linalg.solve(A, heights[simplices][..., None])[..., 0]  # (T, d+1)
     below = planes @ np.hstack([points, np.ones((len(points), 1))]).T - heights[None, :]
     return float(max(below.max(), 0.0))
 
@@ -114,8 +115,9 @@ def _generic_regular_triangulation(points: np.ndarray, heights: np.ndarray, rng:
     raise RuntimeError("could not build a regular triangulation of the cage vertices")
 
 
-def cage_triangulations(cage: Cage, random_triangulations: int = 16, apexes_per_cell: Optional[int] = None,
-                        seed: int = 0) -> TriangulationFamily:
+def cage_triangulations(
+    cage: Cage, random_triangulations: int = 16, apexes_per_cell: Optional[int] = None, seed: int = 0
+) -> TriangulationFamily:
     """Build the triangulation family of a cage (see the module text).
 
     Parameters
@@ -137,7 +139,7 @@ def cage_triangulations(cage: Cage, random_triangulations: int = 16, apexes_per_
     TriangulationFamily
     """
     rng = np.random.default_rng(seed)
-    V = (cage.V - cage.V.mean(axis=0)) / (0.5 * cage.diameter)   # unit-size, centred
+    V = (cage.V - cage.V.mean(axis=0)) / (0.5 * cage.diameter)  # unit-size, centred
     n, d = V.shape
     sq = np.sum(V * V, axis=1)
     lifts: List[np.ndarray] = [sq + 1e-6 * rng.random(n)]
@@ -157,8 +159,8 @@ def cage_triangulations(cage: Cage, random_triangulations: int = 16, apexes_per_
         inner = np.flatnonzero((V - V[cell[0]]) @ -normals[f] > 1e-9)
         inner = inner[_simplex_quality(V, np.hstack([np.repeat(cell[None], len(inner), 0), inner[:, None]])) > 1e-3]
         inner = rng.permutation(inner)
-        if apexes_per_cell is not None:   # only as many as needed for the cell to lie on that many facets
-            inner = inner[:max(apexes_per_cell - covered[f], 0)]
+        if apexes_per_cell is not None:  # only as many as needed for the cell to lie on that many facets
+            inner = inner[: max(apexes_per_cell - covered[f], 0)]
         for a in inner:
             forced = np.append(cell, a)
             centre = V[forced].mean(axis=0)
@@ -174,14 +176,14 @@ def cage_triangulations(cage: Cage, random_triangulations: int = 16, apexes_per_
     members = -np.ones((len(tri), counts.max()), dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     for l in range(len(tri)):
-        members[l, :counts[l]] = inverse.reshape(-1)[offsets[l]:offsets[l + 1]]
+        members[l, : counts[l]] = inverse.reshape(-1)[offsets[l] : offsets[l + 1]]
     return TriangulationFamily(simplices.astype(np.int64), members, counts, np.stack(lifts))
 
 
 def _facet_mask(simplices: np.ndarray, cells: np.ndarray, n: int) -> np.ndarray:
     """Which boundary cells (sorted (m, d) vertex lists) are faces of a triangulation's simplices."""
     k = simplices.shape[1]
-    faces = np.concatenate([np.delete(simplices, j, axis=1) for j in range(k)])    # sorted rows stay sorted
+    faces = np.concatenate([np.delete(simplices, j, axis=1) for j in range(k)])  # sorted rows stay sorted
     weights = n ** np.arange(k - 2, -1, -1)
     return np.isin(cells @ weights, faces @ weights)
 
@@ -202,5 +204,5 @@ def _simplex_quality(points: np.ndarray, simplices: np.ndarray) -> np.ndarray:
     P = points[simplices]
     i, j = np.triu_indices(d + 1, k=1)
     mean_edge = np.linalg.norm(P[:, i] - P[:, j], axis=2).mean(axis=1)
-    regular = {2: np.sqrt(3.0) / 2.0, 3: 1.0 / np.sqrt(2.0)}[d]   # |det| of a unit regular simplex
-    return _volumes(points, simplices) / (regular * mean_edge ** d + 1e-300)
+    regular = {2: np.sqrt(3.0) / 2.0, 3: 1.0 / np.sqrt(2.0)}[d]  # |det| of a unit regular simplex
+    return _volumes(points, simplices) / (regular * mean_edge**d + 1e-300)

@@ -8,13 +8,14 @@ convention); rows are expected to sum to 1.
 float32 ``V`` and ``W`` are computed in float32 (the GUI's fast path); anything else in
 float64.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
 
 import numpy as np
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.rotations import matrix_to_quaternion, nearest_rotation
 
 _BLOCK = 8192  # vertices per block of element-wise work
@@ -108,7 +109,9 @@ class Skinner:
             from fieldrig.geometry.gltf import prune_weights
 
             cols, vals = prune_weights(W, max_influences)
-            Ws = csr_matrix((vals.reshape(-1), (np.repeat(np.arange(n), cols.shape[1]), cols.reshape(-1))), shape=(n, H))
+            Ws = csr_matrix(
+                (vals.reshape(-1), (np.repeat(np.arange(n), cols.shape[1]), cols.reshape(-1))), shape=(n, H)
+            )
             pivot = cols[:, 0]  # largest first
         else:
             Ws = csr_matrix(W)
@@ -166,12 +169,15 @@ def _dual_quaternions(A: np.ndarray, dtype) -> np.ndarray:
     t = A[:, :, 3].astype(np.float64)
     w, x, y, z = real.T
     # dual = 1/2 (0, t) ⊗ real
-    dual = 0.5 * np.stack([
-        -t[:, 0] * x - t[:, 1] * y - t[:, 2] * z,
-        t[:, 0] * w + t[:, 1] * z - t[:, 2] * y,
-        -t[:, 0] * z + t[:, 1] * w + t[:, 2] * x,
-        t[:, 0] * y - t[:, 1] * x + t[:, 2] * w,
-    ], axis=1)
+    dual = 0.5 * np.stack(
+        [
+            -t[:, 0] * x - t[:, 1] * y - t[:, 2] * z,
+            t[:, 0] * w + t[:, 1] * z - t[:, 2] * y,
+            -t[:, 0] * z + t[:, 1] * w + t[:, 2] * x,
+            t[:, 0] * y - t[:, 1] * x + t[:, 2] * w,
+        ],
+        axis=1,
+    )
     return np.hstack([real, dual]).astype(dtype)
 
 

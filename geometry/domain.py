@@ -1,10 +1,12 @@
 """The solid a skinning field lives in, and random samples of it and of its surface.
 
 The domain is ``{x : |winding number(x)| > 1/2}`` united with a band of points closer than
-``band`` to the surface where ``|winding number| > 1/4``. The winding number gives the enclosed volume of closed meshes and
-degrades gracefully on meshes with holes and on triangle soups; the band gives open sheets
-and thin or broken scans (which enclose no volume) a domain of their own.
+``band`` to the surface where ``|winding number| > 1/4``. The winding number gives the
+enclosed volume of closed meshes and degrades gracefully on meshes with holes and on
+triangle soups; the band gives open sheets and thin or broken scans (which enclose no
+volume) a domain of their own.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -12,7 +14,7 @@ from typing import Optional, Tuple
 import numpy as np
 from scipy.spatial import cKDTree
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.mesh_io import face_areas
 from fieldrig.geometry.winding import point_areas, winding_numbers
 
@@ -37,8 +39,14 @@ class ShapeDomain:
         Seed of the samples used to estimate the volume and to measure distances.
     """
 
-    def __init__(self, V: np.ndarray, F: Optional[np.ndarray], N: Optional[np.ndarray] = None,
-                 band_fraction: float = 0.004, seed: int = 0):
+    def __init__(
+        self,
+        V: np.ndarray,
+        F: Optional[np.ndarray],
+        N: Optional[np.ndarray] = None,
+        band_fraction: float = 0.004,
+        seed: int = 0,
+    ):
         self.V = np.asarray(V, dtype=np.float64)
         self.F = None if F is None else np.asarray(F, dtype=np.int64)
         if self.F is None and N is None:
@@ -68,7 +76,7 @@ class ShapeDomain:
         self.fraction = float(self._contains(probe, solid).mean())
         if self.fraction == 0.0:
             raise InputError("mesh", "the shape encloses no volume and no sample fell within its surface band")
-        self.volume = self.fraction * len(self._cells) * self._cell ** 3
+        self.volume = self.fraction * len(self._cells) * self._cell**3
 
     @property
     def area(self) -> float:
@@ -113,7 +121,7 @@ class ShapeDomain:
             Cell edge length.
         """
         box = self.upper - self.lower
-        size = float(np.prod(box) / 64 ** 3) ** (1 / 3)
+        size = float(np.prod(box) / 64**3) ** (1 / 3)
         shape = np.maximum(np.ceil(box / size).astype(np.int64), 1)
         near = np.zeros(shape, dtype=bool)
         idx = np.minimum(((surface - self.lower) / size).astype(np.int64), shape - 1)
@@ -128,8 +136,10 @@ class ShapeDomain:
         inside[tuple(far[winding > 0.5].T)] = True
         cells = np.argwhere(grown | inside)
         solid = inside[tuple(cells.T)] & trust_gaps
-        solid[solid] = winding[np.searchsorted(np.ravel_multi_index(far.T, shape),
-                                               np.ravel_multi_index(cells[solid].T, shape))] > 0.9
+        solid[solid] = (
+            winding[np.searchsorted(np.ravel_multi_index(far.T, shape), np.ravel_multi_index(cells[solid].T, shape))]
+            > 0.9
+        )
         return cells, solid, size
 
     def _cell_points(self, count: int, rng: np.random.Generator):

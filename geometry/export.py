@@ -11,6 +11,7 @@ Every file is written atomically (a temporary file beside the target, then a ren
 >>> save_weights("arm.csv", W, ["upper", "lower"])        # doctest: +SKIP
 >>> W2, names = load_weights("arm.csv", return_names=True)  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,13 +22,13 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from fieldrig.geometry.atomic import atomic_path, atomic_write_text
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.atomic import atomic_path, atomic_write_text
+from fieldrig.core.errors import InputError
+from fieldrig.core.vocabulary import MESH_OUTPUT_SUFFIXES, WEIGHT_TABLE_SUFFIXES
 
 PathLike = Union[str, os.PathLike]
 
 #: File extensions :func:`save_weights` and :func:`load_weights` understand.
-WEIGHT_FORMATS = (".npy", ".csv", ".dmat")
 
 
 def _checked_matrix(W, source: str) -> np.ndarray:
@@ -86,7 +87,9 @@ def read_dmat(path: PathLike) -> np.ndarray:
         except ValueError as exc:
             raise InputError(str(path), f"DMAT values are not all numbers ({exc})") from exc
         if values.size != cols * rows:
-            raise InputError(str(path), f"DMAT holds {values.size} values, its header '{cols} {rows}' promises {cols * rows}")
+            raise InputError(
+                str(path), f"DMAT holds {values.size} values, its header '{cols} {rows}' promises {cols * rows}"
+            )
     return values.reshape(cols, rows).T.copy()
 
 
@@ -97,7 +100,9 @@ def _dmat_header(line: bytes, path: Path) -> Tuple[int, int]:
         if len(parts) != 2 or cols < 0 or rows < 0:
             raise ValueError
     except (ValueError, IndexError):
-        raise InputError(str(path), f"not a DMAT file: the header line should be '<columns> <rows>', got {line[:40]!r}") from None
+        raise InputError(
+            str(path), f"not a DMAT file: the header line should be '<columns> <rows>', got {line[:40]!r}"
+        ) from None
     return cols, rows
 
 
@@ -148,8 +153,10 @@ def save_weights(path: PathLike, W: np.ndarray, handle_names: Optional[Sequence[
         The CSV header; defaults to ``handle0..``. Ignored by ``.npy`` and ``.dmat``.
     """
     suffix = Path(path).suffix.lower()
-    if suffix not in WEIGHT_FORMATS:
-        raise InputError(str(path), f"unknown weights format {suffix!r} (expected one of {', '.join(WEIGHT_FORMATS)})")
+    if suffix not in WEIGHT_TABLE_SUFFIXES:
+        raise InputError(
+            str(path), f"unknown weights format {suffix!r} (expected one of {', '.join(WEIGHT_TABLE_SUFFIXES)})"
+        )
     W = _checked_matrix(W, "W")
     if handle_names is None:
         handle_names = [f"handle{i}" for i in range(W.shape[1])]
@@ -182,8 +189,10 @@ def load_weights(path: PathLike, return_names: bool = False):
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in WEIGHT_FORMATS:
-        raise InputError(str(path), f"unknown weights format {suffix!r} (expected one of {', '.join(WEIGHT_FORMATS)})")
+    if suffix not in WEIGHT_TABLE_SUFFIXES:
+        raise InputError(
+            str(path), f"unknown weights format {suffix!r} (expected one of {', '.join(WEIGHT_TABLE_SUFFIXES)})"
+        )
     names = None
     if suffix == ".npy":
         _read_bytes(path, "NumPy")
@@ -215,7 +224,6 @@ def _read_bytes(path: Path, kind: str) -> bytes:
 
 # -------------------------------------------------------------------------- meshes
 #: File extensions :func:`save_mesh` writes (``.ply`` and ``.xyz`` also for point clouds).
-MESH_FORMATS = (".obj", ".ply", ".off", ".stl", ".glb", ".xyz")
 
 
 def save_mesh(path: PathLike, V: np.ndarray, F: Optional[np.ndarray]) -> None:
@@ -233,8 +241,10 @@ def save_mesh(path: PathLike, V: np.ndarray, F: Optional[np.ndarray]) -> None:
 
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in MESH_FORMATS:
-        raise InputError(str(path), f"unknown mesh format {suffix!r} (expected one of {', '.join(MESH_FORMATS)})")
+    if suffix not in MESH_OUTPUT_SUFFIXES:
+        raise InputError(
+            str(path), f"unknown mesh format {suffix!r} (expected one of {', '.join(MESH_OUTPUT_SUFFIXES)})"
+        )
     V = np.asarray(V, dtype=np.float64)
     if V.ndim != 2 or V.shape[1] != 3:
         raise InputError("V", f"expected (n, 3) vertex positions, got shape {V.shape}")

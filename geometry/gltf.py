@@ -25,6 +25,7 @@ when a node has several children); children at the parent's position are skipped
 siblings at the same position. A leaf node that carries skin weights gets a bone of half its
 parent segment's length in the same direction (as Blender's importer guesses leaf bones).
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,8 +38,8 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from fieldrig.geometry.atomic import atomic_write_bytes, atomic_write_text
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.atomic import atomic_write_bytes, atomic_write_text
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.rig import Rig, rig_from_json, rig_to_json
 
 PathLike = Union[str, os.PathLike]
@@ -174,7 +175,9 @@ class _BufferBuilder:
         self.views: List[dict] = []
         self.accessors: List[dict] = []
 
-    def add(self, array: np.ndarray, type_: str, component: int, target: Optional[int] = None, minmax: bool = False) -> int:
+    def add(
+        self, array: np.ndarray, type_: str, component: int, target: Optional[int] = None, minmax: bool = False
+    ) -> int:
         array = np.ascontiguousarray(array, dtype=_COMPONENTS[component])
         while len(self.blob) % 4:
             self.blob.append(0)
@@ -183,8 +186,12 @@ class _BufferBuilder:
             view["target"] = target
         self.blob.extend(array.tobytes())
         self.views.append(view)
-        accessor = {"bufferView": len(self.views) - 1, "componentType": component,
-                    "count": int(array.shape[0]), "type": type_}
+        accessor = {
+            "bufferView": len(self.views) - 1,
+            "componentType": component,
+            "count": int(array.shape[0]),
+            "type": type_,
+        }
         if minmax:
             flat = array.reshape(array.shape[0], -1)
             accessor["min"] = [float(v) for v in flat.min(axis=0)]
@@ -235,7 +242,9 @@ def write_skinned_gltf(
             raise InputError("F", f"expected (m, 3) triangle indices into {len(V)} vertices")
     W = np.asarray(W, dtype=np.float64)
     if W.shape != (len(V), rig.n_handles):
-        raise InputError("W", f"expected weights of shape ({len(V)}, {rig.n_handles}) (vertices × rig handles), got {W.shape}")
+        raise InputError(
+            "W", f"expected weights of shape ({len(V)}, {rig.n_handles}) (vertices × rig handles), got {W.shape}"
+        )
     joints, weights = prune_weights(W, max_influences)
     names, positions, parents = _skeleton_nodes(rig)
     if len(names) > 65536:
@@ -253,9 +262,9 @@ def write_skinned_gltf(
     joint_type = 5121 if len(names) <= 256 else 5123
     w32 = _float32_normalised(weights)
     for s in range(joints.shape[1] // 4):
-        attributes[f"JOINTS_{s}"] = buf.add(joints[:, 4 * s: 4 * s + 4], "VEC4", joint_type, 34962)
+        attributes[f"JOINTS_{s}"] = buf.add(joints[:, 4 * s : 4 * s + 4], "VEC4", joint_type, 34962)
     for s in range(joints.shape[1] // 4):
-        attributes[f"WEIGHTS_{s}"] = buf.add(w32[:, 4 * s: 4 * s + 4], "VEC4", 5126, 34962)
+        attributes[f"WEIGHTS_{s}"] = buf.add(w32[:, 4 * s : 4 * s + 4], "VEC4", 5126, 34962)
     primitive = {"attributes": attributes, "mode": 0}
     if F is not None:
         primitive["indices"] = buf.add(F.reshape(-1), "SCALAR", 5125, 34963)
@@ -275,8 +284,11 @@ def write_skinned_gltf(
     mesh_node = len(nodes)
     nodes.append({"name": path.stem, "mesh": 0, "skin": 0})
     roots = [int(r) for r in np.flatnonzero(parents < 0)]
-    skin = {"joints": list(range(len(names))), "inverseBindMatrices": ibm_accessor,
-            "extras": {"fieldrig_rig": rig_to_json(rig)}}
+    skin = {
+        "joints": list(range(len(names))),
+        "inverseBindMatrices": ibm_accessor,
+        "extras": {"fieldrig_rig": rig_to_json(rig)},
+    }
     if len(roots) == 1:
         skin["skeleton"] = roots[0]
     document = {
@@ -291,18 +303,27 @@ def write_skinned_gltf(
         "buffers": [{"byteLength": len(buf.blob)}],
     }
     if suffix == ".gltf":
-        document["buffers"][0]["uri"] = "data:application/octet-stream;base64," + base64.b64encode(bytes(buf.blob)).decode()
+        document["buffers"][0]["uri"] = (
+            "data:application/octet-stream;base64," + base64.b64encode(bytes(buf.blob)).decode()
+        )
         atomic_write_text(path, json.dumps(document, indent=1) + "\n")
         return
     text = json.dumps(document, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 4)
     blob = bytes(buf.blob) + b"\0" * (-len(buf.blob) % 4)
     total = 12 + 8 + len(text) + 8 + len(blob)
-    atomic_write_bytes(path, b"".join([
-        struct.pack("<III", _GLB_MAGIC, 2, total),
-        struct.pack("<II", len(text), _CHUNK_JSON), text,
-        struct.pack("<II", len(blob), _CHUNK_BIN), blob,
-    ]))
+    atomic_write_bytes(
+        path,
+        b"".join(
+            [
+                struct.pack("<III", _GLB_MAGIC, 2, total),
+                struct.pack("<II", len(text), _CHUNK_JSON),
+                text,
+                struct.pack("<II", len(blob), _CHUNK_BIN),
+                blob,
+            ]
+        ),
+    )
 
 
 # ============================================================================ reading
@@ -339,7 +360,7 @@ class GltfDocument:
         text, blob, offset = None, None, 12
         while offset + 8 <= min(length, len(data)):
             size, kind = struct.unpack_from("<II", data, offset)
-            chunk = data[offset + 8: offset + 8 + size]
+            chunk = data[offset + 8 : offset + 8 + size]
             if len(chunk) != size:
                 raise InputError(str(self.path), "truncated GLB file (a chunk runs past the end)")
             if kind == _CHUNK_JSON and text is None:
@@ -384,9 +405,15 @@ class GltfDocument:
                 needed = start + stride * (count - 1) + dtype.itemsize * width if count else start
                 if needed > len(data):
                     raise InputError(str(self.path), f"accessor {index} reads past the end of its buffer")
-                raw = np.frombuffer(data, dtype=np.uint8, count=needed - start, offset=start) if count else np.zeros(0, np.uint8)
+                raw = (
+                    np.frombuffer(data, dtype=np.uint8, count=needed - start, offset=start)
+                    if count
+                    else np.zeros(0, np.uint8)
+                )
                 if count:
-                    rows = np.lib.stride_tricks.as_strided(raw, shape=(count, dtype.itemsize * width), strides=(stride, 1))
+                    rows = np.lib.stride_tricks.as_strided(
+                        raw, shape=(count, dtype.itemsize * width), strides=(stride, 1)
+                    )
                     out = np.ascontiguousarray(rows).view(dtype).reshape(count, width)
             if "sparse" in acc:
                 raise InputError(str(self.path), f"accessor {index} is sparse, which fieldrig does not read")
@@ -420,11 +447,13 @@ def _local_matrix(node: dict) -> np.ndarray:
     if "matrix" in node:
         return np.asarray(node["matrix"], dtype=np.float64).reshape(4, 4).T
     x, y, z, w = node.get("rotation", [0.0, 0.0, 0.0, 1.0])
-    R = np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
+    R = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
     M = np.eye(4)
     M[:3, :3] = R * np.asarray(node.get("scale", [1.0, 1.0, 1.0]))[None, :]
     M[:3, 3] = node.get("translation", [0.0, 0.0, 0.0])
@@ -559,8 +588,12 @@ def load_gltf_rig(path: PathLike) -> Rig:
 
 def _skin_weights(doc: GltfDocument, users: List[int], skin_index: int, n_joints: int) -> Optional[np.ndarray]:
     """Dense (n, J) weights when exactly one primitive uses the skin, else None."""
-    prims = [p for u in users if doc.json["nodes"][u]["skin"] == skin_index
-             for p in doc.json["meshes"][doc.json["nodes"][u]["mesh"]].get("primitives", [])]
+    prims = [
+        p
+        for u in users
+        if doc.json["nodes"][u]["skin"] == skin_index
+        for p in doc.json["meshes"][doc.json["nodes"][u]["mesh"]].get("primitives", [])
+    ]
     prims = [p for p in prims if "JOINTS_0" in p.get("attributes", {})]
     if len(prims) != 1:
         return None
@@ -579,8 +612,9 @@ def _skin_weights(doc: GltfDocument, users: List[int], skin_index: int, n_joints
     return W
 
 
-def _rig_from_skeleton(names: List[str], positions: np.ndarray, parent: np.ndarray, carries: np.ndarray,
-                       source: str) -> Tuple[Rig, np.ndarray]:
+def _rig_from_skeleton(
+    names: List[str], positions: np.ndarray, parent: np.ndarray, carries: np.ndarray, source: str
+) -> Tuple[Rig, np.ndarray]:
     """Bones from parent → child joint pairs (see the module docstring)."""
     n = len(names)
     scale = max(1.0, float(np.abs(positions).max()))
@@ -625,15 +659,28 @@ def _rig_from_skeleton(names: List[str], positions: np.ndarray, parent: np.ndarr
     for s, e in bones:
         on_bone[[s, e]] = True
     seg = np.array([[joints[s], joints[e]] for s, e in bones]).reshape(-1, 2, 3)
-    points = [k for k in range(n) if not on_bone[k] and carries[k]
-              and not (len(seg) and _segment_distance(positions[k], seg).min() <= eps)]
+    points = [
+        k
+        for k in range(n)
+        if not on_bone[k] and carries[k] and not (len(seg) and _segment_distance(positions[k], seg).min() <= eps)
+    ]
     for i, a in enumerate(points):
-        for b in points[i + 1:]:
+        for b in points[i + 1 :]:
             if np.linalg.norm(positions[a] - positions[b]) <= eps:
-                raise InputError(source, f"skin joints {names[a]!r} and {names[b]!r} sit at the same place with no "
-                                         "bone between them: their weights cannot be told apart")
-    rig = Rig.from_arrays(joints, np.array(bones, dtype=np.int64).reshape(-1, 2), points, bone_parents,
-                          joint_names, bone_names, source=source)
+                raise InputError(
+                    source,
+                    f"skin joints {names[a]!r} and {names[b]!r} sit at the same place with no "
+                    "bone between them: their weights cannot be told apart",
+                )
+    rig = Rig.from_arrays(
+        joints,
+        np.array(bones, dtype=np.int64).reshape(-1, 2),
+        points,
+        bone_parents,
+        joint_names,
+        bone_names,
+        source=source,
+    )
     return rig, np.array(points + bone_joint, dtype=np.int64)
 
 

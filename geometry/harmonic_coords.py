@@ -7,6 +7,7 @@ with the exact cage boundary values at every boundary node (one-hot at cage vert
 linear along edges / faces, also at nodes the mesher added on the boundary). Query points
 are located in the mesh and the P1 solution is interpolated there.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from typing import Optional
 
 import numpy as np
 
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.cage import BOUNDARY_TOLERANCE, Cage, as_cage
-from fieldrig.geometry.errors import InputError
 
 #: Default number of elements the mesh aims for (2D triangles, 3D tetrahedra).
 DEFAULT_ELEMENTS = {2: 40_000, 3: 150_000}
@@ -103,7 +104,7 @@ def harmonic_solution(cage: Cage, elements: Optional[int] = None) -> HarmonicSol
 
         # regular tetrahedra of volume ~ size / 3 reach about `target` elements
         nodes, elems, *_ = igl.copyleft.tetgen.tetrahedralize(cage.V, cage.F, flags=f"pq1.414a{_plain(size * 3.0)}Q")
-    if len(elems) == 0 or not np.allclose(nodes[:cage.n_vertices], cage.V):
+    if len(elems) == 0 or not np.allclose(nodes[: cage.n_vertices], cage.V):
         raise InputError(cage.source, "the mesher failed to mesh the cage interior")
     dist, cells, weights = cage.boundary_projection(nodes)
     boundary = np.flatnonzero(dist <= BOUNDARY_TOLERANCE * cage.diameter)
@@ -153,19 +154,21 @@ def locate_in_simplices(nodes: np.ndarray, elements: np.ndarray, points: np.ndar
     k = min(16, len(elements))
     _, near = cKDTree(corners.mean(axis=1)).query(points, k=k)
     near = near.reshape(len(points), k)
-    lam = bary(near, points[:, None, :])                      # (k_pts, k, d+1)
+    lam = bary(near, points[:, None, :])  # (k_pts, k, d+1)
     best = np.argmax(lam.min(axis=-1), axis=1)
     element = near[np.arange(len(points)), best]
     result = lam[np.arange(len(points)), best]
     missed = np.flatnonzero(result.min(axis=1) < -1e-9)
-    for start in range(0, len(missed), 256):              # rare: search every element
-        idx = missed[start:start + 256]
+    for start in range(0, len(missed), 256):  # rare: search every element
+        idx = missed[start : start + 256]
         all_lam = bary(np.arange(len(elements))[None, :], points[idx, None, :])
         b = np.argmax(all_lam.min(axis=-1), axis=1)
         element[idx] = b
         result[idx] = all_lam[np.arange(len(idx)), b]
     outside = result.min(axis=1) < -1e-7 * max(1.0, d)
     if np.any(outside):
-        raise InputError("points", f"{int(outside.sum())} points lie in no mesh element (first: point {int(np.argmax(outside))})")
+        raise InputError(
+            "points", f"{int(outside.sum())} points lie in no mesh element (first: point {int(np.argmax(outside))})"
+        )
     result = np.clip(result, 0.0, None)
     return element, result / result.sum(axis=1, keepdims=True)

@@ -4,6 +4,7 @@ Used by ``fieldrig check``, the GUI's load warnings and :func:`fieldrig.bbw_weig
 fieldrig's own skinning accepts every mesh :func:`~fieldrig.geometry.mesh_io.validate_mesh`
 accepts; the report says what a user should know, and what the tetrahedral reference needs.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -84,14 +85,21 @@ class MeshReport:
             lines = [f"Point cloud: {self.n_vertices} points, no faces."]
         else:
             kind = "closed (watertight)" if self.closed else "open"
-            lines = [f"Triangle mesh: {self.n_vertices} vertices, {self.n_faces} faces, "
-                     f"{self.components} connected component{'s' if self.components != 1 else ''}, {kind}."]
-        lines.append(f"Bounding box {np.array2string(self.bbox_min, precision=4)} to "
-                     f"{np.array2string(self.bbox_max, precision=4)}, diagonal {self.bbox_diagonal:.4g}.")
+            lines = [
+                f"Triangle mesh: {self.n_vertices} vertices, {self.n_faces} faces, "
+                f"{self.components} connected component{'s' if self.components != 1 else ''}, {kind}."
+            ]
+        lines.append(
+            f"Bounding box {np.array2string(self.bbox_min, precision=4)} to "
+            f"{np.array2string(self.bbox_max, precision=4)}, diagonal {self.bbox_diagonal:.4g}."
+        )
         for count, text in [
             (self.boundary_loops, f"{self.boundary_loops} hole(s): {self.boundary_edges} boundary edges"),
             (self.non_manifold_edges, f"{self.non_manifold_edges} non-manifold edge(s) (three or more faces meet)"),
-            (self.non_manifold_vertices, f"{self.non_manifold_vertices} non-manifold vertex(es) (separate fans meet at one vertex)"),
+            (
+                self.non_manifold_vertices,
+                f"{self.non_manifold_vertices} non-manifold vertex(es) (separate fans meet at one vertex)",
+            ),
             (self.inconsistent_edges, f"{self.inconsistent_edges} edge(s) between inconsistently oriented faces"),
             (self.self_intersections or 0, f"{self.self_intersections} pair(s) of intersecting faces"),
             (self.degenerate_faces, f"{self.degenerate_faces} zero-area face(s)"),
@@ -134,16 +142,41 @@ def check_mesh(V: np.ndarray, F: Optional[np.ndarray], source: str = "mesh") -> 
     V, F = validate_mesh(V, F, source, warnings=[])
     lo, hi = V.min(axis=0), V.max(axis=0)
     duplicates = len(V) - len(np.unique(V, axis=0))
-    common = dict(n_vertices=len(V), bbox_min=lo, bbox_max=hi, bbox_diagonal=float(np.linalg.norm(hi - lo)),
-                  duplicate_vertices=duplicates)
+    common = dict(
+        n_vertices=len(V),
+        bbox_min=lo,
+        bbox_max=hi,
+        bbox_diagonal=float(np.linalg.norm(hi - lo)),
+        duplicate_vertices=duplicates,
+    )
     if F is None:
-        return MeshReport(n_faces=0, is_point_cloud=True, components=1, boundary_edges=0, boundary_loops=0,
-                          non_manifold_edges=0, non_manifold_vertices=0, inconsistent_edges=0,
-                          self_intersections=0, degenerate_faces=0, unreferenced_vertices=0, closed=False,
-                          bbw_feasible=False, bbw_reason="a point cloud has no surface to tetrahedralise", **common)
+        return MeshReport(
+            n_faces=0,
+            is_point_cloud=True,
+            components=1,
+            boundary_edges=0,
+            boundary_loops=0,
+            non_manifold_edges=0,
+            non_manifold_vertices=0,
+            inconsistent_edges=0,
+            self_intersections=0,
+            degenerate_faces=0,
+            unreferenced_vertices=0,
+            closed=False,
+            bbw_feasible=False,
+            bbw_reason="a point cloud has no surface to tetrahedralise",
+            **common,
+        )
     topo = _topology(V, F)
-    report = MeshReport(n_faces=len(F), is_point_cloud=False, unreferenced_vertices=len(V) - len(np.unique(F)),
-                        bbw_feasible=False, bbw_reason="", **topo, **common)
+    report = MeshReport(
+        n_faces=len(F),
+        is_point_cloud=False,
+        unreferenced_vertices=len(V) - len(np.unique(F)),
+        bbw_feasible=False,
+        bbw_reason="",
+        **topo,
+        **common,
+    )
     if duplicates:
         Vw, Fw, _ = weld_identical_vertices(V, F)
         keep = (Fw[:, 0] != Fw[:, 1]) & (Fw[:, 1] != Fw[:, 2]) & (Fw[:, 0] != Fw[:, 2])
@@ -174,7 +207,7 @@ def _topology(V: np.ndarray, F: np.ndarray) -> dict:
     used[F.ravel()] = True
     manifold = np.ones(n, bool)
     flags = igl.is_vertex_manifold(F)  # sized by the largest index used
-    manifold[:len(flags)] = flags
+    manifold[: len(flags)] = flags
     non_manifold_vertices = int(np.sum(~manifold & used))
 
     adj = coo_matrix((np.ones(len(directed)), (directed[:, 0], directed[:, 1])), shape=(n, n))
@@ -194,18 +227,26 @@ def _topology(V: np.ndarray, F: np.ndarray) -> dict:
     else:
         intersections = None
     non_manifold_edges = int(np.sum(counts > 2))
-    return dict(components=components, boundary_edges=len(boundary), boundary_loops=loops,
-                non_manifold_edges=non_manifold_edges, non_manifold_vertices=non_manifold_vertices,
-                inconsistent_edges=inconsistent, self_intersections=intersections,
-                degenerate_faces=int(np.sum(zero_area_faces(V, F))),
-                closed=len(boundary) == 0 and non_manifold_edges == 0)
+    return dict(
+        components=components,
+        boundary_edges=len(boundary),
+        boundary_loops=loops,
+        non_manifold_edges=non_manifold_edges,
+        non_manifold_vertices=non_manifold_vertices,
+        inconsistent_edges=inconsistent,
+        self_intersections=intersections,
+        degenerate_faces=int(np.sum(zero_area_faces(V, F))),
+        closed=len(boundary) == 0 and non_manifold_edges == 0,
+    )
 
 
 def _bbw_obstacles(topo: dict, unreferenced: int) -> str:
     """Why TetGen/BBW cannot run on a surface with this topology ('' when it can)."""
     reasons = []
     if topo["boundary_edges"]:
-        reasons.append(f"the surface is not closed ({topo['boundary_loops']} hole(s), {topo['boundary_edges']} boundary edges)")
+        reasons.append(
+            f"the surface is not closed ({topo['boundary_loops']} hole(s), {topo['boundary_edges']} boundary edges)"
+        )
     if topo["non_manifold_edges"]:
         reasons.append(f"{topo['non_manifold_edges']} non-manifold edge(s)")
     if topo["self_intersections"] is None:
@@ -219,8 +260,14 @@ def _bbw_obstacles(topo: dict, unreferenced: int) -> str:
     return "; ".join(reasons)
 
 
-def handles_outside(V: np.ndarray, F: Optional[np.ndarray], rig, N: Optional[np.ndarray] = None,
-                    samples_per_bone: int = 10, tolerance: float = 0.01) -> List[str]:
+def handles_outside(
+    V: np.ndarray,
+    F: Optional[np.ndarray],
+    rig,
+    N: Optional[np.ndarray] = None,
+    samples_per_bone: int = 10,
+    tolerance: float = 0.01,
+) -> List[str]:
     """Handles that lie outside the shape, as sentences (empty list when all are inside).
 
     A handle sample is outside when its generalized winding number is below 1/2 *and* it
@@ -272,6 +319,8 @@ def handles_outside(V: np.ndarray, F: Optional[np.ndarray], rig, N: Optional[np.
         samples = outside[h] if h >= n_points else outside[h, :1]
         if samples.any():
             kind = "point handle" if h < n_points else "bone"
-            messages.append(f"{kind} {name!r} lies outside the shape: {int(samples.sum())} of {len(samples)} "
-                            f"samples, up to {distance[h][outside[h]].max():.3g} from the surface")
+            messages.append(
+                f"{kind} {name!r} lies outside the shape: {int(samples.sum())} of {len(samples)} "
+                f"samples, up to {distance[h][outside[h]].max():.3g} from the surface"
+            )
     return messages

@@ -34,6 +34,7 @@ computed on ``V`` line up with the file's vertex list. Polygons are triangulated
 triangle soups load as they are: they are valid input for fieldrig's skinning. Point
 clouds without normals get normals estimated by :func:`fieldrig.geometry.normals.estimate_normals`.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,7 +45,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.normals import estimate_normals
 
 PathLike = Union[str, os.PathLike]
@@ -112,7 +113,9 @@ def load_mesh(path: PathLike, *, normal_neighbours: int = 16) -> MeshData:
     suffix = path.suffix.lower()
     reader = _READERS.get(suffix)
     if reader is None:
-        raise InputError(source, f"unknown mesh format {suffix or '(no suffix)'!r} (expected one of {', '.join(sorted(_READERS))})")
+        raise InputError(
+            source, f"unknown mesh format {suffix or '(no suffix)'!r} (expected one of {', '.join(sorted(_READERS))})"
+        )
     if path.stat().st_size == 0:
         raise InputError(source, "file is empty")
     V, F, N, notes = reader(path)
@@ -127,11 +130,16 @@ def load_mesh(path: PathLike, *, normal_neighbours: int = 16) -> MeshData:
             N = N / length[:, None]
     if F is None and N is None:
         N = estimate_normals(V, k=normal_neighbours)
-        notes.append(f"point cloud without normals: normals estimated from {min(normal_neighbours, len(V) - 1)} nearest neighbours")
+        notes.append(
+            "point cloud without normals: normals estimated from "
+            f"{min(normal_neighbours, len(V) - 1)} nearest neighbours"
+        )
     return MeshData(V, F, N, source, notes)
 
 
-def validate_mesh(V, F, source: str = "mesh", warnings: Optional[List[str]] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+def validate_mesh(
+    V, F, source: str = "mesh", warnings: Optional[List[str]] = None
+) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Check vertices and faces and return them as contiguous float64 / int64 arrays.
 
     Parameters
@@ -169,7 +177,11 @@ def validate_mesh(V, F, source: str = "mesh", warnings: Optional[List[str]] = No
         raise InputError(source, "contains no vertices")
     bad = ~np.all(np.isfinite(V), axis=1)
     if np.any(bad):
-        raise InputError(source, f"{int(bad.sum())} of {len(V)} vertices have NaN or infinite coordinates (first: vertex {int(np.argmax(bad))})")
+        raise InputError(
+            source,
+            f"{int(bad.sum())} of {len(V)} vertices have NaN or infinite "
+            f"coordinates (first: vertex {int(np.argmax(bad))})",
+        )
     if F is None:
         return V, None
 
@@ -185,11 +197,17 @@ def validate_mesh(V, F, source: str = "mesh", warnings: Optional[List[str]] = No
     out = np.any((F < 0) | (F >= len(V)), axis=1)
     if np.any(out):
         i = int(np.argmax(out))
-        raise InputError(source, f"{int(out.sum())} faces index vertices outside 0..{len(V) - 1} (first: face {i} = {F[i].tolist()})")
+        raise InputError(
+            source, f"{int(out.sum())} faces index vertices outside 0..{len(V) - 1} (first: face {i} = {F[i].tolist()})"
+        )
     repeated = (F[:, 0] == F[:, 1]) | (F[:, 1] == F[:, 2]) | (F[:, 0] == F[:, 2])
     if np.any(repeated):
         i = int(np.argmax(repeated))
-        raise InputError(source, f"{int(repeated.sum())} faces repeat a vertex index (first: face {i} = {F[i].tolist()}); remove these collapsed faces")
+        raise InputError(
+            source,
+            f"{int(repeated.sum())} faces repeat a vertex index (first: "
+            f"face {i} = {F[i].tolist()}); remove these collapsed faces",
+        )
     zero = zero_area_faces(V, F)
     if np.all(zero):
         raise InputError(source, f"all {len(F)} faces have zero area")
@@ -344,7 +362,11 @@ def _read_obj(path: Path) -> _Read:
             skipped += 1
     notes = [f"{skipped} line/point elements ignored"] if skipped else []
     V = _parse_numbers(v_tokens, float, np.repeat(v_lines, 3), source, "vertex coordinates").reshape(-1, 3)
-    N = _parse_numbers(vn_tokens, float, [], source, "normals").reshape(-1, 3) if len(vn_tokens) == len(v_tokens) else None
+    N = (
+        _parse_numbers(vn_tokens, float, [], source, "normals").reshape(-1, 3)
+        if len(vn_tokens) == len(v_tokens)
+        else None
+    )
     if not f_tokens:
         return V, None, N, notes
     corner_lines = np.repeat(f_lines, f_lengths)
@@ -356,7 +378,9 @@ def _read_obj(path: Path) -> _Read:
         # vertex normals only when every corner that names a normal names its vertex's own
         named = _parse_numbers(f_normal_tokens, int, [], source, "face normals")
         owner = _parse_numbers(f_normal_vertex, int, [], source, "face corners")
-        if not np.array_equal(np.where(named > 0, named - 1, len(N) + named), np.where(owner > 0, owner - 1, len(V) + owner)):
+        if not np.array_equal(
+            np.where(named > 0, named - 1, len(N) + named), np.where(owner > 0, owner - 1, len(V) + owner)
+        ):
             N = None
     return V, _fan_triangulate(idx, np.array(f_lengths)), N, notes
 
@@ -390,17 +414,19 @@ def _read_off(path: Path) -> _Read:
     except (IndexError, ValueError):
         raise InputError(source, "the OFF header must give the vertex and face counts") from None
     if len(body) < n_v + n_f:
-        raise InputError(source, f"the header announces {n_v} vertices and {n_f} faces but the file has only {len(body)} data lines")
-    rows = [_numbers(s[:6 if has_normals else 3], source, i, "vertex coordinates") for i, s in body[:n_v]]
+        raise InputError(
+            source, f"the header announces {n_v} vertices and {n_f} faces but the file has only {len(body)} data lines"
+        )
+    rows = [_numbers(s[: 6 if has_normals else 3], source, i, "vertex coordinates") for i, s in body[:n_v]]
     if any(len(r) < (6 if has_normals else 3) for r in rows):
         raise InputError(source, "a vertex line has too few numbers")
     data = np.array(rows, dtype=np.float64).reshape(n_v, -1)
     flat: List[int] = []
     lengths: List[int] = []
-    for lineno, s in body[n_v:n_v + n_f]:
+    for lineno, s in body[n_v : n_v + n_f]:
         try:
             k = int(s[0])
-            corners = [int(x) for x in s[1:1 + k]]
+            corners = [int(x) for x in s[1 : 1 + k]]
         except ValueError:
             raise InputError(source, f"line {lineno}: a face line must be integers, got {' '.join(s)[:60]!r}") from None
         if k < 3 or len(corners) != k:
@@ -549,6 +575,11 @@ def _read_xyz(path: Path) -> _Read:
 
 
 _READERS: Dict[str, Callable[[Path], _Read]] = {
-    ".obj": _read_obj, ".ply": _read_ply, ".off": _read_off, ".stl": _read_stl,
-    ".glb": _read_gltf, ".gltf": _read_gltf, ".xyz": _read_xyz,
+    ".obj": _read_obj,
+    ".ply": _read_ply,
+    ".off": _read_off,
+    ".stl": _read_stl,
+    ".glb": _read_gltf,
+    ".gltf": _read_gltf,
+    ".xyz": _read_xyz,
 }

@@ -9,6 +9,7 @@ Points on the cage boundary get the exact boundary values (one-hot at a vertex, 
 on an edge / face). ``igl.mvc`` is not used: it is 2D-only and flagged broken in its own
 header.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,7 +49,7 @@ def mean_value_coordinates(cage, points) -> np.ndarray:
     inside = np.flatnonzero(~on_boundary)
     kernel = _mvc_2d if cage.dim == 2 else _mvc_3d
     for start in range(0, len(inside), _CHUNK):
-        idx = inside[start:start + _CHUNK]
+        idx = inside[start : start + _CHUNK]
         w = kernel(cage, P[idx])
         out[idx] = w / w.sum(axis=1, keepdims=True)
     return out
@@ -57,8 +58,8 @@ def mean_value_coordinates(cage, points) -> np.ndarray:
 def _mvc_2d(cage: Cage, P: np.ndarray) -> np.ndarray:
     """Unnormalised 2D weights at points off the boundary, (k, n)."""
     loop = cage.loop
-    S = cage.V[loop][None, :, :] - P[:, None, :]              # s_i = v_i - x, loop order
-    S1 = np.roll(S, -1, axis=1)                                # s_{i+1}
+    S = cage.V[loop][None, :, :] - P[:, None, :]  # s_i = v_i - x, loop order
+    S1 = np.roll(S, -1, axis=1)  # s_{i+1}
     r = np.linalg.norm(S, axis=2)
     r1 = np.roll(r, -1, axis=1)
     A = 0.5 * (S[..., 0] * S1[..., 1] - S[..., 1] * S1[..., 0])
@@ -75,12 +76,12 @@ def _mvc_2d(cage: Cage, P: np.ndarray) -> np.ndarray:
 def _mvc_3d(cage: Cage, P: np.ndarray) -> np.ndarray:
     """Unnormalised 3D weights at points off the boundary, (k, n)."""
     eps = 1e-12
-    diff = cage.V[None, :, :] - P[:, None, :]                  # (k, n, 3)
+    diff = cage.V[None, :, :] - P[:, None, :]  # (k, n, 3)
     d = np.linalg.norm(diff, axis=2)
     U = diff / d[..., None]
     F = cage.F
-    u = U[:, F]                                                # (k, m, 3 corners, 3)
-    dF = d[:, F]                                               # (k, m, 3)
+    u = U[:, F]  # (k, m, 3 corners, 3)
+    dF = d[:, F]  # (k, m, 3)
     # corner i is opposite the edge (i+1, i-1); l_i = |u_{i+1} - u_{i-1}|
     nxt, prv = [1, 2, 0], [2, 0, 1]
     lengths = np.linalg.norm(u[:, :, nxt] - u[:, :, prv], axis=3)
@@ -91,7 +92,9 @@ def _mvc_3d(cage: Cage, P: np.ndarray) -> np.ndarray:
         c = 2.0 * np.sin(h)[..., None] * np.sin(h[..., None] - theta) / (sin_t[..., nxt] * sin_t[..., prv]) - 1.0
         sign = np.sign(np.linalg.det(u))[..., None]
         s = sign * np.sqrt(np.clip(1.0 - c * c, 0.0, None))
-        w = (theta - c[..., nxt] * theta[..., prv] - c[..., prv] * theta[..., nxt]) / (dF * sin_t[..., nxt] * s[..., prv])
+        w = (theta - c[..., nxt] * theta[..., prv] - c[..., prv] * theta[..., nxt]) / (
+            dF * sin_t[..., nxt] * s[..., prv]
+        )
     # a face in the plane of the point (but not containing it, which is a boundary point)
     # contributes nothing
     skip = np.any(np.abs(s) <= eps, axis=2) | ~np.all(np.isfinite(w), axis=2)

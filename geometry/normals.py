@@ -12,6 +12,7 @@ points; the global flip assumes each piece is roughly closed around its centroid
 open, flat patch the side is arbitrary but consistent). Give normals in the file when they
 are known.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +20,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 from scipy.spatial import cKDTree
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 
 
 def estimate_normals(P: np.ndarray, k: int = 16) -> np.ndarray:
@@ -39,7 +40,9 @@ def estimate_normals(P: np.ndarray, k: int = 16) -> np.ndarray:
     """
     P = np.asarray(P, dtype=np.float64)
     if P.ndim != 2 or P.shape[1] != 3 or len(P) < 3:
-        raise InputError("points", f"need an (n, 3) array with at least 3 points to estimate normals, got shape {P.shape}")
+        raise InputError(
+            "points", f"need an (n, 3) array with at least 3 points to estimate normals, got shape {P.shape}"
+        )
     if int(k) < 2:
         raise InputError("k", f"need at least 2 neighbours, got {k}")
     n = len(P)

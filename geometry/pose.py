@@ -28,18 +28,18 @@ Each entry may give at most one of ``rotation`` (3×3 row-major, orthonormal, de
 ``axis_angle_deg`` (axis x, y, z and an angle in degrees) or ``quaternion`` (w, x, y, z),
 and optionally ``translation``. :meth:`Pose.save` writes ``rotation`` and ``translation``.
 """
+
 from __future__ import annotations
 
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from fieldrig.geometry.atomic import atomic_write_text
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.atomic import atomic_write_text
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.rig import Rig
 from fieldrig.geometry.rotations import axis_angle_matrix, is_rotation, nearest_rotation, quaternion_to_matrix
 
@@ -74,8 +74,9 @@ class Pose:
         """Names of the handles the pose moves."""
         return sorted(set(self.rotations) | set(self.translations))
 
-    def set(self, handle: str, rotation: Optional[np.ndarray] = None,
-            translation: Optional[np.ndarray] = None) -> "Pose":
+    def set(
+        self, handle: str, rotation: Optional[np.ndarray] = None, translation: Optional[np.ndarray] = None
+    ) -> "Pose":
         """Set a handle's rotation and/or translation (others left as they are).
 
         Parameters
@@ -96,7 +97,9 @@ class Pose:
         if translation is not None:
             t = np.asarray(translation, dtype=np.float64).reshape(-1)
             if t.shape != (3,) or not np.all(np.isfinite(t)):
-                raise InputError(f"translation of {handle!r}", f"expected 3 finite numbers, got {np.asarray(translation).tolist()!r}")
+                raise InputError(
+                    f"translation of {handle!r}", f"expected 3 finite numbers, got {np.asarray(translation).tolist()!r}"
+                )
             self.translations[str(handle)] = t
         return self
 
@@ -126,8 +129,11 @@ class Pose:
             raise InputError("translations", f"expected shape ({H}, 3) for a rig with {H} handles, got {t.shape}")
         pose = cls()
         for h, name in enumerate(rig.handle_names):
-            pose.set(name, rotation=None if np.allclose(R[h], np.eye(3), atol=1e-12) else R[h],
-                     translation=t[h] if np.any(t[h]) else None)
+            pose.set(
+                name,
+                rotation=None if np.allclose(R[h], np.eye(3), atol=1e-12) else R[h],
+                translation=t[h] if np.any(t[h]) else None,
+            )
         return pose
 
     def local_arrays(self, rig: Rig) -> Tuple[np.ndarray, np.ndarray]:
@@ -152,7 +158,9 @@ class Pose:
                 if not hits:
                     raise InputError("pose", f"unknown handle {name!r} (the rig has: {', '.join(names)})")
                 if len(hits) > 1:
-                    raise InputError("pose", f"the rig has {len(hits)} handles named {name!r}; rename them to pose them")
+                    raise InputError(
+                        "pose", f"the rig has {len(hits)} handles named {name!r}; rename them to pose them"
+                    )
                 if key == "rotation":
                     R[hits[0]] = value
                 else:
@@ -192,7 +200,7 @@ class Pose:
     @classmethod
     def load(cls, path: PathLike) -> "Pose":
         """Read a pose JSON file."""
-        from fieldrig.geometry.json_file import read_json
+        from fieldrig.core.files import read_json
 
         return cls.from_json(read_json(path, "pose"), str(path))
 
@@ -247,7 +255,10 @@ def _parse_entry(entry, where: str) -> Tuple[Optional[np.ndarray], Optional[np.n
         except (TypeError, ValueError):
             values[key] = None
         if values[key] is None or values[key].shape != shapes[key] or not np.all(np.isfinite(values[key])):
-            raise InputError(where, f"{key} must be {shapes[key][0]}{'×3' if key == 'rotation' else ''} finite numbers, got {entry[key]!r}")
+            raise InputError(
+                where,
+                f"{key} must be {shapes[key][0]}{'×3' if key == 'rotation' else ''} finite numbers, got {entry[key]!r}",
+            )
     rotation = None
     if "rotation" in values:
         rotation = values["rotation"]

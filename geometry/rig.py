@@ -18,6 +18,7 @@ null); when ``parent`` is omitted it is derived from connectivity (the bone whos
 joint is this bone's start joint). ``points`` may be omitted: joints on no bone are then
 point handles, as in TGF.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ from typing import List, Sequence, Union
 
 import numpy as np
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 
 
 @dataclass
@@ -127,8 +128,12 @@ class Rig:
     def copy(self) -> "Rig":
         """Deep copy."""
         return Rig(
-            self.joints.copy(), self.bones.copy(), self.point_handles.copy(),
-            self.bone_parents.copy(), list(self.joint_names), list(self.bone_names),
+            self.joints.copy(),
+            self.bones.copy(),
+            self.point_handles.copy(),
+            self.bone_parents.copy(),
+            list(self.joint_names),
+            list(self.bone_names),
             [PaintedRegion(p.handle, p.vertices.copy()) for p in self.painted],
         )
 
@@ -249,7 +254,7 @@ def load_rig(path: Union[str, os.PathLike]) -> Rig:
         from fieldrig.geometry.gltf import load_gltf_rig
 
         return load_gltf_rig(path)
-    from fieldrig.geometry.json_file import read_json, read_text
+    from fieldrig.core.files import read_json, read_text
 
     if suffix == ".json":
         return rig_from_json(read_json(path, "rig"), str(path))
@@ -280,7 +285,9 @@ def _parse_tgf(text: str, source: str) -> Rig:
                 if is_bone:
                     edges.append((a, b))
         except ValueError:
-            raise InputError(source, f"line {lineno} is not a valid TGF {'joint' if section == 0 else 'edge'} line: {s[:60]!r}")
+            raise InputError(
+                source, f"line {lineno} is not a valid TGF {'joint' if section == 0 else 'edge'} line: {s[:60]!r}"
+            ) from None
     if not joints:
         raise InputError(source, "no joints found in TGF file")
     return Rig.from_arrays(np.array(joints), np.array(edges, dtype=np.int64).reshape(-1, 2), source=source)
@@ -333,8 +340,16 @@ def rig_from_json(data, source: str = "rig") -> Rig:
         if not isinstance(h, int):
             raise InputError(source, f"painted region names unknown handle {region.get('handle')!r}")
         rig.painted.append(PaintedRegion(h, np.asarray(region.get("vertices", []), dtype=np.int64)))
-    return Rig.from_arrays(rig.joints, rig.bones, rig.point_handles, rig.bone_parents,
-                           rig.joint_names, rig.bone_names, rig.painted, source=source)
+    return Rig.from_arrays(
+        rig.joints,
+        rig.bones,
+        rig.point_handles,
+        rig.bone_parents,
+        rig.joint_names,
+        rig.bone_names,
+        rig.painted,
+        source=source,
+    )
 
 
 def rig_to_json(rig: Rig) -> dict:
@@ -343,8 +358,11 @@ def rig_to_json(rig: Rig) -> dict:
     return {
         "joints": [{"name": n, "position": [float(x) for x in p]} for n, p in zip(rig.joint_names, rig.joints)],
         "bones": [
-            {"name": rig.bone_names[b], "joints": [rig.joint_names[i] for i in rig.bones[b]],
-             "parent": None if rig.bone_parents[b] < 0 else rig.bone_names[rig.bone_parents[b]]}
+            {
+                "name": rig.bone_names[b],
+                "joints": [rig.joint_names[i] for i in rig.bones[b]],
+                "parent": None if rig.bone_parents[b] < 0 else rig.bone_names[rig.bone_parents[b]],
+            }
             for b in range(len(rig.bones))
         ],
         "points": [{"name": rig.joint_names[j], "joint": rig.joint_names[j]} for j in rig.point_handles],
@@ -358,7 +376,7 @@ def save_rig(rig: Rig, path: Union[str, os.PathLike]) -> None:
     TGF cannot hold names, parents that differ from connectivity or painted regions;
     use JSON to keep them.
     """
-    from fieldrig.geometry.atomic import atomic_write_text
+    from fieldrig.core.atomic import atomic_write_text
 
     path = Path(path)
     if path.suffix.lower() == ".tgf":

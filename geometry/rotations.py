@@ -4,13 +4,14 @@ Every function takes leading batch dimensions, e.g. ``R : (..., 3, 3)`` → ``q 
 Quaternions are stored scalar first, ``q = (w, x, y, z)``; glTF stores ``(x, y, z, w)``,
 so reorder before calling.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 
 
 def axis_angle_matrix(axis: Sequence[float], degrees: float) -> np.ndarray:
@@ -56,11 +57,20 @@ def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
     q = np.asarray(q, dtype=np.float64)
     q = q / np.linalg.norm(q, axis=-1, keepdims=True)
     w, x, y, z = np.moveaxis(q, -1, 0)
-    R = np.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], axis=-1)
+    R = np.stack(
+        [
+            1 - 2 * (y * y + z * z),
+            2 * (x * y - w * z),
+            2 * (x * z + w * y),
+            2 * (x * y + w * z),
+            1 - 2 * (x * x + z * z),
+            2 * (y * z - w * x),
+            2 * (x * z - w * y),
+            2 * (y * z + w * x),
+            1 - 2 * (x * x + y * y),
+        ],
+        axis=-1,
+    )
     return R.reshape(q.shape[:-1] + (3, 3))
 
 
@@ -91,8 +101,10 @@ def matrix_to_quaternion(R: np.ndarray) -> np.ndarray:
         r = m[sel]
         if c == 0:
             s = 2.0 * np.sqrt(1.0 + trace[sel])
-            q[sel] = np.stack([0.25 * s, (r[:, 2, 1] - r[:, 1, 2]) / s,
-                               (r[:, 0, 2] - r[:, 2, 0]) / s, (r[:, 1, 0] - r[:, 0, 1]) / s], axis=1)
+            q[sel] = np.stack(
+                [0.25 * s, (r[:, 2, 1] - r[:, 1, 2]) / s, (r[:, 0, 2] - r[:, 2, 0]) / s, (r[:, 1, 0] - r[:, 0, 1]) / s],
+                axis=1,
+            )
         else:
             i = c - 1
             j, k = (i + 1) % 3, (i + 2) % 3
@@ -134,5 +146,9 @@ def nearest_rotation(M: np.ndarray) -> np.ndarray:
 def is_rotation(R: np.ndarray, tol: float = 1e-4) -> bool:
     """Whether ``R`` (3, 3) is orthonormal with determinant +1 within ``tol``."""
     R = np.asarray(R, dtype=np.float64)
-    return (R.shape == (3, 3) and bool(np.all(np.isfinite(R)))
-            and np.allclose(R @ R.T, np.eye(3), atol=tol) and abs(np.linalg.det(R) - 1.0) < tol)
+    return (
+        R.shape == (3, 3)
+        and bool(np.all(np.isfinite(R)))
+        and np.allclose(R @ R.T, np.eye(3), atol=tol)
+        and abs(np.linalg.det(R) - 1.0) < tol
+    )

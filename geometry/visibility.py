@@ -1,4 +1,5 @@
 """Mutual visibility of point pairs through a surface, by ray casting in Embree's BVH."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -51,7 +52,7 @@ class SegmentVisibility:
         if self._scene is None or k == 0:
             return out
         for start in range(0, k, _CHUNK):
-            a, b = A[start:start + _CHUNK], B[start:start + _CHUNK]
+            a, b = A[start : start + _CHUNK], B[start : start + _CHUNK]
             d = b - a
             length = np.linalg.norm(d, axis=1)
             free = length - self.margin
@@ -60,8 +61,11 @@ class SegmentVisibility:
                 continue
             direction = d[test] / length[test, None]
             origin = a[test] + self.margin * direction
-            hit = self._scene.run(np.ascontiguousarray(origin, dtype=np.float32),
-                                  np.ascontiguousarray(direction, dtype=np.float32),
-                                  query="OCCLUDED", dists=np.ascontiguousarray(free[test], dtype=np.float32))
+            hit = self._scene.run(
+                np.ascontiguousarray(origin, dtype=np.float32),
+                np.ascontiguousarray(direction, dtype=np.float32),
+                query="OCCLUDED",
+                dists=np.ascontiguousarray(free[test], dtype=np.float32),
+            )
             out[start + test] = np.asarray(hit) == -1  # embreex: -1 = nothing hit, else the geometry id
         return out

@@ -1,4 +1,5 @@
 """Generalized winding numbers of triangle meshes, soups and oriented point clouds."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -23,10 +24,12 @@ def point_areas(P: np.ndarray, k: int = 8) -> np.ndarray:
 
     k = max(1, min(k, len(P) - 1))
     radius = cKDTree(P).query(P, k=k + 1)[0][:, -1]
-    return np.pi * radius ** 2 / k
+    return np.pi * radius**2 / k
 
 
-def winding_numbers(V: np.ndarray, F: Optional[np.ndarray], Q: np.ndarray, N: Optional[np.ndarray] = None) -> np.ndarray:
+def winding_numbers(
+    V: np.ndarray, F: Optional[np.ndarray], Q: np.ndarray, N: Optional[np.ndarray] = None
+) -> np.ndarray:
     """Generalized winding number of the surface at query points (libigl's fast winding number).
 
     Parameters
@@ -49,7 +52,9 @@ def winding_numbers(V: np.ndarray, F: Optional[np.ndarray], Q: np.ndarray, N: Op
 
     Q = np.ascontiguousarray(Q, dtype=np.float64)
     if F is not None:
-        return igl.fast_winding_number(np.ascontiguousarray(V, dtype=np.float64), np.ascontiguousarray(F, dtype=np.int64), Q)
+        return igl.fast_winding_number(
+            np.ascontiguousarray(V, dtype=np.float64), np.ascontiguousarray(F, dtype=np.int64), Q
+        )
     if N is None:
         raise ValueError("winding numbers of a point cloud need its normals")
     V = np.ascontiguousarray(V, dtype=np.float64)

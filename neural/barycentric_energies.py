@@ -23,6 +23,7 @@ weighted sum do not depend on the cage's size:
 * ``pins``: mean squared distance between φ and prescribed valid coordinates at given
   points.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from typing import Dict, Mapping, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 
 OBJECTIVES = ("dirichlet", "tv", "arap", "influence", "pins")
 #: Weight given to ``influence`` / ``pins`` when their data is passed but the objective
@@ -41,8 +42,9 @@ DEFAULT_CONTROL_WEIGHTS = {"influence": 100.0, "pins": 1000.0}
 _MEAN_ABS_COSINE = {2: 2.0 / np.pi, 3: 0.5}
 
 
-def parse_objective(objective: Union[str, Mapping[str, float]], has_influence: bool, has_pins: bool,
-                    has_poses: bool) -> Dict[str, float]:
+def parse_objective(
+    objective: Union[str, Mapping[str, float]], has_influence: bool, has_pins: bool, has_poses: bool
+) -> Dict[str, float]:
     """Turn the ``objective`` argument into ``{name: weight}``.
 
     Parameters
@@ -62,8 +64,11 @@ def parse_objective(objective: Union[str, Mapping[str, float]], has_influence: b
     """
     if isinstance(objective, str):
         if objective not in ("dirichlet", "tv", "arap"):
-            raise InputError("objective", f"unknown objective {objective!r} (expected 'dirichlet', 'tv', 'arap' or a "
-                                          f"mapping of {', '.join(OBJECTIVES)} to weights)")
+            raise InputError(
+                "objective",
+                f"unknown objective {objective!r} (expected 'dirichlet', 'tv', 'arap' or a "
+                f"mapping of {', '.join(OBJECTIVES)} to weights)",
+            )
         weights = {objective: 1.0}
     elif isinstance(objective, Mapping):
         weights = {}
@@ -78,7 +83,9 @@ def parse_objective(objective: Union[str, Mapping[str, float]], has_influence: b
                 raise InputError("objective", f"the weight of {name!r} must be finite and non-negative, got {w}")
             weights[name] = w
     else:
-        raise InputError("objective", f"expected a name or a mapping of names to weights, got {type(objective).__name__}")
+        raise InputError(
+            "objective", f"expected a name or a mapping of names to weights, got {type(objective).__name__}"
+        )
     for name, given in (("influence", has_influence), ("pins", has_pins)):
         if given and name not in weights:
             weights[name] = DEFAULT_CONTROL_WEIGHTS[name]
@@ -134,17 +141,17 @@ def dirichlet_energy(s: StencilValues) -> torch.Tensor:
     """½ ⟨Σ|∇φ_i|²⟩ D², interior stencils plus boundary pairs."""
     d = s.signs.shape[1]
     valid = s.signs != 0
-    sq = ((s.neighbours - s.centre[:, None, :]) ** 2).sum(dim=2) / s.epsilon ** 2          # (B, d)
+    sq = ((s.neighbours - s.centre[:, None, :]) ** 2).sum(dim=2) / s.epsilon**2  # (B, d)
     interior = d * sq[valid].mean()
-    inward = ((s.inward - s.boundary) ** 2).sum(dim=1)[s.inward_valid].mean() / s.epsilon ** 2
-    return 0.5 * (interior + s.band_fraction * _zero_if_nan(inward)) * s.diameter ** 2
+    inward = ((s.inward - s.boundary) ** 2).sum(dim=1)[s.inward_valid].mean() / s.epsilon**2
+    return 0.5 * (interior + s.band_fraction * _zero_if_nan(inward)) * s.diameter**2
 
 
 def total_variation(s: StencilValues) -> torch.Tensor:
     """⟨Σ|∇φ_i|⟩ D, jumps included, interior stencils plus boundary pairs."""
     d = s.signs.shape[1]
     valid = s.signs != 0
-    ab = (s.neighbours - s.centre[:, None, :]).abs().sum(dim=2) / s.epsilon                # (B, d)
+    ab = (s.neighbours - s.centre[:, None, :]).abs().sum(dim=2) / s.epsilon  # (B, d)
     interior = ab[valid].mean() / _MEAN_ABS_COSINE[d]
     inward = (s.inward - s.boundary).abs().sum(dim=1)[s.inward_valid].mean() / s.epsilon
     return (interior + s.band_fraction * _zero_if_nan(inward)) * s.diameter
@@ -160,9 +167,9 @@ def arap_energy(s: StencilValues, poses: torch.Tensor) -> torch.Tensor:
         Example cage vertex positions.
     """
     full = (s.signs != 0).all(dim=1)
-    diff = (s.neighbours[full] - s.centre[full][:, None, :]) / (s.signs[full][..., None] * s.epsilon)   # (b, d, n)
-    D = torch.einsum("bjn,knc->kbcj", diff, poses)             # columns: derivative along R e_j
-    J = D @ s.rotations[full].transpose(1, 2)[None]            # (K, b, d, d)
+    diff = (s.neighbours[full] - s.centre[full][:, None, :]) / (s.signs[full][..., None] * s.epsilon)  # (b, d, n)
+    D = torch.einsum("bjn,knc->kbcj", diff, poses)  # columns: derivative along R e_j
+    J = D @ s.rotations[full].transpose(1, 2)[None]  # (K, b, d, d)
     U, _, Vh = torch.linalg.svd(J.detach())
     det = torch.det(U @ Vh)
     U = torch.cat([U[..., :-1], U[..., -1:] * det[..., None, None]], dim=-1)
@@ -186,7 +193,9 @@ def pin_energy(phi: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return ((phi - target) ** 2).sum(dim=1).mean()
 
 
-def influence_outside(points: np.ndarray, cage_V: np.ndarray, radii: Mapping[int, float], diameter: float) -> np.ndarray:
+def influence_outside(
+    points: np.ndarray, cage_V: np.ndarray, radii: Mapping[int, float], diameter: float
+) -> np.ndarray:
     """out_i(x): 0 within radius r_i of vertex i, ramping to 1 over 5% of the diameter beyond.
 
     Parameters
@@ -218,7 +227,9 @@ def validate_influence(influence: Optional[Mapping], n: int, diameter: float) ->
         try:
             i, r = int(i), float(r)
         except (TypeError, ValueError):
-            raise InputError("influence", f"expected integer vertex indices and numeric radii, got {i!r}: {r!r}") from None
+            raise InputError(
+                "influence", f"expected integer vertex indices and numeric radii, got {i!r}: {r!r}"
+            ) from None
         if not 0 <= i < n:
             raise InputError("influence", f"vertex {i} does not exist (the cage has vertices 0..{n - 1})")
         if not np.isfinite(r) or r <= 0:
@@ -242,15 +253,23 @@ def validate_pins(pins, cage_V: np.ndarray) -> Optional[tuple]:
         raise InputError("pins", "expected (points (k, d), values (k, n)) arrays") from None
     n, d = cage_V.shape
     if points.ndim != 2 or points.shape[1] != d or values.shape != (len(points), n) or len(points) == 0:
-        raise InputError("pins", f"expected points of shape (k, {d}) and values of shape (k, {n}), got {points.shape} "
-                                 f"and {values.shape}")
+        raise InputError(
+            "pins",
+            f"expected points of shape (k, {d}) and values of shape (k, {n}), got {points.shape} and {values.shape}",
+        )
     diam = float(np.linalg.norm(np.ptp(cage_V, axis=0)))
-    bad = (values.min(axis=1) < -1e-9) | (np.abs(values.sum(axis=1) - 1) > 1e-6) | \
-          (np.linalg.norm(values @ cage_V - points, axis=1) > 1e-6 * diam)
+    bad = (
+        (values.min(axis=1) < -1e-9)
+        | (np.abs(values.sum(axis=1) - 1) > 1e-6)
+        | (np.linalg.norm(values @ cage_V - points, axis=1) > 1e-6 * diam)
+    )
     if np.any(bad):
-        raise InputError("pins", f"{int(bad.sum())} pinned value rows are not valid coordinates of their point "
-                                 f"(need non-negative values summing to 1 with values @ cage vertices = point; first: "
-                                 f"row {int(np.argmax(bad))})")
+        raise InputError(
+            "pins",
+            f"{int(bad.sum())} pinned value rows are not valid coordinates of their point "
+            f"(need non-negative values summing to 1 with values @ cage vertices = point; first: "
+            f"row {int(np.argmax(bad))})",
+        )
     return points, values
 
 

@@ -29,6 +29,7 @@ faster than any power inside the thin layer δ < η. So φ(x) → φ_∂(p) as x
 boundary itself the exact values are returned (one-hot at a vertex, that edge's / face's
 barycentrics).
 """
+
 from __future__ import annotations
 
 import os
@@ -39,10 +40,10 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from fieldrig.geometry.atomic import atomic_path
+from fieldrig.core.atomic import atomic_path
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.cage import BOUNDARY_TOLERANCE, Cage, as_cage
 from fieldrig.geometry.cage_triangulations import TriangulationFamily, cage_triangulations
-from fieldrig.geometry.errors import InputError
 from fieldrig.neural.device import resolve_device
 
 FORMAT = "fieldrig-barycentric-field"
@@ -160,23 +161,25 @@ class SimplexLocator(torch.nn.Module):
         centre, scale = V.mean(axis=0), 0.5 * float(np.linalg.norm(np.ptp(V, axis=0)))
         U = (V - centre) / scale
         S = family.simplices
-        corners = U[S]                                                  # (S, d+1, d)
+        corners = U[S]  # (S, d+1, d)
         L, T = family.members.shape
         d = V.shape[1]
         # β = affine[s] @ (u, 1): the inverse of the simplex's homogeneous corner matrix
         affine = np.linalg.inv(np.concatenate([np.swapaxes(corners, 1, 2), np.ones((len(S), 1, d + 1))], axis=1))
         planes = np.zeros((L, T, d + 1))
-        planes[..., d] = -1e30                                          # padding never wins
+        planes[..., d] = -1e30  # padding never wins
         for l in range(L):
-            m = family.members[l, :family.counts[l]]
+            m = family.members[l, : family.counts[l]]
             A = np.concatenate([corners[m], np.ones((len(m), d + 1, 1))], axis=2)
-            planes[l, :len(m)] = np.linalg.solve(A, family.heights[l][S[m]][..., None])[..., 0]
+            planes[l, : len(m)] = np.linalg.solve(A, family.heights[l][S[m]][..., None])[..., 0]
         self.register_buffer("centre", torch.as_tensor(centre))
         self.scale = scale
-        self.register_buffer("simplex_vertices", torch.as_tensor(S.T.copy()))          # (d+1, S)
+        self.register_buffer("simplex_vertices", torch.as_tensor(S.T.copy()))  # (d+1, S)
         self.register_buffer("members", torch.as_tensor(family.members))
         self.register_buffer("planes", torch.as_tensor(planes))
-        self.register_buffer("affine", torch.as_tensor(np.ascontiguousarray(affine.transpose(1, 2, 0))))  # (d+1, d+1, S)
+        self.register_buffer(
+            "affine", torch.as_tensor(np.ascontiguousarray(affine.transpose(1, 2, 0)))
+        )  # (d+1, d+1, S)
         self.n_triangulations, self.max_simplices = L, T
 
     def forward(self, x: torch.Tensor, hint: Optional[torch.Tensor] = None):
@@ -206,8 +209,8 @@ class SimplexLocator(torch.nn.Module):
             step = max(1, _PLANE_BUDGET // (L * self.max_simplices))
             flat = self.planes.view(-1, self.planes.shape[-1])
             for a in range(0, len(u), step):
-                local = (lifted[a:a + step] @ flat.T).view(-1, L, self.max_simplices).argmax(dim=2)
-                simplex[a:a + step] = self.members.gather(1, local.T).T
+                local = (lifted[a : a + step] @ flat.T).view(-1, L, self.max_simplices).argmax(dim=2)
+                simplex[a : a + step] = self.members.gather(1, local.T).T
             bary = self._bary(simplex, u)
         else:
             simplex = hint.clone()
@@ -218,9 +221,9 @@ class SimplexLocator(torch.nn.Module):
                 simplex[p_idx, l_idx] = self._locate_in(l_idx, lifted[p_idx])
                 bary[:, p_idx, l_idx] = self._bary(simplex[p_idx, l_idx, None], u[p_idx])[..., 0]
         tie = bary.amin(dim=0) < -1e-9
-        if bool(tie.any()):   # at a rounding-level tie the plane test can pick a neighbour
+        if bool(tie.any()):  # at a rounding-level tie the plane test can pick a neighbour
             p_idx, l_idx = tie.nonzero(as_tuple=True)
-            cand = self.members[l_idx]                                           # (k, T)
+            cand = self.members[l_idx]  # (k, T)
             score = self._bary(cand.clamp(min=0), u[p_idx]).amin(dim=0)
             score = score.masked_fill(cand < 0, -float("inf"))
             simplex[p_idx, l_idx] = cand.gather(1, score.argmax(dim=1, keepdim=True))[:, 0]
@@ -232,15 +235,15 @@ class SimplexLocator(torch.nn.Module):
         out = torch.empty(len(lifted), dtype=torch.long, device=lifted.device)
         step = max(1, _PLANE_BUDGET // self.max_simplices)
         for a in range(0, len(lifted), step):
-            t = triangulation[a:a + step]
-            local = (self.planes[t] @ lifted[a:a + step, :, None])[..., 0].argmax(dim=1)
-            out[a:a + step] = self.members[t, local]
+            t = triangulation[a : a + step]
+            local = (self.planes[t] @ lifted[a : a + step, :, None])[..., 0].argmax(dim=1)
+            out[a : a + step] = self.members[t, local]
         return out
 
     def _bary(self, simplex: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Barycentric coordinates (d+1, P, m) of points u (P, d) in simplices (P, m)."""
         k, S = self.affine.shape[0], self.affine.shape[2]
-        if S <= simplex.shape[1] * k:   # few distinct simplices: all of them at once, then pick
+        if S <= simplex.shape[1] * k:  # few distinct simplices: all of them at once, then pick
             lifted = torch.cat([u, torch.ones_like(u[:, :1])], dim=1)
             every = (lifted @ self.affine.permute(2, 0, 1).reshape(S * k, k).T).view(len(u), S, k)
             return torch.stack([every[..., j].gather(1, simplex) for j in range(k)])
@@ -248,7 +251,7 @@ class SimplexLocator(torch.nn.Module):
         for j in range(k):
             row = self.affine[j, k - 1][simplex]
             for c in range(k - 1):
-                row = row + self.affine[j, c][simplex] * u[:, c:c + 1]
+                row = row + self.affine[j, c][simplex] * u[:, c : c + 1]
             rows.append(row)
         return torch.stack(rows)
 
@@ -258,8 +261,11 @@ class CoordinateNetwork(torch.nn.Module):
 
     def __init__(self, dim: int, n_vertices: int, config: FieldConfig, generator: torch.Generator):
         super().__init__()
-        self.register_buffer("frequencies", torch.randn(dim, config.fourier_features, generator=generator,
-                                                        dtype=torch.float64).float() * config.fourier_scale)
+        self.register_buffer(
+            "frequencies",
+            torch.randn(dim, config.fourier_features, generator=generator, dtype=torch.float64).float()
+            * config.fourier_scale,
+        )
         layers, width_in = [], 2 * config.fourier_features + dim
         for _ in range(config.depth):
             layers += [torch.nn.Linear(width_in, config.width), torch.nn.SiLU()]
@@ -342,8 +348,14 @@ class BarycentricField(torch.nn.Module):
         return self.locator.n_triangulations
 
     # ------------------------------------------------------------------ geometry
-    def point_geometry(self, x: np.ndarray, distance: np.ndarray, cell_vertices: np.ndarray,
-                       cell_weights: np.ndarray, hint: Optional[torch.Tensor] = None) -> PointGeometry:
+    def point_geometry(
+        self,
+        x: np.ndarray,
+        distance: np.ndarray,
+        cell_vertices: np.ndarray,
+        cell_weights: np.ndarray,
+        hint: Optional[torch.Tensor] = None,
+    ) -> PointGeometry:
         """Candidates and penalties of points whose closest boundary point is known.
 
         Parameters
@@ -367,13 +379,15 @@ class BarycentricField(torch.nn.Module):
         delta = torch.as_tensor(distance, dtype=torch.float64, device=dev) / self.cage.diameter
         # φ_∂(p) at each candidate's vertices, then |β − φ_∂|₁ over all cage vertices
         exact = torch.zeros(len(xt), self.cage.n_vertices, dtype=torch.float64, device=dev).scatter_add(1, cv, cw)
-        at_candidate = torch.stack([exact.gather(1, v) for v in vertices])                # (d+1, P, L)
+        at_candidate = torch.stack([exact.gather(1, v) for v in vertices])  # (d+1, P, L)
         mismatch = (bary - at_candidate).abs().sum(dim=0) + 1.0 - at_candidate.sum(dim=0)
         t = (delta / self.config.boundary_band).clamp(min=1e-300, max=1.0)
-        strength = (self.config.boundary_sharpness * (t - 1.0 - torch.log(t))
-                    + self.config.boundary_layer * (1.0 / delta.clamp(min=1e-300) - 1.0 / self.config.boundary_band).clamp(min=0.0))
-        return PointGeometry(xt, simplex, vertices, bary, mismatch * strength[:, None],
-                             delta <= BOUNDARY_TOLERANCE, cv, cw)
+        strength = self.config.boundary_sharpness * (t - 1.0 - torch.log(t)) + self.config.boundary_layer * (
+            1.0 / delta.clamp(min=1e-300) - 1.0 / self.config.boundary_band
+        ).clamp(min=0.0)
+        return PointGeometry(
+            xt, simplex, vertices, bary, mismatch * strength[:, None], delta <= BOUNDARY_TOLERANCE, cv, cw
+        )
 
     def geometry_of(self, points: np.ndarray) -> PointGeometry:
         """:meth:`point_geometry` for points given alone (projects them on the boundary)."""
@@ -390,7 +404,7 @@ class BarycentricField(torch.nn.Module):
             float32 for training; float64 gives validity residuals at rounding level.
         """
         u = ((geometry.x - self.locator.centre) / self.locator.scale).float()
-        scores = self.network(u).to(dtype)                                        # (P, n)
+        scores = self.network(u).to(dtype)  # (P, n)
         bary = geometry.bary.to(dtype)
         logits = -geometry.penalty.to(dtype)
         for v, b in zip(geometry.vertices, bary):
@@ -426,8 +440,8 @@ class BarycentricField(torch.nn.Module):
         P = self.cage.check_inside(points)
         out = np.empty((len(P), self.cage.n_vertices))
         for start in range(0, len(P), _CHUNK):
-            chunk = P[start:start + _CHUNK]
-            out[start:start + len(chunk)] = self(self.geometry_of(chunk), torch.float64).cpu().numpy()
+            chunk = P[start : start + _CHUNK]
+            out[start : start + len(chunk)] = self(self.geometry_of(chunk), torch.float64).cpu().numpy()
         return out
 
     # ------------------------------------------------------------------ files
@@ -441,11 +455,19 @@ class BarycentricField(torch.nn.Module):
         """
         f = self.family
         data = {
-            "format": FORMAT, "version": VERSION, "cage_hash": self.cage.hash, "seed": self.seed,
-            "cage_V": torch.tensor(self.cage.V), "cage_F": torch.tensor(self.cage.F),
+            "format": FORMAT,
+            "version": VERSION,
+            "cage_hash": self.cage.hash,
+            "seed": self.seed,
+            "cage_V": torch.tensor(self.cage.V),
+            "cage_F": torch.tensor(self.cage.F),
             "config": asdict(self.config),
-            "family": {"simplices": torch.as_tensor(f.simplices), "members": torch.as_tensor(f.members),
-                       "counts": torch.as_tensor(f.counts), "heights": torch.as_tensor(f.heights)},
+            "family": {
+                "simplices": torch.as_tensor(f.simplices),
+                "members": torch.as_tensor(f.members),
+                "counts": torch.as_tensor(f.counts),
+                "heights": torch.as_tensor(f.heights),
+            },
             "network": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
             "history": self.history,
         }
@@ -491,14 +513,18 @@ class BarycentricField(torch.nn.Module):
         if cage is not None:
             cage = as_cage(cage)
             if cage.hash != stored.hash:
-                raise InputError(source, f"the field was trained for cage {stored.hash[:16]}…, not for the given cage "
-                                         f"{cage.hash[:16]}… ({cage.n_vertices} vertices; the field's cage has "
-                                         f"{stored.n_vertices})")
+                raise InputError(
+                    source,
+                    f"the field was trained for cage {stored.hash[:16]}…, not for the given cage "
+                    f"{cage.hash[:16]}… ({cage.n_vertices} vertices; the field's cage has "
+                    f"{stored.n_vertices})",
+                )
         else:
             cage = stored
         fam = data["family"]
-        family = TriangulationFamily(fam["simplices"].numpy(), fam["members"].numpy(), fam["counts"].numpy(),
-                                     fam["heights"].numpy())
+        family = TriangulationFamily(
+            fam["simplices"].numpy(), fam["members"].numpy(), fam["counts"].numpy(), fam["heights"].numpy()
+        )
         field = cls(cage, FieldConfig(**data["config"]), family, int(data["seed"]))
         field.network.load_state_dict(data["network"])
         field.history = list(data.get("history", []))

@@ -6,6 +6,7 @@ points; every step takes a random batch of it, locates the candidates on the dev
 evaluates the field and takes an Adam step on the weighted objective. Deterministic for
 a given seed (numpy Generator for the samples, torch generator for the network).
 """
+
 from __future__ import annotations
 
 import time
@@ -15,13 +16,23 @@ from typing import Dict, Mapping, Optional, Union
 import numpy as np
 import torch
 
+from fieldrig.core.errors import InputError
+from fieldrig.core.progress import ProgressCallback, ProgressReporter
 from fieldrig.geometry.cage import Cage
-from fieldrig.geometry.errors import InputError
-from fieldrig.neural.barycentric_energies import (StencilValues, arap_energy, dirichlet_energy, influence_energy,
-                                                  influence_outside, parse_objective, pin_energy, total_variation,
-                                                  validate_influence, validate_pins, validate_poses)
+from fieldrig.neural.barycentric_energies import (
+    StencilValues,
+    arap_energy,
+    dirichlet_energy,
+    influence_energy,
+    influence_outside,
+    parse_objective,
+    pin_energy,
+    total_variation,
+    validate_influence,
+    validate_pins,
+    validate_poses,
+)
 from fieldrig.neural.barycentric_field import BarycentricField, FieldConfig
-from fieldrig.neural.progress import ProgressCallback, ProgressReporter
 
 
 @dataclass
@@ -91,18 +102,18 @@ def training_settings(preset: str = "balanced", **overrides) -> TrainingSettings
 class _Pool:
     """Stencils and boundary pairs with their boundary projections (numpy, CPU)."""
 
-    centre: np.ndarray          # (N, d)
-    neighbours: np.ndarray      # (N, d, d)
-    signs: np.ndarray           # (N, d)
-    rotations: np.ndarray       # (N, d, d)
-    projection: tuple           # of the N*(d+1) stencil points, centre first
-    centre_simplices: torch.Tensor   # (N, L) int32, on the field's device
+    centre: np.ndarray  # (N, d)
+    neighbours: np.ndarray  # (N, d, d)
+    signs: np.ndarray  # (N, d)
+    rotations: np.ndarray  # (N, d, d)
+    projection: tuple  # of the N*(d+1) stencil points, centre first
+    centre_simplices: torch.Tensor  # (N, L) int32, on the field's device
     boundary_cells: np.ndarray  # (Nb, d)
     boundary_weights: np.ndarray
-    inward: np.ndarray          # (Nb, d)
-    inward_valid: np.ndarray    # (Nb,)
+    inward: np.ndarray  # (Nb, d)
+    inward_valid: np.ndarray  # (Nb,)
     inward_projection: tuple
-    inward_simplices: torch.Tensor   # (Nb, L) int32
+    inward_simplices: torch.Tensor  # (Nb, L) int32
 
 
 def _random_rotations(count: int, dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -125,31 +136,53 @@ def _draw_pool(field: BarycentricField, settings: TrainingSettings, rng: np.rand
     N = settings.pool
     x = cage.sample_interior(N, rng)
     R = _random_rotations(N, d, rng)
-    forward = x[:, None, :] + eps * np.swapaxes(R, 1, 2)             # row j: x + eps R e_j
+    forward = x[:, None, :] + eps * np.swapaxes(R, 1, 2)  # row j: x + eps R e_j
     inside_f = cage.winding_numbers(forward.reshape(-1, d)).reshape(N, d) > 0.5
     backward = 2 * x[:, None, :] - forward
     inside_b = cage.winding_numbers(backward.reshape(-1, d)).reshape(N, d) > 0.5
     signs = np.where(inside_f, 1.0, np.where(inside_b, -1.0, 0.0))
     neighbours = np.where((signs >= 0)[..., None], forward, backward)
-    neighbours[signs == 0] = x[np.nonzero(signs == 0)[0]]           # a harmless valid point
+    neighbours[signs == 0] = x[np.nonzero(signs == 0)[0]]  # a harmless valid point
     points = np.concatenate([x[:, None, :], neighbours], axis=1).reshape(-1, d)
     Nb = max(N // 4, 1)
     q, cells, weights = cage.sample_boundary(Nb, rng)
     inward = q - eps * cage.cell_normals()[cells]
     inward_valid = cage.winding_numbers(inward) > 0.5
-    inward[~inward_valid] = x[:int((~inward_valid).sum())]
-    return _Pool(x, neighbours, signs, R, cage.boundary_projection(points), _locate(field, x), cage.F[cells],
-                 weights, inward, inward_valid, cage.boundary_projection(inward), _locate(field, inward))
+    inward[~inward_valid] = x[: int((~inward_valid).sum())]
+    return _Pool(
+        x,
+        neighbours,
+        signs,
+        R,
+        cage.boundary_projection(points),
+        _locate(field, x),
+        cage.F[cells],
+        weights,
+        inward,
+        inward_valid,
+        cage.boundary_projection(inward),
+        _locate(field, inward),
+    )
 
 
 def _take(projection: tuple, rows: np.ndarray) -> tuple:
     return tuple(a[rows] for a in projection)
 
 
-def fit_field(cage: Cage, objective: Union[str, Mapping[str, float]] = "dirichlet", *, seed: int = 0,
-              device=None, progress: Optional[ProgressCallback] = None, preset: str = "balanced",
-              config: Optional[FieldConfig] = None, poses=None, influence=None, pins=None,
-              **settings) -> BarycentricField:
+def fit_field(
+    cage: Cage,
+    objective: Union[str, Mapping[str, float]] = "dirichlet",
+    *,
+    seed: int = 0,
+    device=None,
+    progress: Optional[ProgressCallback] = None,
+    preset: str = "balanced",
+    config: Optional[FieldConfig] = None,
+    poses=None,
+    influence=None,
+    pins=None,
+    **settings,
+) -> BarycentricField:
     """Train a barycentric field on a validated cage (see :func:`fieldrig.fit_barycentric_field`)."""
     train = training_settings(preset, **settings)
     poses = validate_poses(poses, cage.V)
@@ -191,15 +224,22 @@ def fit_field(cage: Cage, objective: Union[str, Mapping[str, float]] = "dirichle
         bhint = pool.inward_simplices[torch.as_tensor(brows, device=dev)].long()
         inward = field(field.point_geometry(pool.inward[brows], *_take(pool.inward_projection, brows), bhint))
         boundary = torch.zeros_like(inward).scatter_add(
-            1, torch.as_tensor(pool.boundary_cells[brows], device=dev),
-            torch.as_tensor(pool.boundary_weights[brows], dtype=inward.dtype, device=dev))
+            1,
+            torch.as_tensor(pool.boundary_cells[brows], device=dev),
+            torch.as_tensor(pool.boundary_weights[brows], dtype=inward.dtype, device=dev),
+        )
         values = StencilValues(
-            centre=phi[:, 0], neighbours=phi[:, 1:],
+            centre=phi[:, 0],
+            neighbours=phi[:, 1:],
             signs=torch.as_tensor(pool.signs[rows], dtype=phi.dtype, device=dev),
             rotations=torch.as_tensor(pool.rotations[rows], dtype=phi.dtype, device=dev),
-            boundary=boundary, inward=inward,
+            boundary=boundary,
+            inward=inward,
             inward_valid=torch.as_tensor(pool.inward_valid[brows], device=dev),
-            epsilon=train.epsilon * cage.diameter, diameter=cage.diameter, band_fraction=band_fraction)
+            epsilon=train.epsilon * cage.diameter,
+            diameter=cage.diameter,
+            band_fraction=band_fraction,
+        )
         terms = {}
         if "dirichlet" in weights:
             terms["dirichlet"] = dirichlet_energy(values)
@@ -218,8 +258,14 @@ def fit_field(cage: Cage, objective: Union[str, Mapping[str, float]] = "dirichle
         optimiser.step()
         schedule.step()
         if step % 10 == 0 or step == train.steps - 1:
-            history.append({"step": step, "loss": float(loss.detach()), **{k: float(v.detach()) for k, v in terms.items()},
-                            "seconds": time.perf_counter() - start})
+            history.append(
+                {
+                    "step": step,
+                    "loss": float(loss.detach()),
+                    **{k: float(v.detach()) for k, v in terms.items()},
+                    "seconds": time.perf_counter() - start,
+                }
+            )
             reporter.report(f"training step {step + 1}/{train.steps}", (step + 1) / train.steps)
     field.history = history
     field.eval()

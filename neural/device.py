@@ -1,11 +1,12 @@
 """Choice of the torch device: CUDA when present, CPU otherwise."""
+
 from __future__ import annotations
 
 from typing import Optional, Union
 
 import torch
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 
 
 def resolve_device(device: Optional[Union[str, torch.device]] = None) -> torch.device:

@@ -5,6 +5,7 @@ and ``(k,)``; ``order`` says how many of them are wanted (0: value, 1: + gradien
 2: + Laplacian), the others are None. No automatic differentiation: second derivatives of
 kernel fields are far cheaper by hand.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -32,14 +33,14 @@ def tapered_gaussian(diff: torch.Tensor, sigma: float, radius: float, order: int
     value (k,), gradient (k, 3), laplacian (k,) with respect to x.
     """
     s = (diff * diff).sum(-1)
-    e = torch.exp(s * (-0.5 / sigma ** 2))
-    t = torch.clamp(1 - s / radius ** 2, min=0.0)
+    e = torch.exp(s * (-0.5 / sigma**2))
+    t = torch.clamp(1 - s / radius**2, min=0.0)
     t2 = t * t
     value = e * t2 * t
     if order == 0:
         return value, None, None
     # g = f(s) with s = |d|^2:  grad g = 2 f'(s) d,  lap g = 6 f'(s) + 4 s f''(s).
-    a, c = -0.5 / sigma ** 2, -1.0 / radius ** 2
+    a, c = -0.5 / sigma**2, -1.0 / radius**2
     f1 = e * t2 * (a * t + 3 * c)
     grad = (2 * f1)[:, None] * diff
     if order == 1:

@@ -14,6 +14,7 @@ any point — two bones meeting at a joint each keep weight 1 on their own segme
 energy is minimised on ``u`` with ``u = e_k`` imposed at handle samples, so ``u`` is already
 close to ``e_k`` in the tube and the blend only makes the Lagrange property exact.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional, Tuple
@@ -39,14 +40,21 @@ class HandleGeometry:
         painted region): a single sample has to hold the whole handle condition.
     """
 
-    def __init__(self, starts: np.ndarray, ends: np.ndarray, owner: np.ndarray, n_handles: int,
-                 isolated_point: Optional[np.ndarray] = None):
+    def __init__(
+        self,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        owner: np.ndarray,
+        n_handles: int,
+        isolated_point: Optional[np.ndarray] = None,
+    ):
         self.starts = np.asarray(starts, dtype=np.float64)
         self.ends = np.asarray(ends, dtype=np.float64)
         self.owner = np.asarray(owner, dtype=np.int64)
         self.n_handles = int(n_handles)
-        self.isolated_point = (np.zeros(len(self.owner), bool) if isolated_point is None
-                               else np.asarray(isolated_point, dtype=bool))
+        self.isolated_point = (
+            np.zeros(len(self.owner), bool) if isolated_point is None else np.asarray(isolated_point, dtype=bool)
+        )
 
     @classmethod
     def from_rig(cls, rig, V: Optional[np.ndarray] = None) -> "HandleGeometry":
@@ -62,8 +70,9 @@ class HandleGeometry:
             ends.append(pts)
             owner.append(np.full(len(pts), region.handle))
             isolated.append(np.zeros(len(pts), bool))
-        return cls(np.concatenate(starts), np.concatenate(ends), np.concatenate(owner), rig.n_handles,
-                   np.concatenate(isolated))
+        return cls(
+            np.concatenate(starts), np.concatenate(ends), np.concatenate(owner), rig.n_handles, np.concatenate(isolated)
+        )
 
     def samples(self, step: float) -> Tuple[np.ndarray, np.ndarray]:
         """Points along every segment, at most ``step`` apart, ends included.
@@ -105,14 +114,14 @@ class HandleGeometry:
         for h in range(self.n_handles):
             seg = torch.as_tensor(np.flatnonzero(self.owner == h), device=dev)
             for lo in range(0, len(X), _POINT_CHUNK):
-                x = X[lo:lo + _POINT_CHUNK]
+                x = X[lo : lo + _POINT_CHUNK]
                 t = torch.clamp(((x[:, None, :] - A[seg][None]) * D[seg][None]).sum(-1) / L2[seg][None], 0, 1)
-                c = A[seg][None] + t[..., None] * D[seg][None]                  # (chunk, s_h, 3)
+                c = A[seg][None] + t[..., None] * D[seg][None]  # (chunk, s_h, 3)
                 dist = ((x[:, None, :] - c) ** 2).sum(-1)
                 best = dist.argmin(dim=1)
                 rows = torch.arange(len(x), device=dev)
-                d2[lo:lo + _POINT_CHUNK, h] = dist[rows, best]
-                closest[lo:lo + _POINT_CHUNK, h] = c[rows, best]
+                d2[lo : lo + _POINT_CHUNK, h] = dist[rows, best]
+                closest[lo : lo + _POINT_CHUNK, h] = c[rows, best]
         return d2, closest
 
     def nearest(self, X: torch.Tensor):
@@ -140,8 +149,12 @@ def _falloff(t: torch.Tensor) -> torch.Tensor:
     return torch.clamp(1 - t, min=0.0) ** 3
 
 
-def handle_blend(X: torch.Tensor, handles: HandleGeometry, rho: float,
-                 visible: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None):
+def handle_blend(
+    X: torch.Tensor,
+    handles: HandleGeometry,
+    rho: float,
+    visible: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None,
+):
     """The blend weight ``beta`` toward the nearest handle.
 
     Parameters
@@ -163,7 +176,7 @@ def handle_blend(X: torch.Tensor, handles: HandleGeometry, rho: float,
     handle, closest, a, b = handles.nearest(X)
     # a + b = 0 only exactly on a joint shared by two handles; r = 0 there.
     r = a / torch.clamp(a + b, min=1e-300)
-    beta = _falloff(4 * r * r) * _falloff(a / rho ** 2)
+    beta = _falloff(4 * r * r) * _falloff(a / rho**2)
     if visible is not None:
         near = torch.nonzero(beta > 0).flatten().cpu().numpy()
         if len(near):

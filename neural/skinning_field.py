@@ -7,6 +7,7 @@
 weight vector is non-negative and sums to one, for any particle values; ``beta`` makes it
 one-hot on the handles (see :mod:`fieldrig.neural.handle_blend`).
 """
+
 from __future__ import annotations
 
 import io
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.visibility import SegmentVisibility
 from fieldrig.neural.device import resolve_device
 from fieldrig.neural.field_calculus import normalised, tapered_gaussian
@@ -46,8 +47,9 @@ class KernelPairs:
     cols: torch.Tensor
 
 
-def kernel_pairs(X: np.ndarray, tree: cKDTree, radius: float, visibility: Optional[SegmentVisibility],
-                 device: torch.device) -> KernelPairs:
+def kernel_pairs(
+    X: np.ndarray, tree: cKDTree, radius: float, visibility: Optional[SegmentVisibility], device: torch.device
+) -> KernelPairs:
     """Pairs of points and particles closer than ``radius`` and mutually visible.
 
     Parameters
@@ -71,8 +73,9 @@ def kernel_pairs(X: np.ndarray, tree: cKDTree, radius: float, visibility: Option
     return KernelPairs(torch.as_tensor(rows[order], device=device), torch.as_tensor(cols[order], device=device))
 
 
-def shepard_basis(X: torch.Tensor, particles: torch.Tensor, pairs: KernelPairs, sigma: float, radius: float,
-                  order: int = 2):
+def shepard_basis(
+    X: torch.Tensor, particles: torch.Tensor, pairs: KernelPairs, sigma: float, radius: float, order: int = 2
+):
     """Normalised kernel ``phi_i(x) = k(x, xi_i) / sum_j k(x, xi_j)`` per pair, with derivatives.
 
     Parameters
@@ -94,8 +97,12 @@ def shepard_basis(X: torch.Tensor, particles: torch.Tensor, pairs: KernelPairs, 
     r, c = pairs.rows, pairs.cols
     g = tapered_gaussian(X[r] - particles[c], sigma, radius, order)
     m = len(X)
-    sums = [None if part is None else torch.zeros((m,) + part.shape[1:], dtype=X.dtype, device=X.device).index_add_(0, r, part)
-            for part in g]
+    sums = [
+        None
+        if part is None
+        else torch.zeros((m,) + part.shape[1:], dtype=X.dtype, device=X.device).index_add_(0, r, part)
+        for part in g
+    ]
     covered = sums[0] > 1e-12
     sums[0] = torch.where(covered, sums[0], torch.ones_like(sums[0]))
     phi = normalised(g, tuple(None if t is None else t[r] for t in sums))
@@ -179,7 +186,7 @@ class SkinningField:
         values = torch.as_tensor(self.values, device=dev)
         particles = torch.as_tensor(self.particles, device=dev)
         for lo in range(0, len(X), _EVAL_CHUNK):
-            out[lo:lo + _EVAL_CHUNK] = self._evaluate_chunk(X[lo:lo + _EVAL_CHUNK], particles, values, dev)
+            out[lo : lo + _EVAL_CHUNK] = self._evaluate_chunk(X[lo : lo + _EVAL_CHUNK], particles, values, dev)
         return out
 
     def _evaluate_chunk(self, X: np.ndarray, particles, values, dev) -> np.ndarray:
@@ -200,23 +207,35 @@ class SkinningField:
         k = min(8, len(self.particles))
         dist, idx = self._tree.query(X, k=k)
         dist, idx = dist.reshape(len(X), k), idx.reshape(len(X), k)
-        g = np.exp(-(dist ** 2 - dist[:, :1] ** 2) / (2 * self.sigma ** 2))
+        g = np.exp(-(dist**2 - dist[:, :1] ** 2) / (2 * self.sigma**2))
         g /= g.sum(axis=1, keepdims=True)
         return np.einsum("mk,mkh->mh", g, self.values[idx])
 
     # ------------------------------------------------------------------ files
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Write the field to one file (NumPy ``.npz`` content, any suffix), atomically."""
-        from fieldrig.geometry.atomic import atomic_path
+        from fieldrig.core.atomic import atomic_path
 
         meta = {
-            "format": _FORMAT, "version": _VERSION, "sigma": self.sigma, "radius": self.radius,
-            "rho": self.rho, "margin": self.margin, "n_handles": self.handles.n_handles,
-            "handle_names": self.handle_names, "info": self.info,
+            "format": _FORMAT,
+            "version": _VERSION,
+            "sigma": self.sigma,
+            "radius": self.radius,
+            "rho": self.rho,
+            "margin": self.margin,
+            "n_handles": self.handles.n_handles,
+            "handle_names": self.handle_names,
+            "info": self.info,
         }
-        arrays = dict(particles=self.particles, values=self.values, seg_starts=self.handles.starts,
-                      seg_ends=self.handles.ends, seg_owner=self.handles.owner, surface_V=self.surface_V,
-                      meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        arrays = dict(
+            particles=self.particles,
+            values=self.values,
+            seg_starts=self.handles.starts,
+            seg_ends=self.handles.ends,
+            seg_owner=self.handles.owner,
+            surface_V=self.surface_V,
+            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+        )
         if self.surface_F is not None:
             arrays["surface_F"] = self.surface_F
         with atomic_path(path) as tmp:
@@ -233,7 +252,7 @@ class SkinningField:
                 arrays = {k: data[k] for k in data.files}
             meta = json.loads(arrays.pop("meta").tobytes().decode())
         except FileNotFoundError:
-            raise InputError(source, "skinning field file not found")
+            raise InputError(source, "skinning field file not found") from None
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise InputError(source, f"not a fieldrig skinning field ({exc})") from exc
         if meta.get("format") != _FORMAT:
@@ -241,6 +260,17 @@ class SkinningField:
         if meta.get("version", 0) > _VERSION:
             raise InputError(source, f"written by a newer fieldrig (format version {meta['version']})")
         handles = HandleGeometry(arrays["seg_starts"], arrays["seg_ends"], arrays["seg_owner"], meta["n_handles"])
-        return cls(arrays["particles"], arrays["values"], meta["sigma"], meta["radius"], meta["rho"], handles,
-                   list(meta["handle_names"]), arrays["surface_V"], arrays.get("surface_F"), meta["margin"],
-                   meta.get("info", {}), device)
+        return cls(
+            arrays["particles"],
+            arrays["values"],
+            meta["sigma"],
+            meta["radius"],
+            meta["rho"],
+            handles,
+            list(meta["handle_names"]),
+            arrays["surface_V"],
+            arrays.get("surface_F"),
+            meta["margin"],
+            meta.get("info", {}),
+            device,
+        )

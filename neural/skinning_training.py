@@ -19,6 +19,7 @@ distances to the handles); it fixes the few value combinations the samples leave
 undetermined and keeps partition of unity exact (every term is satisfied by constants).
 The final field adds the thin exact blend of :mod:`fieldrig.neural.handle_blend`.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,10 +32,10 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
+from fieldrig.core.progress import ProgressCallback, ProgressReporter
 from fieldrig.geometry.domain import ShapeDomain
 from fieldrig.geometry.visibility import SegmentVisibility
 from fieldrig.neural.handle_blend import HandleGeometry
-from fieldrig.neural.progress import ProgressCallback, ProgressReporter
 from fieldrig.neural.skinning_field import SkinningField, kernel_pairs, shepard_basis
 
 
@@ -89,9 +90,17 @@ SKINNING_PRESETS: Dict[str, SkinningPreset] = {
 }
 
 
-def fit_field(V: np.ndarray, F: Optional[np.ndarray], N: Optional[np.ndarray], handles: HandleGeometry,
-              handle_names, preset: SkinningPreset, device: torch.device, seed: int = 0,
-              progress: Optional[ProgressCallback] = None) -> SkinningField:
+def fit_field(
+    V: np.ndarray,
+    F: Optional[np.ndarray],
+    N: Optional[np.ndarray],
+    handles: HandleGeometry,
+    handle_names,
+    preset: SkinningPreset,
+    device: torch.device,
+    seed: int = 0,
+    progress: Optional[ProgressCallback] = None,
+) -> SkinningField:
     """Fit a skinning field to validated inputs (see :func:`fieldrig.fit_skinning_field`).
 
     Parameters
@@ -117,8 +126,19 @@ def fit_field(V: np.ndarray, F: Optional[np.ndarray], N: Optional[np.ndarray], h
     torch.manual_seed(seed)
     if handles.n_handles == 1:
         # One handle: the probability simplex is the single point w = 1.
-        field = SkinningField(V.mean(axis=0, keepdims=True), np.ones((1, 1)), 1.0, 1.0, 1.0, handles,
-                              list(handle_names), V, F, 0.0, info={"seconds": 0.0, "levels": []})
+        field = SkinningField(
+            V.mean(axis=0, keepdims=True),
+            np.ones((1, 1)),
+            1.0,
+            1.0,
+            1.0,
+            handles,
+            list(handle_names),
+            V,
+            F,
+            0.0,
+            info={"seconds": 0.0, "levels": []},
+        )
         reporter.report("done", 1.0)
         return field
     reporter.report("domain: winding numbers", 0.0)
@@ -131,29 +151,49 @@ def fit_field(V: np.ndarray, F: Optional[np.ndarray], N: Optional[np.ndarray], h
     field = None
     levels = []
     for level, n_particles in enumerate(preset.particles):
-        def report(stage: str, within: float, level=level):
-            reporter.report(f"level {level + 1}/{len(preset.particles)}: {stage}",
-                            0.02 + 0.96 * (done[level] + within * (done[level + 1] - done[level])))
 
-        field, stats = _fit_level(domain, visibility, handles, handle_names, n_particles, preset, field, rng,
-                                  device, report)
+        def report(stage: str, within: float, level=level):
+            reporter.report(
+                f"level {level + 1}/{len(preset.particles)}: {stage}",
+                0.02 + 0.96 * (done[level] + within * (done[level + 1] - done[level])),
+            )
+
+        field, stats = _fit_level(
+            domain, visibility, handles, handle_names, n_particles, preset, field, rng, device, report
+        )
         levels.append(stats)
-    field.info = {"preset": asdict(preset), "seed": seed, "device": str(device), "levels": levels,
-                  "volume": domain.volume, "band": domain.band, "seconds": time.perf_counter() - start}
+    field.info = {
+        "preset": asdict(preset),
+        "seed": seed,
+        "device": str(device),
+        "levels": levels,
+        "volume": domain.volume,
+        "band": domain.band,
+        "seconds": time.perf_counter() - start,
+    }
     reporter.report("done", 1.0)
     return field
 
 
-def _fit_level(domain: ShapeDomain, visibility: Optional[SegmentVisibility], handles: HandleGeometry,
-               handle_names, n_particles: int, preset: SkinningPreset, coarser: Optional[SkinningField],
-               rng: np.random.Generator, dev: torch.device, report: Callable[[str, float], None]):
+def _fit_level(
+    domain: ShapeDomain,
+    visibility: Optional[SegmentVisibility],
+    handles: HandleGeometry,
+    handle_names,
+    n_particles: int,
+    preset: SkinningPreset,
+    coarser: Optional[SkinningField],
+    rng: np.random.Generator,
+    dev: torch.device,
+    report: Callable[[str, float], None],
+):
     spacing = (domain.volume / n_particles) ** (1 / 3)
     sigma = preset.kernel_width * spacing
     radius = preset.kernel_support * sigma
     report("sampling", 0.0)
     points = domain.sample(8 * n_particles + int(preset.samples_per_particle * n_particles), rng)
-    particles = _place_particles(points[:8 * n_particles], spacing, domain)
-    X = points[8 * n_particles:]
+    particles = _place_particles(points[: 8 * n_particles], spacing, domain)
+    X = points[8 * n_particles :]
     Y, normals = domain.sample_surface(int(preset.surface_samples_per_particle * n_particles), rng)
     Z, owner, isolated = handles.samples(0.5 * spacing)
     tree = cKDTree(particles)
@@ -177,7 +217,7 @@ def _fit_level(domain: ShapeDomain, visibility: Optional[SegmentVisibility], han
     pairs_Z, phi_Z, covered_Z = basis(Z, 0, "handle samples", 0.55)
     # A point handle is held by one sample where a bone has many: it weighs more.
     w_handle = torch.as_tensor(np.where(isolated, preset.point_handle_boost, 1.0), device=dev)
-    w_handle = torch.sqrt(w_handle * preset.handle_weight * domain.volume / len(X)) / sigma ** 2
+    w_handle = torch.sqrt(w_handle * preset.handle_weight * domain.volume / len(X)) / sigma**2
     rhs_Z = torch.zeros(len(Z), H, dtype=P.dtype, device=dev)
     rhs_Z[torch.arange(len(Z), device=dev), torch.as_tensor(owner, device=dev)] = w_handle
     rhs_Z[~covered_Z] = 0
@@ -185,7 +225,9 @@ def _fit_level(domain: ShapeDomain, visibility: Optional[SegmentVisibility], han
     report("normal equations", 0.6)
     rows = torch.cat([pairs_X.rows, pairs_Y.rows + len(X), pairs_Z.rows + len(X) + len(Y)])
     cols = torch.cat([pairs_X.cols, pairs_Y.cols, pairs_Z.cols])
-    vals = torch.cat([w_energy * phi_X[2], w_neumann * (phi_Y[1] * Nt[pairs_Y.rows]).sum(-1), w_handle[pairs_Z.rows] * phi_Z[0]])
+    vals = torch.cat(
+        [w_energy * phi_X[2], w_neumann * (phi_Y[1] * Nt[pairs_Y.rows]).sum(-1), w_handle[pairs_Z.rows] * phi_Z[0]]
+    )
     gram, b = _normal_equations(rows, cols, vals, len(X) + len(Y), rhs_Z, n)
 
     report("solve", 0.85)
@@ -193,16 +235,35 @@ def _fit_level(domain: ShapeDomain, visibility: Optional[SegmentVisibility], han
     eps = preset.prior_weight * float(torch.diagonal(gram).mean())
     values = project_to_simplex(_regularised_solve(gram, b, torch.as_tensor(prior, device=dev), eps))
     rho = preset.blend_radius * spacing
-    field = SkinningField(particles, values.cpu().numpy(), sigma, radius, rho, handles, list(handle_names),
-                          domain.V, domain.F, visibility.margin if visibility else 0.0, device=str(dev) if dev.type == "cuda" else None)
+    field = SkinningField(
+        particles,
+        values.cpu().numpy(),
+        sigma,
+        radius,
+        rho,
+        handles,
+        list(handle_names),
+        domain.V,
+        domain.F,
+        visibility.margin if visibility else 0.0,
+        device=str(dev) if dev.type == "cuda" else None,
+    )
     uncovered = int((~covered_X).sum() + (~covered_Y).sum() + (~covered_Z).sum())
-    stats = {"particles": n, "spacing": spacing, "samples": len(X), "surface_samples": len(Y),
-             "handle_samples": len(Z), "pairs": int(len(rows)), "uncovered_samples": uncovered}
+    stats = {
+        "particles": n,
+        "spacing": spacing,
+        "samples": len(X),
+        "surface_samples": len(Y),
+        "handle_samples": len(Z),
+        "pairs": int(len(rows)),
+        "uncovered_samples": uncovered,
+    }
     return field, stats
 
 
-def _normal_equations(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n_zero_rhs: int,
-                      rhs_tail: torch.Tensor, n: int):
+def _normal_equations(
+    rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n_zero_rhs: int, rhs_tail: torch.Tensor, n: int
+):
     """``A^T A`` (dense) and ``A^T c`` of the sparse least-squares system ``min |A p - c|``.
 
     ``rows`` must be sorted; the right-hand side ``c`` is zero on the first ``n_zero_rhs``
@@ -259,7 +320,7 @@ def _place_particles(points: np.ndarray, spacing: float, domain: ShapeDomain) ->
     outside = np.flatnonzero(~domain.contains(centroids))
     if len(outside):
         distance = np.linalg.norm(points - centroids[inverse], axis=1)
-        order = np.lexsort((distance, inverse))           # per voxel, nearest point first
+        order = np.lexsort((distance, inverse))  # per voxel, nearest point first
         first = order[np.searchsorted(inverse[order], outside)]
         centroids[outside] = points[first]
     return centroids

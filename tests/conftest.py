@@ -1,4 +1,5 @@
 """Shared test setup: headless Qt, optional reference data, small seeded shapes."""
+
 import os
 from pathlib import Path
 

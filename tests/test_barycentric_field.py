@@ -1,17 +1,19 @@
 """The barycentric field: validity for any weights, exact simplices, boundary interpolation, files."""
+
 import numpy as np
 import pytest
 import torch
-
-from fieldrig.geometry.cage import Cage
-from fieldrig.geometry.errors import InputError
-from fieldrig.neural.barycentric_field import BarycentricField, FieldConfig
-
 from test_cage import L_SHAPE, extruded_l, star
 
+from fieldrig.core.errors import InputError
+from fieldrig.geometry.cage import Cage
+from fieldrig.neural.barycentric_field import BarycentricField, FieldConfig
+
 TRIANGLE = np.array([[0, 0], [1, 0], [0.3, 0.8]], float)
-TET = (np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0.2, 0.1, 1]], float),
-       np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]]))
+TET = (
+    np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0.2, 0.1, 1]], float),
+    np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]]),
+)
 
 
 def assert_valid(Phi, P, cage, tol=1e-9):
@@ -20,20 +22,22 @@ def assert_valid(Phi, P, cage, tol=1e-9):
     np.testing.assert_allclose(Phi @ cage.V, P, atol=tol * cage.diameter)
 
 
-@pytest.mark.parametrize("make", [lambda: Cage.from_arrays(star()), lambda: Cage.from_arrays(L_SHAPE),
-                                  lambda: Cage.from_arrays(*extruded_l())])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: Cage.from_arrays(star()), lambda: Cage.from_arrays(L_SHAPE), lambda: Cage.from_arrays(*extruded_l())],
+)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_random_initialisations_are_valid_coordinates(make, seed):
     cage = make()
     field = BarycentricField.create(cage, seed=seed, device="cpu")
-    with torch.no_grad():   # large random network weights: validity must not depend on them
+    with torch.no_grad():  # large random network weights: validity must not depend on them
         for p in field.network.parameters():
             p.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(seed + 7))
     rng = np.random.default_rng(seed)
     P = np.vstack([cage.sample_interior(3000, rng), cage.sample_boundary(100, rng)[0]])
     Phi = field.evaluate(P)
     assert_valid(Phi, P, cage)
-    assert np.abs(Phi - Phi.mean(axis=0)).max() > 0.1   # not a constant field
+    assert np.abs(Phi - Phi.mean(axis=0)).max() > 0.1  # not a constant field
 
 
 @pytest.mark.parametrize("V, F", [(TRIANGLE, None), TET])
@@ -103,7 +107,7 @@ def test_candidates_per_point_do_not_grow_with_all_simplices():
     """50+ vertex 3D cage: a point sees one simplex per triangulation, not all C(n, 4)."""
     import trimesh
 
-    sphere = trimesh.creation.uv_sphere(count=[8, 10])   # 62 vertices
+    sphere = trimesh.creation.uv_sphere(count=[8, 10])  # 62 vertices
     cage = Cage.from_arrays(sphere.vertices * [1.0, 0.6, 0.8], sphere.faces)
     field = BarycentricField.create(cage, FieldConfig(random_triangulations=2, apexes_per_cell=1), device="cpu")
     assert field.n_candidates <= 3 + len(cage.F)

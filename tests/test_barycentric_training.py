@@ -5,19 +5,20 @@ Few steps, small batches: these tests check trends and identities. The full-qual
 These trainings are thousands of small tensor operations: one torch thread runs them
 fastest (several times faster than two on a busy 2-core machine), so the module uses one.
 """
+
 import numpy as np
 import pytest
 import torch
+from test_cage import L_SHAPE, extruded_l, star
 
 import fieldrig
+from fieldrig.core.errors import InputError
+from fieldrig.core.progress import Cancelled
 from fieldrig.geometry.cage import Cage
 from fieldrig.geometry.cage_deform import CageBinding, deform_with_cage, load_cage_pose
-from fieldrig.geometry.errors import InputError
 from fieldrig.neural.barycentric_energies import StencilValues, arap_energy
 from fieldrig.neural.barycentric_field import BarycentricField
-from fieldrig.neural.progress import Cancelled
 
-from test_cage import L_SHAPE, extruded_l, star
 
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():
@@ -70,9 +71,13 @@ def test_3d_rigid_motion_through_a_fresh_field_and_binding_files(tmp_path):
     q = np.array([0.3, -0.5, 0.2, 0.787])
     q /= np.linalg.norm(q)
     w, x, y, z = q
-    R = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                  [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                  [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    R = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
     np.testing.assert_allclose(deform_with_cage(binding.Phi, cage.V @ R.T + 1.5), X @ R.T + 1.5, atol=1e-12)
     binding.save(tmp_path / "b.npz")
     np.testing.assert_array_equal(CageBinding.load(tmp_path / "b.npz", cage).Phi, binding.Phi)
@@ -93,9 +98,21 @@ def test_arap_estimator_is_zero_for_rigid_poses_and_training_lowers_it():
     y = x[:, None, :] + eps * np.swapaxes(R, 1, 2)
     ok = (cage.winding_numbers(y.reshape(-1, 2)) > 0.5).reshape(200, 2).all(axis=1)
     x, y, R = x[ok], y[ok], R[ok]
-    phi = field(field.geometry_of(np.concatenate([x[:, None], y], axis=1).reshape(-1, 2)), torch.float64).view(len(x), 3, -1)
-    s = StencilValues(phi[:, 0], phi[:, 1:], torch.ones(len(x), 2, dtype=torch.float64), torch.as_tensor(R),
-                      phi[:0, 0], phi[:0, 0], torch.zeros(0, dtype=torch.bool), eps, cage.diameter, 0.0)
+    phi = field(field.geometry_of(np.concatenate([x[:, None], y], axis=1).reshape(-1, 2)), torch.float64).view(
+        len(x), 3, -1
+    )
+    s = StencilValues(
+        phi[:, 0],
+        phi[:, 1:],
+        torch.ones(len(x), 2, dtype=torch.float64),
+        torch.as_tensor(R),
+        phi[:0, 0],
+        phi[:0, 0],
+        torch.zeros(0, dtype=torch.bool),
+        eps,
+        cage.diameter,
+        0.0,
+    )
     c, s_ = np.cos(1.1), np.sin(1.1)
     rigid = torch.as_tensor((cage.V @ np.array([[c, -s_], [s_, c]]).T + 2.0)[None])
     assert float(arap_energy(s, rigid).detach()) < 1e-12
@@ -110,8 +127,10 @@ def test_tv_gives_more_local_coordinates_than_dirichlet():
     cage = Cage.from_arrays(star(8, 0.5))
     P = cage.sample_interior(1000, np.random.default_rng(4))
     kw = dict(QUICK, steps=100)
-    active = {obj: (fieldrig.fit_barycentric_field(cage, obj, seed=4, **kw).evaluate(P) > 1e-3).sum(axis=1).mean()
-              for obj in ("dirichlet", "tv")}
+    active = {
+        obj: (fieldrig.fit_barycentric_field(cage, obj, seed=4, **kw).evaluate(P) > 1e-3).sum(axis=1).mean()
+        for obj in ("dirichlet", "tv")
+    }
     assert active["tv"] < 0.85 * active["dirichlet"]
 
 
@@ -124,7 +143,7 @@ def test_influence_limit_and_pins():
     limited = fieldrig.fit_barycentric_field(cage, "dirichlet", influence={0: 0.8}, seed=5, **QUICK).evaluate(P)
     assert limited[far, 0].mean() < 0.8 * free[far, 0].mean()
     point = np.array([[0.5, 0.5]])
-    target = np.array([[0.5, 0.25, 0.0, 0.0, 0.0, 0.25]])   # valid: 0.5*(0,0) + 0.25*(2,0) + 0.25*(0,2)
+    target = np.array([[0.5, 0.25, 0.0, 0.0, 0.0, 0.25]])  # valid: 0.5*(0,0) + 0.25*(2,0) + 0.25*(0,2)
     pinned = fieldrig.fit_barycentric_field(cage, "dirichlet", pins=(point, target), seed=5, **QUICK)
     unpinned_error = np.abs(free_field.evaluate(point) - target).sum()
     assert np.abs(pinned.evaluate(point) - target).sum() < 0.5 * unpinned_error
@@ -147,18 +166,21 @@ def test_same_seed_same_field():
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(objective="harmonic"), "unknown objective"),
-    (dict(objective={"dirichlet": -1.0}), "non-negative"),
-    (dict(objective="arap"), "needs example cage poses"),
-    (dict(objective={"dirichlet": 1.0, "pins": 1.0}), "needs pins data"),
-    (dict(pins=([[0.5, 0.5]], [[1.0, 0, 0, 0]])), "not valid coordinates"),
-    (dict(influence={9: 0.5}), "does not exist"),
-    (dict(poses=[np.zeros((3, 2))], objective="arap"), "each pose must be"),
-    (dict(preset="slow"), "unknown preset"),
-    (dict(steps=0), "positive"),
-    (dict(stepz=10), "unknown training setting"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(objective="harmonic"), "unknown objective"),
+        (dict(objective={"dirichlet": -1.0}), "non-negative"),
+        (dict(objective="arap"), "needs example cage poses"),
+        (dict(objective={"dirichlet": 1.0, "pins": 1.0}), "needs pins data"),
+        (dict(pins=([[0.5, 0.5]], [[1.0, 0, 0, 0]])), "not valid coordinates"),
+        (dict(influence={9: 0.5}), "does not exist"),
+        (dict(poses=[np.zeros((3, 2))], objective="arap"), "each pose must be"),
+        (dict(preset="slow"), "unknown preset"),
+        (dict(steps=0), "positive"),
+        (dict(stepz=10), "unknown training setting"),
+    ],
+)
 def test_bad_arguments_are_clear_errors(kwargs, message):
     with pytest.raises(InputError, match=message):
         fieldrig.fit_barycentric_field(SQUARE, **{**dict(device="cpu", preset="fast"), **kwargs})

@@ -1,6 +1,7 @@
 """``fieldrig batch``: a corrupt asset is reported and the rest finish, resume skips finished
 work and redoes changed work, manifests are validated, and the Dask executor runs the same
 jobs on a ``dask.distributed.LocalCluster``."""
+
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ import pytest
 
 from fieldrig.batch import Asset, BatchOptions, discover_assets, read_manifest, run_batch
 from fieldrig.cli import main
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.export import load_weights
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -69,7 +70,9 @@ def test_corrupt_asset_is_reported_and_the_rest_finish_then_resume(asset_dir, tm
     assert main(argv) == 0
     assert "3 assets: 1 ok, 2 up to date, 0 failed" in capsys.readouterr().out
     # The same finger as the GLB carries (up to its float32 vertices): the same weights.
-    assert np.abs(load_weights(out / "broken" / "broken.npy") - load_weights(out / "rigged" / "rigged.npy")).max() < 1e-3
+    assert (
+        np.abs(load_weights(out / "broken" / "broken.npy") - load_weights(out / "rigged" / "rigged.npy")).max() < 1e-3
+    )
 
 
 def test_fingerprint_follows_inputs_and_settings(tmp_path):
@@ -88,9 +91,14 @@ def test_fingerprint_follows_inputs_and_settings(tmp_path):
 
 
 def test_manifest_settings_and_errors(tmp_path):
-    (tmp_path / "m.json").write_text(json.dumps({
-        "defaults": {"preset": "fast", "formats": ["csv"]},
-        "assets": [{"mesh": "a.obj", "rig": "a.tgf"}, {"name": "b2", "mesh": "b.glb", "max_influences": 8}]}))
+    (tmp_path / "m.json").write_text(
+        json.dumps(
+            {
+                "defaults": {"preset": "fast", "formats": ["csv"]},
+                "assets": [{"mesh": "a.obj", "rig": "a.tgf"}, {"name": "b2", "mesh": "b.glb", "max_influences": 8}],
+            }
+        )
+    )
     a, b = read_manifest(tmp_path / "m.json")
     assert (a.name, Path(a.rig).name, a.settings["preset"], a.settings["formats"]) == ("a", "a.tgf", "fast", ["csv"])
     assert (b.name, Path(b.rig).name, b.settings["max_influences"]) == ("b2", "b.glb", 8)
@@ -101,7 +109,10 @@ def test_manifest_settings_and_errors(tmp_path):
         ({"assets": [{"mesh": "a.obj", "rig": "a.tgf", "preset": "ultra"}]}, "unknown preset"),
         ({"assets": [{"mesh": "a.obj", "rig": "a.tgf", "formats": ["fbx"]}]}, "unknown output formats"),
         ({"assets": [{"mesh": "a.obj", "rig": "a.tgf", "colour": 1}]}, "unknown keys"),
-        ({"assets": [{"mesh": "a.obj", "rig": "a.tgf"}, {"mesh": "x/a.obj", "rig": "a.tgf"}]}, "two assets are named 'a'"),
+        (
+            {"assets": [{"mesh": "a.obj", "rig": "a.tgf"}, {"mesh": "x/a.obj", "rig": "a.tgf"}]},
+            "two assets are named 'a'",
+        ),
     ]:
         (tmp_path / "bad.json").write_text(json.dumps(bad))
         with pytest.raises(InputError, match=problem):
@@ -124,13 +135,18 @@ def test_missing_rig_fails_that_asset_only(tmp_path):
 
 def test_dask_executor_on_a_local_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
-    assets = [Asset("finger", str(ASSETS / "finger.obj"), str(ASSETS / "finger.tgf")),
-              Asset("bad", str(tmp_path / "missing.obj"), str(ASSETS / "finger.tgf"))]
+    assets = [
+        Asset("finger", str(ASSETS / "finger.obj"), str(ASSETS / "finger.tgf")),
+        Asset("bad", str(tmp_path / "missing.obj"), str(ASSETS / "finger.tgf")),
+    ]
     for a in assets:
         a.settings.update(preset="fast", formats=["npy"])
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        summary = run_batch(assets, tmp_path / "out",
-                            BatchOptions(executor="dask", scheduler=cluster.scheduler_address, progress=False))
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        summary = run_batch(
+            assets, tmp_path / "out", BatchOptions(executor="dask", scheduler=cluster.scheduler_address, progress=False)
+        )
     status = {r["name"]: r["status"] for r in summary.reports}
     assert status == {"finger": "ok", "bad": "failed"}
     W = load_weights(tmp_path / "out" / "finger" / "finger.npy")
@@ -149,16 +165,24 @@ def test_a_crashing_worker_fails_alone(tmp_path):
         "def crash(asset, *args):\n"
         "    if asset.name == 'crash':\n        os.kill(os.getpid(), signal.SIGSEGV)\n"
         "    return _compute(asset, *args)\n"
-        "b._compute = crash\n")
+        "b._compute = crash\n"
+    )
     script = (
         "import json, sys\nimport fieldrig.batch as b\nb.WORKER_PRELOAD[:] = ['crashhook']\n"
-        f"assets = [b.Asset(n, {str(ASSETS / 'finger.obj')!r}, {str(ASSETS / 'finger.tgf')!r}) for n in ('crash', 'next')]\n"
+        f"assets = [b.Asset(n, {str(ASSETS / 'finger.obj')!r}, "
+        f"{str(ASSETS / 'finger.tgf')!r}) for n in ('crash', 'next')]\n"
         f"assets[1].mesh = {str(tmp_path / 'missing.obj')!r}\n"
         "for a in assets:\n    a.settings.update(preset='fast', formats=['npy'])\n"
         f"s = b.run_batch(assets, {str(tmp_path / 'out')!r}, b.BatchOptions(jobs=1, progress=False))\n"
-        "print(json.dumps({r['name']: [r['status'], r['error']] for r in s.reports}))\n")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
+        "print(json.dumps({r['name']: [r['status'], r['error']] for r in s.reports}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"},
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["next"][0] == "failed" and "missing.obj" in result["next"][1]

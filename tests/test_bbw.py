@@ -1,4 +1,5 @@
 """libigl BBW reference: constraints on a small closed mesh, clear failures, agreement on arm."""
+
 import subprocess
 import sys
 
@@ -44,8 +45,9 @@ def test_partition_of_unity_bounds_and_locality(capsule, capsule_weights):
 def test_point_handles_and_painted_regions(capsule):
     V, F, _ = capsule
     painted = np.flatnonzero(V[:, 2] > 1.4)
-    rig = Rig.from_arrays(np.array([[0, 0, -0.8], [0, 0, 0.8]]), point_handles=[0, 1],
-                          painted=[PaintedRegion(0, painted)])
+    rig = Rig.from_arrays(
+        np.array([[0, 0, -0.8], [0, 0, 0.8]]), point_handles=[0, 1], painted=[PaintedRegion(0, painted)]
+    )
     W = bbw_weights(V, F, rig, samples_per_bone=0)
     np.testing.assert_allclose(W.sum(axis=1), 1.0, atol=1e-12)
     np.testing.assert_allclose(W[painted], [[1.0, 0.0]] * len(painted), atol=1e-9)
@@ -83,10 +85,25 @@ def test_child_process_reports_tetgen_failure_without_crashing_us(tmp_path, caps
     """The worker itself (bypassing the pre-checks) on an open surface fails cleanly."""
     V, F, rig = capsule
     job = tmp_path / "job.npz"
-    np.savez(job, V=V, F=F[1:], C=rig.joints, P=rig.point_handles, BE=rig.bones, flags=np.array("pq1.414YQ"),
-             samples=np.array(4), max_iter=np.array(8), painted_b=np.zeros(0, int), painted_h=np.zeros(0, int))
-    proc = subprocess.run([sys.executable, "-m", "fieldrig.geometry.bbw", str(job), str(tmp_path / "out.npz")],
-                          capture_output=True, text=True, timeout=120)
+    np.savez(
+        job,
+        V=V,
+        F=F[1:],
+        C=rig.joints,
+        P=rig.point_handles,
+        BE=rig.bones,
+        flags=np.array("pq1.414YQ"),
+        samples=np.array(4),
+        max_iter=np.array(8),
+        painted_b=np.zeros(0, int),
+        painted_h=np.zeros(0, int),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "fieldrig.geometry.bbw", str(job), str(tmp_path / "out.npz")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "TetGen failed" in proc.stderr
     assert not (tmp_path / "out.npz").exists()

@@ -1,13 +1,14 @@
 """Cages: validation with clear errors, orientation, files, projection, automatic cages."""
+
 import json
 
 import numpy as np
 import pytest
 import trimesh
 
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.auto_cage import auto_cage
 from fieldrig.geometry.cage import Cage, as_cage, load_cage, save_cage
-from fieldrig.geometry.errors import InputError
 
 L_SHAPE = np.array([[0, 0], [2, 0], [2, 1], [1, 1], [1, 2], [0, 2]], float)
 
@@ -22,7 +23,7 @@ def extruded_l():
     """The L polygon extruded to height 1, triangulated by hand (12 vertices, 20 triangles)."""
     n = len(L_SHAPE)
     V = np.vstack([np.c_[L_SHAPE, np.zeros(n)], np.c_[L_SHAPE, np.ones(n)]])
-    bottom = [[0, 2, 1], [0, 3, 2], [0, 5, 3], [5, 4, 3]]        # fan of the L (valid: 0 sees all)
+    bottom = [[0, 2, 1], [0, 3, 2], [0, 5, 3], [5, 4, 3]]  # fan of the L (valid: 0 sees all)
     F = [f for f in bottom] + [[a + n, c + n, b + n] for a, b, c in bottom]
     for i in range(n):
         j = (i + 1) % n
@@ -52,14 +53,17 @@ def test_polyhedron_inward_faces_are_flipped_and_hash_identifies_cage():
     assert Cage.from_arrays(V + 1e-6, F).hash != out.hash
 
 
-@pytest.mark.parametrize("V, F, message", [
-    (L_SHAPE[:2], None, "at least 3 vertices"),
-    (np.array([[0, 0], [1, 0], [1, 1], [0, 1], [1, 0]], float), None, "coincide"),
-    (np.array([[0, 0], [1, 1], [1, 0], [0, 1]], float), None, "self-intersects"),
-    (np.array([[0, 0], [1, 0], [2, 0]], float), None, "folds back"),
-    (np.array([[0, 0], [1, np.nan], [0, 1]], float), None, "NaN"),
-    (np.eye(3), None, "(V, F)"),
-])
+@pytest.mark.parametrize(
+    "V, F, message",
+    [
+        (L_SHAPE[:2], None, "at least 3 vertices"),
+        (np.array([[0, 0], [1, 0], [1, 1], [0, 1], [1, 0]], float), None, "coincide"),
+        (np.array([[0, 0], [1, 1], [1, 0], [0, 1]], float), None, "self-intersects"),
+        (np.array([[0, 0], [1, 0], [2, 0]], float), None, "folds back"),
+        (np.array([[0, 0], [1, np.nan], [0, 1]], float), None, "NaN"),
+        (np.eye(3), None, "(V, F)"),
+    ],
+)
 def test_bad_polygons_are_refused_with_a_clear_message(V, F, message):
     with pytest.raises(InputError) as err:
         as_cage(V) if F is None else Cage.from_arrays(V, F)

@@ -1,6 +1,7 @@
 """The ``fieldrig`` command as a user runs it: outputs in every format agree, a pose applied
 through the written glTF skin by an independent numpy implementation matches
 ``fieldrig deform``, and bad input gives one-line errors with the documented exit codes."""
+
 import json
 import os
 import subprocess
@@ -10,18 +11,24 @@ from pathlib import Path
 import numpy as np
 import pygltflib
 import pytest
+from test_gltf import dense_skin_weights, read_accessor  # the independent glTF reader (pygltflib)
 
 from fieldrig.cli import main
 from fieldrig.geometry.export import load_weights
-from test_gltf import dense_skin_weights, read_accessor  # the independent glTF reader (pygltflib)
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
 def run_cli(*args, cwd=None):
     """Run the command in a fresh process, as a user would; returns (code, stdout, stderr)."""
-    proc = subprocess.run([sys.executable, "-m", "fieldrig.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fieldrig.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        timeout=600,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -30,8 +37,17 @@ def finger_weights(tmp_path_factory):
     """``fieldrig weights`` on the demo finger, written in every format at once."""
     out = tmp_path_factory.mktemp("weights")
     outputs = [out / f"finger.{ext}" for ext in ("npy", "csv", "dmat", "glb")]
-    code, _, err = run_cli("weights", ASSETS / "finger.obj", "--rig", ASSETS / "finger.tgf", "--preset", "fast",
-                           *[a for o in outputs for a in ("-o", o)], "--save-field", out / "finger.field")
+    code, _, err = run_cli(
+        "weights",
+        ASSETS / "finger.obj",
+        "--rig",
+        ASSETS / "finger.tgf",
+        "--preset",
+        "fast",
+        *[a for o in outputs for a in ("-o", o)],
+        "--save-field",
+        out / "finger.field",
+    )
     assert code == 0, err
     return out
 
@@ -55,11 +71,37 @@ def test_every_format_holds_the_same_weights(finger_weights):
 
 
 def test_saved_field_evaluates_to_the_weights(finger_weights, tmp_path, capsys):
-    assert main(["weights", str(ASSETS / "finger.obj"), "--rig", str(ASSETS / "finger.tgf"), "--field",
-                 str(finger_weights / "finger.field"), "-o", str(tmp_path / "again.npy")]) == 0
+    assert (
+        main(
+            [
+                "weights",
+                str(ASSETS / "finger.obj"),
+                "--rig",
+                str(ASSETS / "finger.tgf"),
+                "--field",
+                str(finger_weights / "finger.field"),
+                "-o",
+                str(tmp_path / "again.npy"),
+            ]
+        )
+        == 0
+    )
     assert np.allclose(load_weights(tmp_path / "again.npy"), load_weights(finger_weights / "finger.npy"), atol=1e-9)
-    assert main(["weights", str(ASSETS / "legs.obj"), "--rig", str(ASSETS / "legs.json"), "--field",
-                 str(finger_weights / "finger.field"), "-o", str(tmp_path / "wrong.npy")]) == 1
+    assert (
+        main(
+            [
+                "weights",
+                str(ASSETS / "legs.obj"),
+                "--rig",
+                str(ASSETS / "legs.json"),
+                "--field",
+                str(finger_weights / "finger.field"),
+                "-o",
+                str(tmp_path / "wrong.npy"),
+            ]
+        )
+        == 1
+    )
     assert "finger.field: was trained for handles" in capsys.readouterr().err
 
 
@@ -73,9 +115,11 @@ def _axis_angle_quaternion(axis, degrees):
 def _trs(translation, quaternion):
     x, y, z, w = quaternion
     M = np.eye(4)
-    M[:3, :3] = [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                 [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                 [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]
+    M[:3, :3] = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ]
     M[:3, 3] = translation
     return M
 
@@ -107,18 +151,32 @@ def gltf_lbs(path, pose):
 def test_pose_through_the_glb_skin_matches_fieldrig_deform(finger_weights, tmp_path):
     from fieldrig.geometry.mesh_io import load_mesh
 
-    pose = {"bone0": ([0, 1, 0], -25.0, [0.1, 0.0, 0.05]), "bone1": ([0, 0, 1], 40.0, [0, 0, 0]),
-            "bone2": ([1, 1, 0], 30.0, [0, 0, 0])}
-    entries = {name: {"axis_angle_deg": [*axis, deg], "translation": list(shift)}
-               for name, (axis, deg, shift) in pose.items()}
+    pose = {
+        "bone0": ([0, 1, 0], -25.0, [0.1, 0.0, 0.05]),
+        "bone1": ([0, 0, 1], 40.0, [0, 0, 0]),
+        "bone2": ([1, 1, 0], 30.0, [0, 0, 0]),
+    }
+    entries = {
+        name: {"axis_angle_deg": [*axis, deg], "translation": list(shift)} for name, (axis, deg, shift) in pose.items()
+    }
     (tmp_path / "pose.json").write_text(json.dumps({"format": "fieldrig.pose", "version": 1, "handles": entries}))
     glb = finger_weights / "finger.glb"
     expected = gltf_lbs(glb, {k: (a, d, np.asarray(s)) for k, (a, d, s) in pose.items()})
     V = load_mesh(ASSETS / "finger.obj").V
     assert np.abs(expected - V).max() > 0.5  # the pose really moves the finger
 
-    code, _, err = run_cli("deform", ASSETS / "finger.obj", "--rig", ASSETS / "finger.tgf", "--weights", glb,
-                           "--pose", tmp_path / "pose.json", "-o", tmp_path / "posed.obj")
+    code, _, err = run_cli(
+        "deform",
+        ASSETS / "finger.obj",
+        "--rig",
+        ASSETS / "finger.tgf",
+        "--weights",
+        glb,
+        "--pose",
+        tmp_path / "pose.json",
+        "-o",
+        tmp_path / "posed.obj",
+    )
     assert code == 0, err
     assert np.allclose(load_mesh(tmp_path / "posed.obj").V, expected, atol=1e-5)
     # Mesh, rig and weights all from the glb; PLY output.
@@ -126,9 +184,26 @@ def test_pose_through_the_glb_skin_matches_fieldrig_deform(finger_weights, tmp_p
     assert code == 0, err
     assert np.allclose(load_mesh(tmp_path / "posed.ply").V, expected, atol=1e-5)
     # With the full weights (.npy) the result differs from the glb only by float32 rounding here.
-    assert main(["deform", str(ASSETS / "finger.obj"), "--rig", str(ASSETS / "finger.tgf"), "--weights",
-                 str(finger_weights / "finger.npy"), "--pose", str(tmp_path / "pose.json"), "--method", "dqs",
-                 "-o", str(tmp_path / "dqs.glb"), "-q"]) == 0
+    assert (
+        main(
+            [
+                "deform",
+                str(ASSETS / "finger.obj"),
+                "--rig",
+                str(ASSETS / "finger.tgf"),
+                "--weights",
+                str(finger_weights / "finger.npy"),
+                "--pose",
+                str(tmp_path / "pose.json"),
+                "--method",
+                "dqs",
+                "-o",
+                str(tmp_path / "dqs.glb"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert load_mesh(tmp_path / "dqs.glb").V.shape == V.shape
 
 
@@ -146,8 +221,18 @@ def test_cage_deformation(tmp_path):
     save_mesh(tmp_path / "moved.obj", C2, T)
     save_mesh(tmp_path / "points.ply", P, None)
     save_weights(tmp_path / "phi.npy", Phi)
-    code, _, err = run_cli("deform", tmp_path / "points.ply", "--coords", tmp_path / "phi.npy", "--cage",
-                           tmp_path / "cage.obj", "--deformed-cage", tmp_path / "moved.obj", "-o", tmp_path / "out.ply")
+    code, _, err = run_cli(
+        "deform",
+        tmp_path / "points.ply",
+        "--coords",
+        tmp_path / "phi.npy",
+        "--cage",
+        tmp_path / "cage.obj",
+        "--deformed-cage",
+        tmp_path / "moved.obj",
+        "-o",
+        tmp_path / "out.ply",
+    )
     assert code == 0, err
     assert np.allclose(load_mesh(tmp_path / "out.ply").V, P @ np.diag([1.0, 2.0, 0.5]) + [1, 0, 0], atol=1e-6)
 
@@ -174,23 +259,26 @@ def test_check_flags_handles_outside_and_holes(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------- bad usage
-@pytest.mark.parametrize("argv", [
-    ["weights", "m.obj", "-o", "w.npy"],                                  # --rig missing
-    ["weights", "m.obj", "--rig", "r.tgf", "-o", "w.xlsx"],               # unknown output format
-    ["weights", "m.obj", "--rig", "r.tgf", "-o", "w.glb", "--max-influences", "0"],
-    ["weights", "m.obj", "--rig", "r.tgf", "-o", "w.npy", "--preset", "ultra"],
-    ["coords", "--mesh", "m.obj", "-o", "phi.npy"],                       # neither CAGE nor --auto-cage
-    ["deform", "m.obj", "-o", "x.obj"],                                   # neither --pose nor a cage
-    ["deform", "m.obj", "--pose", "p.json", "--deformed-cage", "c.obj", "-o", "x.obj"],
-    ["batch", "dir", "-o", "out", "--jobs", "0"],
-    ["batch", "dir", "-o", "out", "--formats", "npy,fbx"],
-    ["batch", "dir", "-o", "out", "--scheduler", "tcp://x:1"],            # --scheduler without dask
-    ["weights", "a.glb", "--rig", "a.glb", "-o", "a.glb"],                 # would overwrite the input
-    ["weights", "m.obj", "--rig", "r.tgf", "-o", "w.npy", "--field", "f", "--save-field", "g"],
-    ["deform", "m.obj", "--pose", "p.json", "--weights", "w.npy", "-o", "m.obj"],
-    ["frobnicate"],
-    [],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["weights", "m.obj", "-o", "w.npy"],  # --rig missing
+        ["weights", "m.obj", "--rig", "r.tgf", "-o", "w.xlsx"],  # unknown output format
+        ["weights", "m.obj", "--rig", "r.tgf", "-o", "w.glb", "--max-influences", "0"],
+        ["weights", "m.obj", "--rig", "r.tgf", "-o", "w.npy", "--preset", "ultra"],
+        ["coords", "--mesh", "m.obj", "-o", "phi.npy"],  # neither CAGE nor --auto-cage
+        ["deform", "m.obj", "-o", "x.obj"],  # neither --pose nor a cage
+        ["deform", "m.obj", "--pose", "p.json", "--deformed-cage", "c.obj", "-o", "x.obj"],
+        ["batch", "dir", "-o", "out", "--jobs", "0"],
+        ["batch", "dir", "-o", "out", "--formats", "npy,fbx"],
+        ["batch", "dir", "-o", "out", "--scheduler", "tcp://x:1"],  # --scheduler without dask
+        ["weights", "a.glb", "--rig", "a.glb", "-o", "a.glb"],  # would overwrite the input
+        ["weights", "m.obj", "--rig", "r.tgf", "-o", "w.npy", "--field", "f", "--save-field", "g"],
+        ["deform", "m.obj", "--pose", "p.json", "--weights", "w.npy", "-o", "m.obj"],
+        ["frobnicate"],
+        [],
+    ],
+)
 def test_usage_errors_exit_2_without_traceback(argv, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     try:
@@ -203,23 +291,28 @@ def test_usage_errors_exit_2_without_traceback(argv, capsys, tmp_path, monkeypat
 
 
 def test_help_everywhere_with_examples_and_no_heavy_imports():
-    code = ("import sys, contextlib, io\nfrom fieldrig.cli import main\n"
-            "for cmd in ([], ['weights'], ['coords'], ['deform'], ['batch'], ['check']):\n"
-            "    buf = io.StringIO()\n"
-            "    with contextlib.redirect_stdout(buf):\n"
-            "        try: main(cmd + ['--help'])\n"
-            "        except SystemExit as e: assert e.code == 0\n"
-            "    assert 'examples:' in buf.getvalue(), cmd\n"
-            "print(sorted(m for m in ('torch', 'PyQt6', 'polyscope') if m in sys.modules))\n")
+    code = (
+        "import sys, contextlib, io\nfrom fieldrig.cli import main\n"
+        "for cmd in ([], ['weights'], ['coords'], ['deform'], ['batch'], ['check']):\n"
+        "    buf = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(buf):\n"
+        "        try: main(cmd + ['--help'])\n"
+        "        except SystemExit as e: assert e.code == 0\n"
+        "    assert 'examples:' in buf.getvalue(), cmd\n"
+        "print(sorted(m for m in ('torch', 'PyQt6', 'polyscope') if m in sys.modules))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("make_bad, problem", [
-    (lambda d: None, "not found"),
-    (lambda d: (d / "m.obj").write_text("v 0 0 nan\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"), "NaN"),
-])
+@pytest.mark.parametrize(
+    "make_bad, problem",
+    [
+        (lambda d: None, "not found"),
+        (lambda d: (d / "m.obj").write_text("v 0 0 nan\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"), "NaN"),
+    ],
+)
 def test_bad_input_file_exits_1_with_one_line(tmp_path, make_bad, problem):
     make_bad(tmp_path)
     (tmp_path / "r.tgf").write_text("1 0 0 0\n2 1 0 0\n#\n1 2\n#\n")
@@ -238,8 +331,20 @@ def test_bad_rig_exits_1(tmp_path):
 
 def test_handles_outside_the_shape_name_the_rig_file(tmp_path, capsys):
     (tmp_path / "far.tgf").write_text("1 0 0 0\n2 1.2 0 0\n3 1.2 3 0\n#\n1 2\n2 3\n#\n")
-    assert main(["weights", str(ASSETS / "finger.obj"), "--rig", str(tmp_path / "far.tgf"), "-o",
-                 str(tmp_path / "w.npy"), "-q"]) == 1
+    assert (
+        main(
+            [
+                "weights",
+                str(ASSETS / "finger.obj"),
+                "--rig",
+                str(tmp_path / "far.tgf"),
+                "-o",
+                str(tmp_path / "w.npy"),
+                "-q",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "far.tgf: bone 'bone1' lies outside the shape" in err
@@ -257,9 +362,24 @@ def test_cage_deformation_2d(tmp_path):
     save_cage(Cage.from_arrays(C * [2.0, 1.0] + [0, 1]), tmp_path / "moved.json")
     save_mesh(tmp_path / "flat.obj", P, np.array([[0, 1, 2], [0, 1, 3]]))
     save_weights(tmp_path / "phi.npy", Phi)
-    assert main(["deform", str(tmp_path / "flat.obj"), "--coords", str(tmp_path / "phi.npy"), "--cage",
-                 str(tmp_path / "tri.json"), "--deformed-cage", str(tmp_path / "moved.json"), "-o",
-                 str(tmp_path / "out.obj"), "-q"]) == 0
+    assert (
+        main(
+            [
+                "deform",
+                str(tmp_path / "flat.obj"),
+                "--coords",
+                str(tmp_path / "phi.npy"),
+                "--cage",
+                str(tmp_path / "tri.json"),
+                "--deformed-cage",
+                str(tmp_path / "moved.json"),
+                "-o",
+                str(tmp_path / "out.obj"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert np.allclose(load_mesh(tmp_path / "out.obj").V, P * [2.0, 1.0, 1.0] + [0, 1, 0])
 
 
@@ -270,8 +390,21 @@ def test_coords_with_an_automatic_cage_then_cage_deformation(tmp_path):
     from fieldrig.geometry.export import save_mesh
     from fieldrig.geometry.mesh_io import load_mesh
 
-    code, _, err = run_cli("coords", "--auto-cage", "--cage-vertices", "12", "--mesh", ASSETS / "legs.obj", "-o",
-                           tmp_path / "phi.csv", "--preset", "fast", "--steps", "2", "-q")
+    code, _, err = run_cli(
+        "coords",
+        "--auto-cage",
+        "--cage-vertices",
+        "12",
+        "--mesh",
+        ASSETS / "legs.obj",
+        "-o",
+        tmp_path / "phi.csv",
+        "--preset",
+        "fast",
+        "--steps",
+        "2",
+        "-q",
+    )
     assert code == 0, err
     cage = load_cage(tmp_path / "phi.cage.obj")  # written beside the coordinates
     Phi, names = load_weights(tmp_path / "phi.csv", return_names=True)
@@ -280,7 +413,22 @@ def test_coords_with_an_automatic_cage_then_cage_deformation(tmp_path):
     assert np.allclose(Phi @ cage.V, V, atol=1e-6) and np.allclose(Phi.sum(axis=1), 1) and Phi.min() >= -1e-9
     # A translated cage translates the mesh.
     save_mesh(tmp_path / "moved.obj", cage.V + [0.5, 0, 0], cage.F)
-    assert main(["deform", str(ASSETS / "legs.obj"), "--coords", str(tmp_path / "phi.csv"), "--cage",
-                 str(tmp_path / "phi.cage.obj"), "--deformed-cage", str(tmp_path / "moved.obj"), "-o",
-                 str(tmp_path / "moved.ply"), "-q"]) == 0
+    assert (
+        main(
+            [
+                "deform",
+                str(ASSETS / "legs.obj"),
+                "--coords",
+                str(tmp_path / "phi.csv"),
+                "--cage",
+                str(tmp_path / "phi.cage.obj"),
+                "--deformed-cage",
+                str(tmp_path / "moved.obj"),
+                "-o",
+                str(tmp_path / "moved.ply"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert np.allclose(load_mesh(tmp_path / "moved.ply").V, V + [0.5, 0, 0], atol=1e-5)

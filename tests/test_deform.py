@@ -1,13 +1,18 @@
 """LBS / DQS: identities, rigid invariance, antipodality, the candy-wrapper effect, Skinner."""
+
 import numpy as np
 import pytest
 
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.deform import Skinner, dual_quaternion_skinning, linear_blend_skinning
-from fieldrig.geometry.errors import InputError
 from fieldrig.geometry.rotations import axis_angle_matrix
 
-DEFORMERS = [linear_blend_skinning, dual_quaternion_skinning,
-             lambda V, W, T: Skinner(V, W).lbs(T), lambda V, W, T: Skinner(V, W).dqs(T)]
+DEFORMERS = [
+    linear_blend_skinning,
+    dual_quaternion_skinning,
+    lambda V, W, T: Skinner(V, W).lbs(T),
+    lambda V, W, T: Skinner(V, W).dqs(T),
+]
 
 
 def _rigid(axis, degrees, t):
@@ -85,7 +90,10 @@ def test_candy_wrapper_lbs_collapses_dqs_keeps_volume():
     w1 = np.clip(0.5 + V[:, 0] / 2, 0, 1)
     W = np.stack([1 - w1, w1], axis=1)
     T = np.stack([np.eye(4), _rigid([1, 0, 0], 180.0, [0, 0, 0])])  # twist bone 1 about the tube axis
-    radius = lambda P: np.linalg.norm(P[:, 1:], axis=1)
+
+    def radius(P):
+        return np.linalg.norm(P[:, 1:], axis=1)
+
     middle = np.abs(V[:, 0]) < 1e-9
     lbs = linear_blend_skinning(V, W, T)
     dqs = dual_quaternion_skinning(V, W, T)
@@ -108,13 +116,16 @@ def test_skinner_pruning_renormalises(cloud):
     np.testing.assert_allclose(pruned.dqs(T), dual_quaternion_skinning(V, top2, T), atol=1e-12)
 
 
-@pytest.mark.parametrize("V, W, T, message", [
-    (np.zeros((4, 2)), np.ones((4, 1)), np.eye(4)[None], "V: expected rest positions of shape"),
-    (np.zeros((4, 3)), np.ones((3, 1)), np.eye(4)[None], "W: expected weights of shape \\(4, H\\)"),
-    (np.zeros((4, 3)), np.ones((4, 2)), np.eye(4)[None], "T: expected \\(2, 4, 4\\) or \\(2, 3, 4\\)"),
-    (np.zeros((4, 3)), np.ones((4, 1)), np.full((1, 4, 4), np.nan), "NaN"),
-    (np.zeros((4, 3)), np.ones((4, 1)), np.ones((1, 4, 4)), "projective"),
-])
+@pytest.mark.parametrize(
+    "V, W, T, message",
+    [
+        (np.zeros((4, 2)), np.ones((4, 1)), np.eye(4)[None], "V: expected rest positions of shape"),
+        (np.zeros((4, 3)), np.ones((3, 1)), np.eye(4)[None], "W: expected weights of shape \\(4, H\\)"),
+        (np.zeros((4, 3)), np.ones((4, 2)), np.eye(4)[None], "T: expected \\(2, 4, 4\\) or \\(2, 3, 4\\)"),
+        (np.zeros((4, 3)), np.ones((4, 1)), np.full((1, 4, 4), np.nan), "NaN"),
+        (np.zeros((4, 3)), np.ones((4, 1)), np.ones((1, 4, 4)), "projective"),
+    ],
+)
 def test_bad_shapes_raise_input_error(V, W, T, message):
     for deform in (linear_blend_skinning, dual_quaternion_skinning):
         with pytest.raises(InputError, match=message):

@@ -1,8 +1,9 @@
 """Weights and mesh files: exact round trips, libigl compatibility, clear errors, atomic writes."""
+
 import numpy as np
 import pytest
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.export import load_weights, read_dmat, save_mesh, save_weights, write_dmat
 
 
@@ -49,17 +50,20 @@ def test_csv_without_header(tmp_path):
     assert np.array_equal(W, [[0.25, 0.75], [1, 0]]) and names == ["handle0", "handle1"]
 
 
-@pytest.mark.parametrize("name, content, problem", [
-    ("missing.npy", None, "not found"),
-    ("empty.dmat", "", "empty"),
-    ("bad.dmat", "two three\n1\n", "header"),
-    ("short.dmat", "2 2\n1\n2\n3\n", "promises 4"),
-    ("ragged.csv", "a,b\n1,2\n3\n", "row 3"),
-    ("text.csv", "a,b\n1,x\n", "not all numbers"),
-    ("nan.csv", "a\nnan\n", "NaN"),
-    ("junk.npy", "not numpy at all", ".npy"),
-    ("w.txt", "1 2", "unknown weights format"),
-])
+@pytest.mark.parametrize(
+    "name, content, problem",
+    [
+        ("missing.npy", None, "not found"),
+        ("empty.dmat", "", "empty"),
+        ("bad.dmat", "two three\n1\n", "header"),
+        ("short.dmat", "2 2\n1\n2\n3\n", "promises 4"),
+        ("ragged.csv", "a,b\n1,2\n3\n", "row 3"),
+        ("text.csv", "a,b\n1,x\n", "not all numbers"),
+        ("nan.csv", "a\nnan\n", "NaN"),
+        ("junk.npy", "not numpy at all", ".npy"),
+        ("w.txt", "1 2", "unknown weights format"),
+    ],
+)
 def test_bad_weight_files_name_file_and_problem(tmp_path, name, content, problem):
     path = tmp_path / name
     if content is not None:

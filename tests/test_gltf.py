@@ -1,5 +1,6 @@
 """glTF skins: what trimesh and pygltflib (independent readers) see in our files, the Khronos
 skinning rules, inverse bind matrices, pruning, and rigs read back from skins."""
+
 import json
 import struct
 
@@ -8,7 +9,7 @@ import pygltflib
 import pytest
 import trimesh
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.gltf import load_gltf_rig, prune_weights, pruned_mass, read_gltf_skin, write_skinned_gltf
 from fieldrig.geometry.rig import Rig
 
@@ -47,8 +48,11 @@ def node_world(g: pygltflib.GLTF2) -> dict:
 
 def dense_skin_weights(g: pygltflib.GLTF2, n_joints: int) -> np.ndarray:
     attrs = g.meshes[0].primitives[0].attributes
-    sets = [(getattr(attrs, f"JOINTS_{s}"), getattr(attrs, f"WEIGHTS_{s}")) for s in range(4)
-            if getattr(attrs, f"JOINTS_{s}", None) is not None]
+    sets = [
+        (getattr(attrs, f"JOINTS_{s}"), getattr(attrs, f"WEIGHTS_{s}"))
+        for s in range(4)
+        if getattr(attrs, f"JOINTS_{s}", None) is not None
+    ]
     W = None
     for j_acc, w_acc in sets:
         J, w = read_accessor(g, j_acc).astype(int), read_accessor(g, w_acc).astype(np.float64)
@@ -95,9 +99,13 @@ def finger():
     mesh = trimesh.creation.capsule(height=2.4, radius=0.35, count=[12, 12])
     V = mesh.vertices[:, [2, 1, 0]] + [1.2, 0, 0]
     F = mesh.faces[:, [0, 2, 1]]
-    rig = Rig.from_arrays(np.array([[0, 0, 0], [1.0, 0, 0], [1.8, 0, 0], [2.4, 0, 0], [2.5, 0, 0]]),
-                          np.array([[0, 1], [1, 2], [2, 3]]), point_handles=[4],
-                          joint_names=["base", "k1", "k2", "end", "nail"], bone_names=["p1", "p2", "p3"])
+    rig = Rig.from_arrays(
+        np.array([[0, 0, 0], [1.0, 0, 0], [1.8, 0, 0], [2.4, 0, 0], [2.5, 0, 0]]),
+        np.array([[0, 1], [1, 2], [2, 3]]),
+        point_handles=[4],
+        joint_names=["base", "k1", "k2", "end", "nail"],
+        bone_names=["p1", "p2", "p3"],
+    )
     rng = np.random.default_rng(0)
     W = rng.random((len(V), rig.n_handles)) ** 4
     W[:10] = np.eye(rig.n_handles)[rng.integers(0, rig.n_handles, 10)]  # one-hot rows
@@ -123,7 +131,7 @@ def test_skinned_file_reads_back_in_trimesh_and_pygltflib(tmp_path, finger, suff
     # Weights rebuild W within the top-4 pruning: equal to the pruned W, and off by at most
     # the weight mass each vertex lost.
     W_file = dense_skin_weights(g, len(skin.joints))
-    assert np.all(W_file[:, rig.n_handles:] == 0)  # bone-end nodes carry nothing
+    assert np.all(W_file[:, rig.n_handles :] == 0)  # bone-end nodes carry nothing
     W_file = W_file[:, : rig.n_handles]
     idx, kept = prune_weights(W, 4)
     W_pruned = np.zeros_like(W)
@@ -188,28 +196,35 @@ def test_rig_round_trips_through_the_skin(tmp_path, finger):
     assert np.allclose(back.handle_segments(), rig.handle_segments())
     assert np.array_equal(back.handle_parents(), rig.handle_parents())
     skin = read_gltf_skin(tmp_path / "f.glb")
-    assert np.allclose(skin.handle_weights(), dense_skin_weights(pygltflib.GLTF2().load(str(tmp_path / "f.glb")),
-                                                                 len(skin.joint_names))[:, : rig.n_handles])
+    assert np.allclose(
+        skin.handle_weights(),
+        dense_skin_weights(pygltflib.GLTF2().load(str(tmp_path / "f.glb")), len(skin.joint_names))[:, : rig.n_handles],
+    )
 
 
 def _strip_extras(path):
     """Rewrite a GLB without fieldrig's stored rig, as another tool would export it."""
     data = path.read_bytes()
     n = struct.unpack_from("<I", data, 12)[0]
-    doc = json.loads(data[20: 20 + n])
+    doc = json.loads(data[20 : 20 + n])
     del doc["skins"][0]["extras"]
     text = json.dumps(doc).encode()
     text += b" " * (-len(text) % 4)
-    rest = data[20 + n:]
-    path.write_bytes(struct.pack("<III", 0x46546C67, 2, 20 + len(text) + len(rest))
-                     + struct.pack("<II", len(text), 0x4E4F534A) + text + rest)
+    rest = data[20 + n :]
+    path.write_bytes(
+        struct.pack("<III", 0x46546C67, 2, 20 + len(text) + len(rest))
+        + struct.pack("<II", len(text), 0x4E4F534A)
+        + text
+        + rest
+    )
 
 
 def test_rig_from_a_foreign_skin_uses_parent_child_pairs(tmp_path):
     """Branching skeleton, no stored rig: bones are the parent → child joint pairs."""
     joints = np.array([[0, 1.0, 0], [0, 1.4, 0], [-0.2, 0.9, 0], [-0.2, 0.5, 0], [0.2, 0.9, 0], [0.2, 0.5, 0]])
-    rig = Rig.from_arrays(joints, np.array([[0, 1], [2, 3], [4, 5]]), bone_parents=[-1, 0, 0],
-                          bone_names=["pelvis", "leg_l", "leg_r"])
+    rig = Rig.from_arrays(
+        joints, np.array([[0, 1], [2, 3], [4, 5]]), bone_parents=[-1, 0, 0], bone_names=["pelvis", "leg_l", "leg_r"]
+    )
     V = np.random.default_rng(0).random((12, 3))
     W = np.full((12, 3), 1 / 3)
     path = tmp_path / "legs.glb"
@@ -218,9 +233,16 @@ def test_rig_from_a_foreign_skin_uses_parent_child_pairs(tmp_path):
     back = load_gltf_rig(path)
     # The pelvis node has three children (two legs, the chest end): three bones from it.
     segments = {tuple(np.round(s.ravel(), 6)) for s in back.handle_segments()}
-    expected = {tuple(np.round(np.r_[a, b], 6)) for a, b in [
-        (joints[0], joints[1]), (joints[0], joints[2]), (joints[0], joints[4]), (joints[2], joints[3]),
-        (joints[4], joints[5])]}
+    expected = {
+        tuple(np.round(np.r_[a, b], 6))
+        for a, b in [
+            (joints[0], joints[1]),
+            (joints[0], joints[2]),
+            (joints[0], joints[4]),
+            (joints[2], joints[3]),
+            (joints[4], joints[5]),
+        ]
+    }
     assert segments == expected
     assert "pelvis->leg_l" in back.bone_names and "leg_l" in back.bone_names
     leg_l = back.bone_names.index("leg_l")

@@ -4,6 +4,7 @@ Clicks in the 3D view are given as the :class:`~fieldrig.gui.viewer.Pick` events
 emits (the mock backend renders nothing, so polyscope cannot pick); everything from there
 on — tools, document, undo stack, viewer buffers — is the real code path.
 """
+
 import shutil
 from pathlib import Path
 
@@ -52,8 +53,15 @@ def button(parent, text):
 
 def ray_pick(x, structure=MESH, index=None):
     """A click whose camera ray runs down the -z axis through (x, 0) — through the finger's core."""
-    return Pick(structure, "vertex" if index is not None else None, index, np.array([x, 0.0, 0.37]), None,
-                np.array([x, 0.0, 5.0]), np.array([0.0, 0.0, -1.0]))
+    return Pick(
+        structure,
+        "vertex" if index is not None else None,
+        index,
+        np.array([x, 0.0, 0.37]),
+        None,
+        np.array([x, 0.0, 5.0]),
+        np.array([0.0, 0.0, -1.0]),
+    )
 
 
 def select_tab(app, name):
@@ -64,7 +72,7 @@ def select_tab(app, name):
 # ------------------------------------------------------------------------------------- opening
 def test_open_mesh_shows_stats_and_problems(app, qtbot, monkeypatch, tmp_path):
     select_tab(app, "Mesh")
-    monkeypatch.setattr(app.window, "ask_open", lambda title, filters: FINGER)   # the file dialog's answer
+    monkeypatch.setattr(app.window, "ask_open", lambda title, filters: FINGER)  # the file dialog's answer
     click(qtbot, button(app.window.mesh_tab, "Open mesh…"))
     wait_idle(qtbot, app)
     stats = app.window.mesh_tab.stats
@@ -116,7 +124,7 @@ def test_build_rig_by_clicking_move_joint_and_undo_redo(app, qtbot):
     rig_tab, doc = app.window.rig_tab, app.document
     click(qtbot, [b for b in rig_tab.tool_buttons.buttons() if b.objectName() == "bone"][0])
     rig_tab.placement.setCurrentIndex(rig_tab.placement.findData("volume"))
-    for x in (0.0, 1.2, 2.1):                     # start, then two bones chained
+    for x in (0.0, 1.2, 2.1):  # start, then two bones chained
         app.viewer.picked.emit(ray_pick(x))
     rig = doc.rig
     assert rig.handle_names == ["bone0", "bone1"] and rig.bone_parents.tolist() == [-1, 0]
@@ -124,14 +132,14 @@ def test_build_rig_by_clicking_move_joint_and_undo_redo(app, qtbot):
     np.testing.assert_allclose(rig.joints, [[0, 0, 0], [1.2, 0, 0], [2.1, 0, 0]], atol=0.02)
 
     click(qtbot, [b for b in rig_tab.tool_buttons.buttons() if b.objectName() == "select"][0])
-    app.viewer.picked.emit(ray_pick(2.1, JOINTS, 2))      # select the tip joint
+    app.viewer.picked.emit(ray_pick(2.1, JOINTS, 2))  # select the tip joint
     assert doc.selected_joint == 2 and doc.selected_handle == 1
     app.tick()
     G = app.viewer.gizmo.get_transform().copy()
-    G[:3, 3] = [2.5, 0.1, 0.0]                            # drag the gizmo...
+    G[:3, 3] = [2.5, 0.1, 0.0]  # drag the gizmo...
     app.viewer.gizmo.set_transform(G)
     app.tick()
-    G[:3, 3] = [2.8, 0.2, 0.0]                            # ...over two frames: one undo step
+    G[:3, 3] = [2.8, 0.2, 0.0]  # ...over two frames: one undo step
     app.viewer.gizmo.set_transform(G)
     app.tick()
     np.testing.assert_allclose(doc.rig.joints[2], [2.8, 0.2, 0.0])
@@ -167,7 +175,7 @@ def test_point_handles_delete_and_reparent(app, qtbot):
     app.viewer.picked.emit(ray_pick(3.0))
     assert doc.rig.handle_names[0] == "point0" and doc.selected_handle == 0
     np.testing.assert_allclose(doc.rig.joints[doc.rig.point_handles[0]], [3.0, 0.0, 0.37])
-    rig_tab.tree.select(3)                               # bone2
+    rig_tab.tree.select(3)  # bone2
     rig_tab.parent_combo.setCurrentIndex(rig_tab.parent_combo.findData(-1))
     rig_tab.parent_combo.activated.emit(rig_tab.parent_combo.currentIndex())
     assert doc.rig.bone_parents.tolist() == [-1, 0, -1]
@@ -212,15 +220,15 @@ def test_compute_weights_then_pose_moves_vertices_as_lbs_says(app, qtbot, tmp_pa
 
     select_tab(app, "Pose")
     pose_tab = app.window.pose_tab
-    pose_tab.tree.select(1)                            # bone1, the middle phalanx
-    pose_tab.sliders[2].setValue(50)                   # rotate about z by 50°
+    pose_tab.tree.select(1)  # bone1, the middle phalanx
+    pose_tab.sliders[2].setValue(50)  # rotate about z by 50°
     app.tick()
     T = pose_transforms(doc.rig, doc.pose)
     expected = linear_blend_skinning(doc.mesh.V, W, T)
     idx = np.arange(0, 1202, 7)
     shown = app.viewer.read_displayed_positions(idx)
     np.testing.assert_allclose(shown, expected[idx], atol=1e-4)
-    assert np.abs(shown - doc.mesh.V[idx]).max() > 0.3   # it really bent
+    assert np.abs(shown - doc.mesh.V[idx]).max() > 0.3  # it really bent
     # the child (bone2) follows its parent: its joints moved by bone1's transform
     X = posed_joints(doc.rig, T)
     np.testing.assert_allclose(X[3], T[1, :3, :3] @ doc.rig.joints[3] + T[1, :3, 3])
@@ -237,20 +245,22 @@ def test_compute_weights_then_pose_moves_vertices_as_lbs_says(app, qtbot, tmp_pa
     app.tick()
     T = pose_transforms(doc.rig, doc.pose)
     np.testing.assert_allclose(T[0, :3, :3], Rz, atol=1e-9)
-    for h in (1, 2):                                   # the descendants turned with the root
+    for h in (1, 2):  # the descendants turned with the root
         np.testing.assert_allclose(T[h, :3, :3], Rz @ T_before[h, :3, :3], atol=1e-9)
     assert len([i for i in range(doc.undo_stack.count()) if doc.undo_stack.text(i) == "Pose bone0"]) == 1
-    np.testing.assert_allclose(app.viewer.read_displayed_positions(idx),
-                               linear_blend_skinning(doc.mesh.V, W, T)[idx], atol=1e-4)
+    np.testing.assert_allclose(
+        app.viewer.read_displayed_positions(idx), linear_blend_skinning(doc.mesh.V, W, T)[idx], atol=1e-4
+    )
 
     pose_tab.method.setCurrentIndex(pose_tab.method.findData("dqs"))
     app.tick()
-    np.testing.assert_allclose(app.viewer.read_displayed_positions(idx),
-                               dual_quaternion_skinning(doc.mesh.V, W, T)[idx], atol=1e-4)
+    np.testing.assert_allclose(
+        app.viewer.read_displayed_positions(idx), dual_quaternion_skinning(doc.mesh.V, W, T)[idx], atol=1e-4
+    )
     click(qtbot, button(pose_tab, "Reset pose"))
     app.tick()
     np.testing.assert_allclose(app.viewer.read_displayed_positions(idx), doc.mesh.V[idx], atol=1e-5)
-    doc.undo_stack.undo()                              # reset undone: the bent pose is back
+    doc.undo_stack.undo()  # reset undone: the bent pose is back
     assert "bone0" in doc.pose.rotations and "bone1" in doc.pose.rotations
 
 
@@ -274,7 +284,7 @@ def test_cancel_training_keeps_everything(app, qtbot):
     assert app.window.errors == []
     assert "cancelled" in app.window.statusBar().currentMessage()
     assert strip.stage.text() == "Ready" and not strip.cancel.isEnabled() and app.window.weights_tab.compute.isEnabled()
-    assert len(app.frame_gaps_ms) > ticks_before          # the view kept ticking meanwhile
+    assert len(app.frame_gaps_ms) > ticks_before  # the view kept ticking meanwhile
 
 
 def test_training_failures_are_clear_dialogs(app, qtbot):
@@ -282,7 +292,7 @@ def test_training_failures_are_clear_dialogs(app, qtbot):
 
     app.controller.open_mesh(FINGER)
     wait_idle(qtbot, app)
-    app.tools.place_point_handle([50.0, 50.0, 50.0])                 # far outside the finger
+    app.tools.place_point_handle([50.0, 50.0, 50.0])  # far outside the finger
     click(qtbot, app.window.weights_tab.compute)
     wait_idle(qtbot, app)
     title, message = app.window.errors[-1]
@@ -293,7 +303,10 @@ def test_training_failures_are_clear_dialogs(app, qtbot):
     app.window.weights_tab.device.setCurrentText("cuda")
     click(qtbot, app.window.weights_tab.compute)
     wait_idle(qtbot, app)
-    assert app.window.errors[-1] == ("Computing weights", "device: CUDA was requested but no CUDA GPU is available to torch")
+    assert app.window.errors[-1] == (
+        "Computing weights",
+        "device: CUDA was requested but no CUDA GPU is available to torch",
+    )
 
 
 # ---------------------------------------------------------------------------------- projects
@@ -312,12 +325,27 @@ def test_project_save_and_reload_gives_identical_state(app, qtbot, tmp_path, mon
     app.window.pose_tab.tree.select(2)
     app.window.pose_tab.sliders[1].setValue(-35)
     doc.set_setting("method", "dqs")
-    cage_V = np.array([[-1, -1, -1], [4, -1, -1], [-1, 1, -1], [4, 1, -1],
-                       [-1, -1, 1], [4, -1, 1], [-1, 1, 1], [4, 1, 1.0]])
+    cage_V = np.array(
+        [[-1, -1, -1], [4, -1, -1], [-1, 1, -1], [4, 1, -1], [-1, -1, 1], [4, -1, 1], [-1, 1, 1], [4, 1, 1.0]]
+    )
     from fieldrig.gui.state import CageState
 
-    cage_F = np.array([[0, 2, 1], [1, 2, 3], [4, 5, 6], [5, 7, 6], [0, 1, 4], [1, 5, 4],
-                       [2, 6, 3], [3, 6, 7], [0, 4, 2], [2, 4, 6], [1, 3, 5], [3, 7, 5]])
+    cage_F = np.array(
+        [
+            [0, 2, 1],
+            [1, 2, 3],
+            [4, 5, 6],
+            [5, 7, 6],
+            [0, 1, 4],
+            [1, 5, 4],
+            [2, 6, 3],
+            [3, 6, 7],
+            [0, 4, 2],
+            [2, 4, 6],
+            [1, 3, 5],
+            [3, 7, 5],
+        ]
+    )
     doc.set_cage_state(CageState(cage_V.astype(float), cage_F, None), "Cage")
     moved = doc.cage_pose.copy()
     moved[7] += [0.5, 0.5, 0.0]
@@ -329,8 +357,15 @@ def test_project_save_and_reload_gives_identical_state(app, qtbot, tmp_path, mon
     wait_idle(qtbot, app)
     assert path.is_file() and app.controller.project_path == str(path)
     assert not app.window.windowTitle().endswith("*")
-    saved = dict(rig=doc.rig, weights=doc.weights, pose=doc.pose, settings=dict(doc.settings), mode=doc.mode,
-                 cage=doc.cage_state, cage_pose=doc.cage_pose)
+    saved = dict(
+        rig=doc.rig,
+        weights=doc.weights,
+        pose=doc.pose,
+        settings=dict(doc.settings),
+        mode=doc.mode,
+        cage=doc.cage_state,
+        cage_pose=doc.cage_pose,
+    )
 
     click(qtbot, button(app.window.pose_tab, "Reset pose"))
     doc.set_setting("method", "lbs")
@@ -373,15 +408,21 @@ def test_exports_from_the_panel(app, qtbot, tmp_path, monkeypatch):
 
     doc.set_pose(Pose().set("bone0", rotation=axis_angle_matrix([0, 1, 0], 20)), "Pose")
     export_tab = app.window.export_tab
-    for text, name in (("Weights (NPY / CSV / DMAT)…", "w.csv"), ("glTF with skin…", "finger.glb"),
-                       ("Posed mesh (OBJ / PLY)…", "posed.obj"), ("Screenshot (PNG)…", "shot.png")):
+    for text, name in (
+        ("Weights (NPY / CSV / DMAT)…", "w.csv"),
+        ("glTF with skin…", "finger.glb"),
+        ("Posed mesh (OBJ / PLY)…", "posed.obj"),
+        ("Screenshot (PNG)…", "shot.png"),
+    ):
         monkeypatch.setattr(app.window, "ask_save", lambda title, filters, name=name: str(tmp_path / name))
         click(qtbot, button(export_tab, text))
         wait_idle(qtbot, app)
     assert app.window.errors == []
     np.testing.assert_allclose(load_weights(tmp_path / "w.csv"), doc.weights, atol=1e-12)
     posed = load_mesh(tmp_path / "posed.obj")
-    np.testing.assert_allclose(posed.V, linear_blend_skinning(doc.mesh.V, doc.weights, pose_transforms(doc.rig, doc.pose)), atol=1e-9)
+    np.testing.assert_allclose(
+        posed.V, linear_blend_skinning(doc.mesh.V, doc.weights, pose_transforms(doc.rig, doc.pose)), atol=1e-9
+    )
     assert (tmp_path / "shot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the glTF comes back as mesh + skeleton + skin weights
     W_before, names = doc.weights, doc.rig.handle_names
@@ -389,7 +430,7 @@ def test_exports_from_the_panel(app, qtbot, tmp_path, monkeypatch):
     wait_idle(qtbot, app)
     assert app.window.errors == []
     assert len(doc.mesh.V) == 1202 and doc.rig.handle_names == names
-    np.testing.assert_allclose(doc.weights, W_before, atol=1e-6)        # 3 handles: nothing pruned, float32
+    np.testing.assert_allclose(doc.weights, W_before, atol=1e-6)  # 3 handles: nothing pruned, float32
 
 
 def test_point_cloud_handles_and_unweighted_vertices_stand_out(app, qtbot, tmp_path):
@@ -408,14 +449,14 @@ def test_point_cloud_handles_and_unweighted_vertices_stand_out(app, qtbot, tmp_p
     rig_tab.placement.setCurrentIndex(rig_tab.placement.findData("volume"))
     for x in (0.3, 2.5):
         app.viewer.picked.emit(ray_pick(x))
-    np.testing.assert_allclose(doc.rig.joints, [[0.3, 0, 0], [2.5, 0, 0]], atol=0.08)   # inside, on the axis
+    np.testing.assert_allclose(doc.rig.joints, [[0.3, 0, 0], [2.5, 0, 0]], atol=0.08)  # inside, on the axis
     W = np.zeros((len(V), 2))
     W[V[:, 0] < 1.4, 0] = 1.0
-    W[V[:, 0] > 1.6, 1] = 1.0                         # a band of vertices with no weight at all
+    W[V[:, 0] > 1.6, 1] = 1.0  # a band of vertices with no weight at all
     doc.set_weights(W, None, "Import weights")
     select_tab(app, "Weights")
-    app.window.weights_tab.tree.select(1)                           # a handle picked in the list...
-    assert doc.settings["colouring"] == "weight"                    # ...shows its weight field
+    app.window.weights_tab.tree.select(1)  # a handle picked in the list...
+    assert doc.settings["colouring"] == "weight"  # ...shows its weight field
     app.tick()
     assert ps.has_point_cloud("unweighted vertices")
     assert ps.get_point_cloud("unweighted vertices").n_points() == int(((V[:, 0] >= 1.4) & (V[:, 0] <= 1.6)).sum())
@@ -429,16 +470,16 @@ def test_closing_with_unsaved_edits_offers_to_save(app, qtbot, tmp_path, monkeyp
 
     app.controller.open_mesh(FINGER)
     wait_idle(qtbot, app)
-    assert app.window.maybe_save()                                   # nothing edited: nothing to ask
+    assert app.window.maybe_save()  # nothing edited: nothing to ask
     app.tools.place_point_handle([0.0, 0.0, 0.0])
     assert app.window.windowTitle().endswith("*")
     answers = iter([QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save])
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: next(answers))
     monkeypatch.setattr(app.window, "ask_save", lambda title, filters: str(tmp_path / "keep.fieldrig"))
-    assert not app.window.maybe_save()                               # Cancel: stay open
-    assert app.window.maybe_save()                                   # Save: written, then close
+    assert not app.window.maybe_save()  # Cancel: stay open
+    assert app.window.maybe_save()  # Save: written, then close
     assert (tmp_path / "keep.fieldrig").is_file() and app.document.undo_stack.isClean()
-    app.viewer.shortcut.emit("undo")                                 # Ctrl+Z in the 3D view
+    app.viewer.shortcut.emit("undo")  # Ctrl+Z in the 3D view
     assert app.document.rig is None
 
 
@@ -497,11 +538,13 @@ def test_cage_mode_train_then_drag_a_cage_vertex(app, qtbot, tmp_path, monkeypat
     # coordinates from the closed form (mean value coordinates; the box is convex)
     Phi = mean_value_coordinates(Cage.from_arrays(doc.cage_state.vertices, doc.cage_state.faces), doc.mesh.V)
     doc.set_coordinates(Phi, None, "Mean value coordinates")
-    app.viewer.picked.emit(Pick(CAGE_VERTICES, "vertex", 7, np.array([3.6, 0.6, 0.6]), None, np.zeros(3), np.array([0, 0, -1.0])))
+    app.viewer.picked.emit(
+        Pick(CAGE_VERTICES, "vertex", 7, np.array([3.6, 0.6, 0.6]), None, np.zeros(3), np.array([0, 0, -1.0]))
+    )
     assert doc.selected_cage_vertex == 7
     app.tick()
     G = app.viewer.gizmo.get_transform().copy()
-    G[:3, 3] += [0.8, 0.5, 0.0]                                  # drag the corner out
+    G[:3, 3] += [0.8, 0.5, 0.0]  # drag the corner out
     app.viewer.gizmo.set_transform(G)
     app.tick()
     app.tick()

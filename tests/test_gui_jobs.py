@@ -1,4 +1,5 @@
 """The compute process the app's jobs run in: results, errors, cancel, crashes, restarts."""
+
 import os
 import sys
 import threading
@@ -8,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
+from fieldrig.core.progress import Cancelled, ProgressEvent
 from fieldrig.gui import jobs
 from fieldrig.gui.jobs import ComputeProcess
 from fieldrig.gui.work import RemoteError
-from fieldrig.neural.progress import Cancelled, ProgressEvent
 
 
 # jobs, run in the child (it imports this module by name: see the fixture)
@@ -78,7 +79,7 @@ def test_results_errors_cancel_and_crashes(compute):
     deadline = time.time() + 60
     while compute.poll_cuda() is None and time.time() < deadline:
         time.sleep(0.1)
-    assert compute.poll_cuda() is not None                               # the child looked for a GPU
+    assert compute.poll_cuda() is not None  # the child looked for a GPU
     assert events and events[0].stage == "doubling"
     with pytest.raises(InputError, match="thing.obj: line 3 is not a vertex"):
         compute.run(bad_file, events.append)
@@ -94,8 +95,8 @@ def test_results_errors_cancel_and_crashes(compute):
         compute.cancel()
         thread.join(30)
         assert isinstance(outcome[0], Cancelled)
-        assert time.perf_counter() - start < 10                          # not the 60 s the job wanted
+        assert time.perf_counter() - start < 10  # not the 60 s the job wanted
 
     with pytest.raises(RuntimeError, match=r"stopped unexpectedly \(exit code 3\)"):
         compute.run(crash, events.append)
-    assert compute.run(partial(double, 4), events.append) == 8          # a fresh process took over
+    assert compute.run(partial(double, 4), events.append) == 8  # a fresh process took over

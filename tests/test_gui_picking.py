@@ -1,9 +1,10 @@
 """Placing joints inside the volume: the middle of the first inside stretch of the camera ray."""
+
 import numpy as np
 import pytest
 import trimesh
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.gui.picking import VolumePicker
 
 

@@ -1,4 +1,5 @@
 """The pose preview's skinning agrees with the reference deformers, in both layouts."""
+
 import numpy as np
 import pytest
 
@@ -14,7 +15,7 @@ def test_preview_matches_lbs_and_dqs(zero_fraction, dense):
     V = rng.normal(size=(400, 3))
     W = rng.random((400, H))
     W[W < zero_fraction] = 0.0
-    W[np.arange(400), rng.integers(0, H, 400)] += 0.1      # every vertex has some weight
+    W[np.arange(400), rng.integers(0, H, 400)] += 0.1  # every vertex has some weight
     W /= W.sum(axis=1, keepdims=True)
     T = np.tile(np.eye(4), (H, 1, 1))
     for h in range(H):
@@ -24,6 +25,6 @@ def test_preview_matches_lbs_and_dqs(zero_fraction, dense):
     assert preview.dense == dense
     np.testing.assert_allclose(preview.lbs(T), linear_blend_skinning(V, W, T), atol=2e-5)
     np.testing.assert_allclose(preview.dqs(T), dual_quaternion_skinning(V, W, T), atol=2e-5)
-    np.testing.assert_allclose(preview.lbs(np.tile(np.eye(4), (H, 1, 1))), V, atol=1e-5)   # rest pose: identity
+    np.testing.assert_allclose(preview.lbs(np.tile(np.eye(4), (H, 1, 1))), V, atol=1e-5)  # rest pose: identity
     with pytest.raises(ValueError, match="expected 30 transforms"):
         preview.lbs(T[:3])

@@ -1,11 +1,19 @@
 """Rig editing functions (pure, no Qt): each returns a new valid rig and never changes its input."""
+
 import numpy as np
 import pytest
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.rig import PaintedRegion, Rig
-from fieldrig.gui.rig_edit import (add_bone, add_point_handle, delete_handle, joint_of_handle, move_joint,
-                                   rename_handle, set_bone_parent)
+from fieldrig.gui.rig_edit import (
+    add_bone,
+    add_point_handle,
+    delete_handle,
+    joint_of_handle,
+    move_joint,
+    rename_handle,
+    set_bone_parent,
+)
 
 
 @pytest.fixture
@@ -18,7 +26,7 @@ def chain() -> Rig:
 
 def test_building_from_nothing_gives_libigl_column_order(chain):
     assert chain.handle_names == ["tip", "bone0", "bone1"]
-    assert chain.bone_parents.tolist() == [-1, 0]          # connectivity: bone1 starts where bone0 ends
+    assert chain.bone_parents.tolist() == [-1, 0]  # connectivity: bone1 starts where bone0 ends
     assert chain.handle_parents().tolist() == [-1, -1, 1]
     np.testing.assert_allclose(chain.handle_segments()[2], [[1, 0, 0], [2, 0, 0]])
 
@@ -33,27 +41,34 @@ def test_edits_do_not_modify_their_input(chain):
 
 
 def test_bone_from_a_point_handle_joint_replaces_the_point_handle(chain):
-    rig = add_bone(chain, 3, [0, 2, 0])       # joint 3 is the point handle "tip"
+    rig = add_bone(chain, 3, [0, 2, 0])  # joint 3 is the point handle "tip"
     assert len(rig.point_handles) == 0
     assert rig.n_handles == 3
     assert rig.bone_parents.tolist() == [-1, 0, -1]
 
 
 def test_delete_bone_reparents_children_and_drops_orphan_joints(chain):
-    rig = add_bone(chain, 2, [3, 0, 0])       # bone2: child of bone1
-    rig = delete_handle(rig, 2)               # delete bone1 (column 2)
+    rig = add_bone(chain, 2, [3, 0, 0])  # bone2: child of bone1
+    rig = delete_handle(rig, 2)  # delete bone1 (column 2)
     assert rig.bone_names == ["bone0", "bone2"]
-    assert rig.bone_parents.tolist() == [-1, 0]        # bone2 now hangs from bone0
-    assert len(rig.joints) == 5                        # joints 1 and 2 are still used
-    leaf = delete_handle(chain, 2)                     # deleting the leaf bone removes its end joint
+    assert rig.bone_parents.tolist() == [-1, 0]  # bone2 now hangs from bone0
+    assert len(rig.joints) == 5  # joints 1 and 2 are still used
+    leaf = delete_handle(chain, 2)  # deleting the leaf bone removes its end joint
     assert len(leaf.joints) == len(chain.joints) - 1
     assert delete_handle(add_point_handle(None, [0, 0, 0]), 0) is None
 
 
 def test_painted_regions_follow_their_handle(chain):
-    rig = Rig.from_arrays(chain.joints, chain.bones, chain.point_handles, chain.bone_parents, chain.joint_names,
-                          chain.bone_names, [PaintedRegion(2, np.array([4, 5]))])
-    rig = add_point_handle(rig, [5, 5, 5])    # a new point handle shifts bone columns by one
+    rig = Rig.from_arrays(
+        chain.joints,
+        chain.bones,
+        chain.point_handles,
+        chain.bone_parents,
+        chain.joint_names,
+        chain.bone_names,
+        [PaintedRegion(2, np.array([4, 5]))],
+    )
+    rig = add_point_handle(rig, [5, 5, 5])  # a new point handle shifts bone columns by one
     assert rig.painted[0].handle == 3 and rig.handle_names[3] == "bone1"
     rig = delete_handle(rig, 3)
     assert rig.painted == []

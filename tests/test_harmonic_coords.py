@@ -1,11 +1,11 @@
 """FEM harmonic coordinates: exact cases (square = bilinear, simplex = barycentric), identities."""
+
 import numpy as np
 import pytest
+from test_cage import L_SHAPE, extruded_l
 
 from fieldrig.geometry.cage import Cage
 from fieldrig.geometry.harmonic_coords import harmonic_coordinates, harmonic_solution
-
-from test_cage import L_SHAPE, extruded_l
 
 
 def test_square_gives_bilinear_coordinates():
@@ -24,8 +24,9 @@ def test_tetrahedron_gives_barycentrics():
     np.testing.assert_allclose(harmonic_coordinates(tet, P, elements=5_000), expected, atol=1e-9)
 
 
-@pytest.mark.parametrize("make, elements", [(lambda: Cage.from_arrays(L_SHAPE), 10_000),
-                                            (lambda: Cage.from_arrays(*extruded_l()), 10_000)])
+@pytest.mark.parametrize(
+    "make, elements", [(lambda: Cage.from_arrays(L_SHAPE), 10_000), (lambda: Cage.from_arrays(*extruded_l()), 10_000)]
+)
 def test_valid_coordinates_with_boundary_values(make, elements):
     cage = make()
     rng = np.random.default_rng(2)

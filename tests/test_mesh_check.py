@@ -1,9 +1,10 @@
 """check_mesh: counts on tiny meshes with known defects; handles_outside."""
+
 import numpy as np
 import pytest
 import trimesh
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.mesh_check import check_mesh, handles_outside
 from fieldrig.geometry.rig import Rig
 
@@ -19,8 +20,15 @@ def test_closed_box_is_clean_and_bbw_feasible(box):
     r = check_mesh(V, F)
     assert (r.n_vertices, r.n_faces, r.components) == (8, 12, 1)
     assert r.closed and r.bbw_feasible and r.bbw_reason == ""
-    assert (r.boundary_loops, r.non_manifold_edges, r.non_manifold_vertices, r.self_intersections,
-            r.degenerate_faces, r.duplicate_vertices, r.inconsistent_edges) == (0, 0, 0, 0, 0, 0, 0)
+    assert (
+        r.boundary_loops,
+        r.non_manifold_edges,
+        r.non_manifold_vertices,
+        r.self_intersections,
+        r.degenerate_faces,
+        r.duplicate_vertices,
+        r.inconsistent_edges,
+    ) == (0, 0, 0, 0, 0, 0, 0)
     assert r.bbox_diagonal == pytest.approx(np.sqrt(3))
     assert any("closed" in s for s in r.summary())
 
@@ -90,8 +98,11 @@ def test_point_cloud_and_bad_arrays(box):
 def test_handles_outside():
     sphere = trimesh.creation.icosphere(subdivisions=3)
     V, F = np.asarray(sphere.vertices), np.asarray(sphere.faces)
-    rig = Rig.from_arrays(np.array([[0, 0, 0], [0.5, 0, 0], [2.0, 0, 0], [0, 0.2, 0], [0, 3.0, 0]]),
-                          bones=[[0, 1], [1, 2]], point_handles=[3, 4])
+    rig = Rig.from_arrays(
+        np.array([[0, 0, 0], [0.5, 0, 0], [2.0, 0, 0], [0, 0.2, 0], [0, 3.0, 0]]),
+        bones=[[0, 1], [1, 2]],
+        point_handles=[3, 4],
+    )
     names = rig.handle_names
     for F_ in (F, None):
         msgs = handles_outside(V, F_, rig)

@@ -1,9 +1,10 @@
 """load_mesh / validate_mesh: format round trips keep vertex order; bad input → InputError."""
+
 import numpy as np
 import pytest
 import trimesh
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.mesh_io import load_mesh, validate_mesh
 
 
@@ -108,9 +109,14 @@ def test_point_clouds(tmp_path):
 
     colours = load_mesh(_write(tmp_path, "colours.xyz", "0 0 0 255 0 0\n1 0 0 0 255 0\n0 1 0 0 0 255\n0 0 1 9 9 9\n"))
     assert any("not unit normals" in w for w in colours.warnings)
-    header = "ply\nformat ascii 1.0\nelement vertex 4\n" + "".join(f"property float {c}\n" for c in "x y z nx ny nz".split())
-    ply = load_mesh(_write(tmp_path, "normals.ply", header + "end_header\n" + "".join(
-        f"{p[0]} {p[1]} {p[2]} 0 0 2\n" for p in P[:4])))
+    header = "ply\nformat ascii 1.0\nelement vertex 4\n" + "".join(
+        f"property float {c}\n" for c in "x y z nx ny nz".split()
+    )
+    ply = load_mesh(
+        _write(
+            tmp_path, "normals.ply", header + "end_header\n" + "".join(f"{p[0]} {p[1]} {p[2]} 0 0 2\n" for p in P[:4])
+        )
+    )
     np.testing.assert_allclose(ply.N, [[0, 0, 1.0]] * 4)  # read from the file and normalised
 
     for name in ("plain.xyz", "cloud.ply"):
@@ -138,23 +144,26 @@ def _write(tmp_path, name, content):
     return path
 
 
-@pytest.mark.parametrize("name, content, problem", [
-    ("empty.obj", "", "empty"),
-    ("binary.obj", b"\x00\x01\x02garbage", "not a text"),
-    ("novertex.obj", "# nothing here\n", "no vertices"),
-    ("nan.obj", "v nan 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 inf\nf 1 2 3\n", "2 of 4 vertices have NaN"),
-    ("range.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n", "outside 0..2"),
-    ("repeat.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 1 2\n", "repeat a vertex"),
-    ("flat.obj", "v 0 0 0\nv 1 0 0\nv 2 0 0\nf 1 2 3\n", "all 1 faces have zero area"),
-    ("text.obj", "v 0 zero 0\n", "line 1"),
-    ("short.obj", "v 0 0 0\nv 1 0 0\nf 1 2\n", "at least 3 corners"),
-    ("garbage.ply", "this is not a ply file\n", "cannot read PLY"),
-    ("garbage.stl", b"\x00" * 10, "cannot read STL"),
-    ("bad.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n", "announces"),
-    ("bad.xyz", "0 0 0\n1 2\n", "line 2"),
-    ("bad.glb", b"glTF-not-really", "GLB"),
-    ("mesh.abc", "v 0 0 0\n", "unknown mesh format"),
-])
+@pytest.mark.parametrize(
+    "name, content, problem",
+    [
+        ("empty.obj", "", "empty"),
+        ("binary.obj", b"\x00\x01\x02garbage", "not a text"),
+        ("novertex.obj", "# nothing here\n", "no vertices"),
+        ("nan.obj", "v nan 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 inf\nf 1 2 3\n", "2 of 4 vertices have NaN"),
+        ("range.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n", "outside 0..2"),
+        ("repeat.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 1 2\n", "repeat a vertex"),
+        ("flat.obj", "v 0 0 0\nv 1 0 0\nv 2 0 0\nf 1 2 3\n", "all 1 faces have zero area"),
+        ("text.obj", "v 0 zero 0\n", "line 1"),
+        ("short.obj", "v 0 0 0\nv 1 0 0\nf 1 2\n", "at least 3 corners"),
+        ("garbage.ply", "this is not a ply file\n", "cannot read PLY"),
+        ("garbage.stl", b"\x00" * 10, "cannot read STL"),
+        ("bad.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n", "announces"),
+        ("bad.xyz", "0 0 0\n1 2\n", "line 2"),
+        ("bad.glb", b"glTF-not-really", "GLB"),
+        ("mesh.abc", "v 0 0 0\n", "unknown mesh format"),
+    ],
+)
 def test_bad_files_raise_input_error_naming_the_file(tmp_path, name, content, problem):
     path = _write(tmp_path, name, content)
     with pytest.raises(InputError) as info:

@@ -1,10 +1,11 @@
 """Pose / pose_transforms: forward kinematics, JSON format, errors."""
+
 import json
 
 import numpy as np
 import pytest
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.pose import Pose, axis_angle_matrix, pose_transforms
 from fieldrig.geometry.rig import Rig
 from fieldrig.geometry.rotations import matrix_to_quaternion
@@ -14,8 +15,13 @@ from fieldrig.geometry.rotations import matrix_to_quaternion
 def chain():
     """An arm along x: upper (0→1), fore (1→2), hand (2→3), and a point handle at 'tip'."""
     joints = np.array([[0.0, 0, 0], [1, 0, 0], [2, 0, 0], [2.5, 0, 0], [0, 1, 0]])
-    return Rig.from_arrays(joints, bones=[[0, 1], [1, 2], [2, 3]], point_handles=[4],
-                           bone_names=["upper", "fore", "hand"], joint_names=["s", "e", "w", "f", "tip"])
+    return Rig.from_arrays(
+        joints,
+        bones=[[0, 1], [1, 2], [2, 3]],
+        point_handles=[4],
+        bone_names=["upper", "fore", "hand"],
+        joint_names=["s", "e", "w", "f", "tip"],
+    )
 
 
 def _apply(T, p):
@@ -40,7 +46,11 @@ def test_rotating_a_parent_moves_the_child_pivot(chain):
 
 
 def test_child_rotation_composes_with_parent(chain):
-    pose = Pose().set("upper", rotation=axis_angle_matrix([0, 0, 1], 90)).set("fore", rotation=axis_angle_matrix([0, 0, 1], 90))
+    pose = (
+        Pose()
+        .set("upper", rotation=axis_angle_matrix([0, 0, 1], 90))
+        .set("fore", rotation=axis_angle_matrix([0, 0, 1], 90))
+    )
     T = pose_transforms(chain, pose)
     fore = chain.handle_names.index("fore")
     np.testing.assert_allclose(_apply(T[fore], chain.joints[1]), [0, 1, 0], atol=1e-12)  # elbow
@@ -48,7 +58,11 @@ def test_child_rotation_composes_with_parent(chain):
 
 
 def test_translations_of_roots_and_point_handles(chain):
-    pose = Pose().set("upper", translation=[0, 0, 2]).set("tip", rotation=axis_angle_matrix([1, 0, 0], 45), translation=[1, 0, 0])
+    pose = (
+        Pose()
+        .set("upper", translation=[0, 0, 2])
+        .set("tip", rotation=axis_angle_matrix([1, 0, 0], 45), translation=[1, 0, 0])
+    )
     T = pose_transforms(chain, pose)
     for h in (1, 2, 3):  # every bone follows the root translation
         np.testing.assert_allclose(T[h][:3, 3], [0, 0, 2])
@@ -83,16 +97,22 @@ def test_arrays_round_trip(chain):
     np.testing.assert_allclose(t2, t)
 
 
-@pytest.mark.parametrize("content, problem", [
-    ("{not json", "invalid JSON"),
-    ('{"joints": []}', "'handles' object"),
-    ('{"handles": {"fore": {"rotation": [[2, 0, 0], [0, 1, 0], [0, 0, 1]]}}}', "not a rotation matrix"),
-    ('{"handles": {"fore": {"rotation": [[1, 0], [0, 1]]}}}', "rotation must be 3×3"),
-    ('{"handles": {"fore": {"axis_angle_deg": [0, 0, 0, 30]}}}', "zero axis"),
-    ('{"handles": {"fore": {"quaternion": [1, 0, 0, 0], "rotation": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}}}', "give one of"),
-    ('{"handles": {"fore": {"translation": ["a", 0, 0]}}}', "translation must be 3"),
-    ('{"handles": {"fore": {"twist": 3}}}', "unknown key"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("{not json", "invalid JSON"),
+        ('{"joints": []}', "'handles' object"),
+        ('{"handles": {"fore": {"rotation": [[2, 0, 0], [0, 1, 0], [0, 0, 1]]}}}', "not a rotation matrix"),
+        ('{"handles": {"fore": {"rotation": [[1, 0], [0, 1]]}}}', "rotation must be 3×3"),
+        ('{"handles": {"fore": {"axis_angle_deg": [0, 0, 0, 30]}}}', "zero axis"),
+        (
+            '{"handles": {"fore": {"quaternion": [1, 0, 0, 0], "rotation": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}}}',
+            "give one of",
+        ),
+        ('{"handles": {"fore": {"translation": ["a", 0, 0]}}}', "translation must be 3"),
+        ('{"handles": {"fore": {"twist": 3}}}', "unknown key"),
+    ],
+)
 def test_bad_pose_files(tmp_path, content, problem):
     path = tmp_path / "bad.json"
     path.write_text(content)

@@ -1,4 +1,5 @@
 """Project files: round trip, atomic writes, missing and changed referenced files."""
+
 import json
 import shutil
 import zipfile
@@ -7,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.mesh_io import load_mesh
 from fieldrig.geometry.pose import Pose, axis_angle_matrix
 from fieldrig.geometry.rig import load_rig
@@ -31,9 +32,21 @@ def project(tmp_path) -> Project:
     cage_V = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1.0]])
     cage_F = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
     pose = Pose().set("bone1", rotation=axis_angle_matrix([0, 0, 1], 30)).set("bone0", translation=[0, 0.1, 0])
-    return Project(mesh=mesh, rig=rig, rig_source=str(data / "finger.tgf"), weights=W, weights_stale=True, pose=pose,
-                   cage_vertices=cage_V, cage_faces=cage_F, cage_pose=cage_V + 0.1, coordinates=rng.random((len(mesh.V), 4)),
-                   skinning_field=b"\x00field bytes\xff", settings={"preset": "fast", "method": "dqs"}, camera='{"fov": 45}')
+    return Project(
+        mesh=mesh,
+        rig=rig,
+        rig_source=str(data / "finger.tgf"),
+        weights=W,
+        weights_stale=True,
+        pose=pose,
+        cage_vertices=cage_V,
+        cage_faces=cage_F,
+        cage_pose=cage_V + 0.1,
+        coordinates=rng.random((len(mesh.V), 4)),
+        skinning_field=b"\x00field bytes\xff",
+        settings={"preset": "fast", "method": "dqs"},
+        camera='{"fov": 45}',
+    )
 
 
 def test_round_trip_restores_everything(project, tmp_path):
@@ -82,7 +95,7 @@ def test_changed_mesh_warns_and_drops_arrays_that_no_longer_fit(project, tmp_pat
     save_project(project, path)
     mesh_file = tmp_path / "data" / "finger.obj"
     lines = mesh_file.read_text().splitlines()
-    mesh_file.write_text("\n".join(lines + ["v 9 9 9"]) + "\n")   # one vertex more
+    mesh_file.write_text("\n".join(lines + ["v 9 9 9"]) + "\n")  # one vertex more
     loaded = load_project(path)
     assert any("changed since the project was saved" in w for w in loaded.warnings)
     assert any("weights and coordinates were dropped" in w for w in loaded.warnings)
@@ -110,10 +123,13 @@ def test_failed_save_leaves_the_old_file(project, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "scene.fieldrig"]
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"not a zip", "not a fieldrig project or damaged"),
-    (None, "not a fieldrig project"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"not a zip", "not a fieldrig project or damaged"),
+        (None, "not a fieldrig project"),
+    ],
+)
 def test_bad_project_files(tmp_path, content, message):
     path = tmp_path / "bad.fieldrig"
     if content is None:

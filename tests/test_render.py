@@ -1,5 +1,6 @@
 """``fieldrig render``: headless images through polyscope's EGL backend (run in a child
 process: polyscope picks its backend once per process, and the GUI tests use the mock)."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,7 @@ def foreground(path: Path) -> np.ndarray:
     assert not image.isNull(), f"{path} is not an image"
     h, w = image.height(), image.width()
     pixels = np.frombuffer(image.constBits().asstring(image.sizeInBytes()), np.uint8).reshape(h, image.bytesPerLine())
-    rgb = pixels[:, :3 * w].reshape(h, w, 3).astype(int)
+    rgb = pixels[:, : 3 * w].reshape(h, w, 3).astype(int)
     return np.abs(rgb - 255).sum(axis=2) > 30
 
 
@@ -44,7 +45,7 @@ def finger_files(tmp_path_factory):
     ab = seg[:, 1] - seg[:, 0]
     t = np.clip(np.einsum("hnk,hk->nh", mesh.V[None] - seg[:, None, 0], ab) / (ab * ab).sum(1), 0, 1)
     d = np.linalg.norm(mesh.V[:, None] - (seg[None, :, 0] + t[..., None] * ab[None]), axis=2)
-    W = np.exp(-(d / 0.3) ** 2) + 1e-9
+    W = np.exp(-((d / 0.3) ** 2)) + 1e-9
     save_weights(folder / "w.npy", W / W.sum(axis=1, keepdims=True))
     Pose().set("bone1", rotation=axis_angle_matrix([0, 0, 1], 80)).save(folder / "bend.json")
     return folder
@@ -52,13 +53,25 @@ def finger_files(tmp_path_factory):
 
 def test_render_rest_and_posed(finger_files):
     rest, bent = finger_files / "rest.png", finger_files / "bent.png"
-    common = ["render", FINGER, "--rig", FINGER_RIG, "--weights", finger_files / "w.npy", "--view", "front",
-              "--size", 320, 240, "-q"]
+    common = [
+        "render",
+        FINGER,
+        "--rig",
+        FINGER_RIG,
+        "--weights",
+        finger_files / "w.npy",
+        "--view",
+        "front",
+        "--size",
+        320,
+        240,
+        "-q",
+    ]
     result = fieldrig_runs([*common, "-o", rest], [*common, "--pose", finger_files / "bend.json", "-o", bent])
     assert result.returncode == 0 and result.stdout.strip().endswith("[0, 0]"), result.stderr
     a, b = foreground(rest), foreground(bent)
     assert a.shape == (240, 320)
-    assert a.mean() > 0.05                      # the finger is there...
+    assert a.mean() > 0.05  # the finger is there...
     rows_a, rows_b = np.flatnonzero(a.any(axis=1)), np.flatnonzero(b.any(axis=1))
     # ...lying along x at rest; bent 80° at the middle joint, its tip rises well above
     assert rows_b[0] < rows_a[0] - 20
@@ -69,15 +82,56 @@ def test_render_errors_are_one_line(finger_files, tmp_path, capsys):
     from fieldrig.cli import main
 
     # every check happens before polyscope starts, so this runs in-process
-    assert main(["render", str(FINGER), "--rig", str(FINGER_RIG), "--weights", str(finger_files / "w.npy"),
-                 "-o", str(tmp_path / "x.gif")]) == 1
+    assert (
+        main(
+            [
+                "render",
+                str(FINGER),
+                "--rig",
+                str(FINGER_RIG),
+                "--weights",
+                str(finger_files / "w.npy"),
+                "-o",
+                str(tmp_path / "x.gif"),
+            ]
+        )
+        == 1
+    )
     assert "x.gif: expected a .png" in capsys.readouterr().err
     np.save(tmp_path / "short.npy", np.ones((10, 3)) / 3)
-    assert main(["render", str(FINGER), "--rig", str(FINGER_RIG), "--weights", str(tmp_path / "short.npy"),
-                 "-o", str(tmp_path / "x.png")]) == 1
+    assert (
+        main(
+            [
+                "render",
+                str(FINGER),
+                "--rig",
+                str(FINGER_RIG),
+                "--weights",
+                str(tmp_path / "short.npy"),
+                "-o",
+                str(tmp_path / "x.png"),
+            ]
+        )
+        == 1
+    )
     assert "weights have shape (10, 3); the mesh has 1202 vertices" in capsys.readouterr().err
-    assert main(["render", str(FINGER), "--rig", str(FINGER_RIG), "--weights", str(finger_files / "w.npy"),
-                 "--color", "nope", "-o", str(tmp_path / "x.png")]) == 1
+    assert (
+        main(
+            [
+                "render",
+                str(FINGER),
+                "--rig",
+                str(FINGER_RIG),
+                "--weights",
+                str(finger_files / "w.npy"),
+                "--color",
+                "nope",
+                "-o",
+                str(tmp_path / "x.png"),
+            ]
+        )
+        == 1
+    )
     assert "--color: expected dominant, none or a handle name" in capsys.readouterr().err
     assert main(["render", str(FINGER), "--pose", str(finger_files / "bend.json"), "-o", str(tmp_path / "x.png")]) == 1
     assert "--rig: a pose needs the rig it was made for" in capsys.readouterr().err

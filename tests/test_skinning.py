@@ -1,4 +1,5 @@
 """Mesh-free biharmonic skinning: constraints by construction, invariances, reference agreement, errors."""
+
 import numpy as np
 import pytest
 import trimesh
@@ -94,9 +95,10 @@ def test_one_handle_gives_all_ones():
 
 def test_mirror_symmetric_shape_and_handles_give_mirrored_weights():
     V, F = capsule()
-    V = V[:, [2, 1, 0]]                      # capsule along x, symmetric under x -> -x
-    rig = Rig.from_arrays(np.array([[-0.9, 0, 0], [-0.1, 0, 0], [0.1, 0, 0], [0.9, 0, 0]]),
-                          bones=[[0, 1], [3, 2]])   # mirrored bones
+    V = V[:, [2, 1, 0]]  # capsule along x, symmetric under x -> -x
+    rig = Rig.from_arrays(
+        np.array([[-0.9, 0, 0], [-0.1, 0, 0], [0.1, 0, 0], [0.9, 0, 0]]), bones=[[0, 1], [3, 2]]
+    )  # mirrored bones
     field = fieldrig.fit_skinning_field(V, F, rig, preset=FAST, seed=3)
     W = field.evaluate(V)
     W_mirror = field.evaluate(V * np.array([-1.0, 1.0, 1.0]))
@@ -124,17 +126,18 @@ def test_visibility_stops_bleeding_between_parallel_capsules():
     VB, FB = capsule(radius=0.3, count=(16, 16), center=(0.33, 0, 0))
     V = np.vstack([VA, VB])
     F = np.vstack([FA, FB + len(VA)])
-    rig = Rig.from_arrays(np.array([[-0.33, 0, -0.9], [-0.33, 0, 0.9], [0.33, 0, 0.9], [0.33, 0, -0.9]]),
-                          bones=[[0, 1], [2, 3]])
+    rig = Rig.from_arrays(
+        np.array([[-0.33, 0, -0.9], [-0.33, 0, 0.9], [0.33, 0, 0.9], [0.33, 0, -0.9]]), bones=[[0, 1], [2, 3]]
+    )
     field = fieldrig.fit_skinning_field(V, F, rig, preset=FAST)
     assert field.sigma > 0.06
     W = field.evaluate(V)
     assert_valid(W, len(V), 2)
-    assert W[: len(VA), 1].max() < 0.02 and W[len(VA):, 0].max() < 0.02
+    assert W[: len(VA), 1].max() < 0.02 and W[len(VA) :, 0].max() < 0.02
     # the same fit without visibility bleeds across the gap: the test can fail
     blind = fieldrig.fit_skinning_field(V, F, rig, preset=_preset(visibility=False))
     Wb = blind.evaluate(V)
-    assert max(Wb[: len(VA), 1].max(), Wb[len(VA):, 0].max()) > 0.1
+    assert max(Wb[: len(VA), 1].max(), Wb[len(VA) :, 0].max()) > 0.1
 
 
 def _preset(**changes):
@@ -181,8 +184,7 @@ def _grid_faces(nx, ny):
 def test_point_handles_and_painted_regions():
     V, F = capsule(count=(16, 16))
     top = np.flatnonzero(V[:, 2] > 0.9)
-    rig = Rig.from_arrays(np.array([[0, 0, -0.7], [0, 0, 0.0]]), bones=None,
-                          painted=[PaintedRegion(1, top)])
+    rig = Rig.from_arrays(np.array([[0, 0, -0.7], [0, 0, 0.0]]), bones=None, painted=[PaintedRegion(1, top)])
     field = fieldrig.fit_skinning_field(V, F, rig, preset=FAST)
     W = field.evaluate(V)
     assert_valid(W, len(V), 2)
@@ -237,7 +239,8 @@ def test_bad_inputs_give_clear_errors(tmp_path):
     empty = tmp_path / "empty.tgf"
     empty.write_text("")
     assert "empty" in _error(lambda: fieldrig.skinning_weights(V, F, empty)) and "empty.tgf" in _error(
-        lambda: fieldrig.skinning_weights(V, F, empty))
+        lambda: fieldrig.skinning_weights(V, F, empty)
+    )
     (tmp_path / "nohandles.json").write_text('{"joints": [], "bones": []}')
     assert "no handles" in _error(lambda: fieldrig.skinning_weights(V, F, tmp_path / "nohandles.json"))
     assert "preset" in _error(lambda: fieldrig.skinning_weights(V, F, rig, preset="turbo"))

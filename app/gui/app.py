@@ -9,6 +9,7 @@ train.
     fieldrig view arm.obj --rig arm.tgf
     python -m fieldrig.gui.app arm.obj --rig arm.tgf
 """
+
 from __future__ import annotations
 
 import sys
@@ -116,12 +117,20 @@ class FieldrigApp:
             self.window.close()
             self.qt.quit()
 
-    def open_files(self, mesh: Optional[str] = None, rig: Optional[str] = None, cage: Optional[str] = None,
-                   project: Optional[str] = None) -> None:
+    def open_files(
+        self,
+        mesh: Optional[str] = None,
+        rig: Optional[str] = None,
+        cage: Optional[str] = None,
+        project: Optional[str] = None,
+    ) -> None:
         """Open the files given on the command line, one after the other."""
         c = self.controller
-        actions = [partial(action, path) for path, action in
-                   ((project, c.open_project), (mesh, c.open_mesh), (rig, c.open_rig), (cage, c.open_cage)) if path]
+        actions = [
+            partial(action, path)
+            for path, action in ((project, c.open_project), (mesh, c.open_mesh), (rig, c.open_rig), (cage, c.open_cage))
+            if path
+        ]
         self.window.queue_actions(actions)
 
     def shutdown(self) -> None:
@@ -134,8 +143,13 @@ class FieldrigApp:
         self.viewer.close()
 
 
-def run_app(mesh: Optional[str] = None, rig: Optional[str] = None, cage: Optional[str] = None,
-            project: Optional[str] = None, backend: Optional[str] = None) -> int:
+def run_app(
+    mesh: Optional[str] = None,
+    rig: Optional[str] = None,
+    cage: Optional[str] = None,
+    project: Optional[str] = None,
+    backend: Optional[str] = None,
+) -> int:
     """Open the app (blocking until it is closed) and return the exit code."""
     app = FieldrigApp(backend)
     app.window.show()

@@ -3,10 +3,13 @@
 Registered by :mod:`fieldrig.cli` through ``register(subparsers)``. Nothing heavy is
 imported here: Qt, polyscope and torch load when a command runs.
 """
+
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from fieldrig.core.vocabulary import IMAGE_SUFFIXES, SKINNING_METHODS, SKINNING_PRESET_NAMES
 
 _RENDER_EPILOG = """\
 examples:
@@ -33,30 +36,56 @@ either window.
 def register(subparsers) -> None:
     """Add ``view`` and ``render`` to the ``fieldrig`` command's subparsers."""
     formatter = argparse.RawDescriptionHelpFormatter
-    view = subparsers.add_parser("view", help="open the rigging app (3D view + panel)", formatter_class=formatter,
-                                 description="Open the desktop rigging app.", epilog=_VIEW_EPILOG)
+    view = subparsers.add_parser(
+        "view",
+        help="open the rigging app (3D view + panel)",
+        formatter_class=formatter,
+        description="Open the desktop rigging app.",
+        epilog=_VIEW_EPILOG,
+    )
     add_view_arguments(view)
     view.set_defaults(func=cmd_view)
 
-    render = subparsers.add_parser("render", help="draw a mesh, its weights and a pose to an image, headless",
-                                   formatter_class=formatter, epilog=_RENDER_EPILOG,
-                                   description="Render MESH (posed, coloured by its weights, with its skeleton) to a PNG "
-                                               "without a window.")
-    render.add_argument("mesh", metavar="MESH", help="mesh or point cloud (a rigged GLB/GLTF brings its rig and weights)")
+    render = subparsers.add_parser(
+        "render",
+        help="draw a mesh, its weights and a pose to an image, headless",
+        formatter_class=formatter,
+        epilog=_RENDER_EPILOG,
+        description="Render MESH (posed, coloured by its weights, with its skeleton) to a PNG without a window.",
+    )
+    render.add_argument(
+        "mesh", metavar="MESH", help="mesh or point cloud (a rigged GLB/GLTF brings its rig and weights)"
+    )
     render.add_argument("--rig", metavar="RIG", help="skeleton: TGF, JSON or a rigged GLB/GLTF")
-    render.add_argument("--weights", metavar="W", help="weights (NPY, CSV, DMAT); computed when a pose needs them and none are given")
+    render.add_argument(
+        "--weights", metavar="W", help="weights (NPY, CSV, DMAT); computed when a pose needs them and none are given"
+    )
     render.add_argument("--pose", metavar="POSE", help="pose JSON (fieldrig pose format)")
     render.add_argument("-o", "--output", required=True, metavar="OUT", help="image to write (.png, .jpg)")
-    render.add_argument("--method", choices=("lbs", "dqs"), default="lbs", help="skinning method for --pose")
-    render.add_argument("--color", default="dominant", metavar="HOW",
-                        help="'dominant' (each vertex in its main handle's colour), 'none', or a handle name "
-                             "(that handle's weight, viridis)")
+    render.add_argument("--method", choices=SKINNING_METHODS, default="lbs", help="skinning method for --pose")
+    render.add_argument(
+        "--color",
+        default="dominant",
+        metavar="HOW",
+        help="'dominant' (each vertex in its main handle's colour), 'none', or a handle name "
+        "(that handle's weight, viridis)",
+    )
     render.add_argument("--no-skeleton", action="store_true", help="do not draw bones and joints")
-    render.add_argument("--view", choices=("three-quarter", "front", "side", "top"), default="three-quarter",
-                        help="camera direction (y up)")
-    render.add_argument("--size", nargs=2, type=int, default=(1024, 768), metavar=("W", "H"), help="image size in pixels")
-    render.add_argument("--preset", choices=("fast", "balanced", "high"), default="fast",
-                        help="preset used when the weights have to be computed")
+    render.add_argument(
+        "--view",
+        choices=("three-quarter", "front", "side", "top"),
+        default="three-quarter",
+        help="camera direction (y up)",
+    )
+    render.add_argument(
+        "--size", nargs=2, type=int, default=(1024, 768), metavar=("W", "H"), help="image size in pixels"
+    )
+    render.add_argument(
+        "--preset",
+        choices=SKINNING_PRESET_NAMES,
+        default="fast",
+        help="preset used when the weights have to be computed",
+    )
     render.add_argument("--device", default="auto", help="torch device when the weights have to be computed")
     render.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     render.set_defaults(func=cmd_render)
@@ -76,10 +105,13 @@ def cmd_view(args) -> int:
     import sys
 
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        from fieldrig.geometry.errors import InputError
+        from fieldrig.core.errors import InputError
 
-        raise InputError("view", "no display to open windows on (run it in a desktop session or under xvfb-run; "
-                                 "'fieldrig render' draws images without one)")
+        raise InputError(
+            "view",
+            "no display to open windows on (run it in a desktop session or under xvfb-run; "
+            "'fieldrig render' draws images without one)",
+        )
     from fieldrig.gui.app import run_app
 
     return run_app(args.mesh, args.rig, args.cage, args.project)
@@ -91,13 +123,13 @@ def cmd_render(args) -> int:
 
     import fieldrig
     from fieldrig.cli import ProgressBar
-    from fieldrig.geometry.errors import InputError
+    from fieldrig.core.errors import InputError
     from fieldrig.geometry.export import load_weights
     from fieldrig.geometry.pose import Pose
     from fieldrig.geometry.rig import load_rig
     from fieldrig.render import render_image, write_image
 
-    if Path(args.output).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+    if Path(args.output).suffix.lower() not in IMAGE_SUFFIXES:
         raise InputError(args.output, "expected a .png, .jpg or .jpeg output")
     mesh = fieldrig.load_mesh(args.mesh)
     skin = None
@@ -120,14 +152,18 @@ def cmd_render(args) -> int:
     elif rig is not None and (pose is not None or args.color != "none"):
         bar = ProgressBar(f"weights {Path(args.mesh).name}", not args.quiet)
         try:
-            W = fieldrig.skinning_weights(mesh.V, mesh.F, rig, N=mesh.N, preset=args.preset, device=args.device, progress=bar)
+            W = fieldrig.skinning_weights(
+                mesh.V, mesh.F, rig, N=mesh.N, preset=args.preset, device=args.device, progress=bar
+            )
         finally:
             bar.close()
     if W is not None and rig is None:
         raise InputError("--rig", "weights need the rig they were computed for")
     if W is not None and W.shape != (len(mesh.V), rig.n_handles):
-        raise InputError(args.weights or args.mesh, f"weights have shape {W.shape}; the mesh has {len(mesh.V)} vertices"
-                                                    f" and the rig {rig.n_handles} handles")
+        raise InputError(
+            args.weights or args.mesh,
+            f"weights have shape {W.shape}; the mesh has {len(mesh.V)} vertices and the rig {rig.n_handles} handles",
+        )
     if pose is not None:
         pose.local_arrays(rig)  # an unknown handle name fails here, with its name
     colouring, handle = args.color, 0
@@ -136,8 +172,20 @@ def cmd_render(args) -> int:
             raise InputError("--color", f"expected dominant, none or a handle name, got {colouring!r}")
         colouring, handle = "weight", rig.handle_names.index(args.color)
     width, height = args.size
-    image = render_image(mesh.V, mesh.F, rig, W, pose, method=args.method, colouring=colouring, handle=handle,
-                         skeleton=not args.no_skeleton, width=width, height=height, view=args.view)
+    image = render_image(
+        mesh.V,
+        mesh.F,
+        rig,
+        W,
+        pose,
+        method=args.method,
+        colouring=colouring,
+        handle=handle,
+        skeleton=not args.no_skeleton,
+        width=width,
+        height=height,
+        view=args.view,
+    )
     write_image(args.output, image)
     if not args.quiet:
         print(f"{Path(args.mesh).name}: {width}×{height} image → {args.output}", file=sys.stderr)

@@ -7,6 +7,7 @@ hands the slow part — a function of :mod:`fieldrig.gui.work` — to the :class
 reach the panel through :attr:`Controller.error` as (title, message, details) and become
 dialogs; the document is untouched by a failed or cancelled job, so nothing is lost.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -17,7 +18,8 @@ from typing import Callable, Optional
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
+from fieldrig.core.vocabulary import WEIGHT_TABLE_SUFFIXES
 from fieldrig.gui import work
 from fieldrig.gui.document import Document
 from fieldrig.gui.jobs import JobFailure, JobRunner
@@ -26,7 +28,6 @@ from fieldrig.gui.state import CageState, RigState, copy_pose, mesh_problems
 MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf", ".xyz")
 RIG_SUFFIXES = (".tgf", ".json", ".glb", ".gltf")
 CAGE_SUFFIXES = (".obj", ".off", ".ply", ".json")
-WEIGHT_SUFFIXES = (".npy", ".csv", ".dmat")
 POSED_MESH_SUFFIXES = (".obj", ".ply")
 PROJECT_SUFFIX = ".fieldrig"
 
@@ -58,8 +59,9 @@ class Controller(QObject):
     project_path_changed = pyqtSignal(str)
     device_used = pyqtSignal(str)
 
-    def __init__(self, document: Document, jobs: JobRunner, camera: Optional[Callable] = None,
-                 parent: Optional[QObject] = None):
+    def __init__(
+        self, document: Document, jobs: JobRunner, camera: Optional[Callable] = None, parent: Optional[QObject] = None
+    ):
         super().__init__(parent)
         self.doc, self.jobs, self.camera = document, jobs, camera
         self.project_path: Optional[str] = None
@@ -116,7 +118,9 @@ class Controller(QObject):
                 self.doc.set_rig_state(rig_state, "Load rig")
                 self.doc.undo_stack.clear()
             problems = len(mesh_problems(mesh, report))
-            self.info.emit(f"Loaded {Path(path).name}: {len(mesh.V):,} vertices" + (f", {problems} warning(s)" if problems else ""))
+            self.info.emit(
+                f"Loaded {Path(path).name}: {len(mesh.V):,} vertices" + (f", {problems} warning(s)" if problems else "")
+            )
 
         return self._start(f"Opening {Path(path).name}", partial(work.open_mesh, str(path)), done)
 
@@ -128,7 +132,9 @@ class Controller(QObject):
         def done(rig):
             self.doc.set_rig_state(RigState(rig, str(path)), f"Load rig {Path(path).name}")
             self.doc.select_handle(None)
-            self.info.emit(f"Loaded rig {Path(path).name}: {len(rig.bones)} bones, {len(rig.point_handles)} point handles")
+            self.info.emit(
+                f"Loaded rig {Path(path).name}: {len(rig.bones)} bones, {len(rig.point_handles)} point handles"
+            )
 
         return self._start(f"Opening {Path(path).name}", partial(work.open_rig, str(path)), done)
 
@@ -157,13 +163,16 @@ class Controller(QObject):
 
     def load_weights(self, path: str) -> bool:
         """Import weights from NPY / CSV / DMAT (undoable)."""
-        if not self._check_suffix("Import weights", path, WEIGHT_SUFFIXES):
+        if not self._check_suffix("Import weights", path, WEIGHT_TABLE_SUFFIXES):
             return False
         if self.doc.mesh is None or self.doc.rig is None:
             return self._refuse("Import weights", "Open a mesh and a rig first.")
         shape = (len(self.doc.mesh.V), self.doc.rig.n_handles)
-        return self._start(f"Importing {Path(path).name}", partial(work.import_weights, str(path), shape, self.doc.mesh.V),
-                           lambda result: self.doc.set_weights(result[0], None, "Import weights", result[1]))
+        return self._start(
+            f"Importing {Path(path).name}",
+            partial(work.import_weights, str(path), shape, self.doc.mesh.V),
+            lambda result: self.doc.set_weights(result[0], None, "Import weights", result[1]),
+        )
 
     # -------------------------------------------------------------- training
     def compute_weights(self, seed: int = 0) -> bool:
@@ -180,7 +189,10 @@ class Controller(QObject):
             field, W, preview, device = result
             self.device_used.emit(device)
             if self.doc.rig is not rig or self.doc.mesh is not mesh:
-                self._refuse("Compute weights", "The mesh or rig changed while the weights were computed; they were discarded. Compute again.")
+                self._refuse(
+                    "Compute weights",
+                    "The mesh or rig changed while the weights were computed; they were discarded. Compute again.",
+                )
                 return
             self.doc.set_weights(W, field, f"Compute weights ({preset})", preview)
             self.info.emit(f"Weights computed: {W.shape[0]:,} vertices × {W.shape[1]} handles")
@@ -196,14 +208,25 @@ class Controller(QObject):
         if cage.vertices is None:
             return self._refuse("Compute coordinates", "Load or build a cage first.")
         mesh, objective = doc.mesh, doc.settings["objective"]
-        job = partial(work.compute_coordinates, cage.vertices, cage.faces, mesh.V[:, :cage.vertices.shape[1]], objective,
-                      doc.settings["preset"], doc.settings["device"], seed)
+        job = partial(
+            work.compute_coordinates,
+            cage.vertices,
+            cage.faces,
+            mesh.V[:, : cage.vertices.shape[1]],
+            objective,
+            doc.settings["preset"],
+            doc.settings["device"],
+            seed,
+        )
 
         def done(result):
             field, Phi, device = result
             self.device_used.emit(device)
             if self.doc.cage_state.vertices is not cage.vertices or self.doc.mesh is not mesh:
-                self._refuse("Compute coordinates", "The mesh or cage changed while the coordinates were computed; they were discarded.")
+                self._refuse(
+                    "Compute coordinates",
+                    "The mesh or cage changed while the coordinates were computed; they were discarded.",
+                )
                 return
             self.doc.set_coordinates(Phi, field, f"Compute coordinates ({objective})")
             self.info.emit(f"Coordinates computed: {Phi.shape[0]:,} points × {Phi.shape[1]} cage vertices")
@@ -217,13 +240,15 @@ class Controller(QObject):
             return self._refuse("Save rig", "There is no rig to save.")
         if not self._check_suffix("Save rig", path, (".json", ".tgf")):
             return False
-        return self._start("Saving rig", partial(work.save_rig, self.doc.rig, str(path)), self._said(f"Rig saved to {path}"))
+        return self._start(
+            "Saving rig", partial(work.save_rig, self.doc.rig, str(path)), self._said(f"Rig saved to {path}")
+        )
 
     def export_weights(self, path: str) -> bool:
         """Write the weights as NPY / CSV / DMAT."""
         if not self.doc.weights_usable():
             return self._refuse("Export weights", "There are no weights for this mesh and rig; compute them first.")
-        if not self._check_suffix("Export weights", path, WEIGHT_SUFFIXES):
+        if not self._check_suffix("Export weights", path, WEIGHT_TABLE_SUFFIXES):
             return False
         job = partial(work.export_weights, str(path), self.doc.weights, self.doc.rig.handle_names)
         return self._start("Exporting weights", job, self._said(f"Weights written to {path}"))
@@ -244,8 +269,17 @@ class Controller(QObject):
             return self._refuse("Export posed mesh", "Open a mesh first.")
         if not self._check_suffix("Export posed mesh", path, POSED_MESH_SUFFIXES):
             return False
-        job = partial(work.export_posed_mesh, str(path), doc.mesh.V, doc.mesh.F, replace(doc.rig_state, preview=None),
-                      doc.cage_state, doc.cage_pose, doc.settings["method"], "cage" if doc.mode == "cage" else "pose")
+        job = partial(
+            work.export_posed_mesh,
+            str(path),
+            doc.mesh.V,
+            doc.mesh.F,
+            replace(doc.rig_state, preview=None),
+            doc.cage_state,
+            doc.cage_pose,
+            doc.settings["method"],
+            "cage" if doc.mode == "cage" else "pose",
+        )
         return self._start("Exporting posed mesh", job, self._said(f"Posed mesh written to {path}"))
 
     def save_screenshot(self, path: str, image: np.ndarray) -> bool:
@@ -263,15 +297,21 @@ class Controller(QObject):
 
     def save_pose(self, path: str) -> bool:
         """Write the current pose as JSON."""
-        return self._start("Saving pose", partial(work.save_pose, copy_pose(self.doc.pose), str(path)),
-                           self._said(f"Pose saved to {path}"))
+        return self._start(
+            "Saving pose",
+            partial(work.save_pose, copy_pose(self.doc.pose), str(path)),
+            self._said(f"Pose saved to {path}"),
+        )
 
     def load_pose(self, path: str) -> bool:
         """Read a pose JSON (undoable); it must name handles of the current rig."""
         if self.doc.rig is None:
             return self._refuse("Load pose", "Load or build a rig first.")
-        return self._start(f"Loading {Path(path).name}", partial(work.load_pose, str(path), self.doc.rig),
-                           lambda pose: self.doc.set_pose(pose, "Load pose"))
+        return self._start(
+            f"Loading {Path(path).name}",
+            partial(work.load_pose, str(path), self.doc.rig),
+            lambda pose: self.doc.set_pose(pose, "Load pose"),
+        )
 
     # ------------------------------------------------------------ projects
     def to_project(self):
@@ -281,11 +321,21 @@ class Controller(QObject):
         doc = self.doc
         rs, cs = doc.rig_state, doc.cage_state
         return Project(
-            mesh=doc.mesh, rig=rs.rig, rig_source=rs.rig_source, weights=rs.weights, weights_stale=rs.weights_stale,
+            mesh=doc.mesh,
+            rig=rs.rig,
+            rig_source=rs.rig_source,
+            weights=rs.weights,
+            weights_stale=rs.weights_stale,
             pose=copy_pose(rs.pose) if rs.rig is not None else None,
-            cage_vertices=cs.vertices, cage_faces=cs.faces, cage_source=cs.source, cage_pose=doc.cage_pose,
-            coordinates=cs.coordinates, skinning_field=rs.skinning_field, barycentric_field=cs.barycentric_field,
-            settings=dict(doc.settings, mode=doc.mode), camera=self.camera() if self.camera else None,
+            cage_vertices=cs.vertices,
+            cage_faces=cs.faces,
+            cage_source=cs.source,
+            cage_pose=doc.cage_pose,
+            coordinates=cs.coordinates,
+            skinning_field=rs.skinning_field,
+            barycentric_field=cs.barycentric_field,
+            settings=dict(doc.settings, mode=doc.mode),
+            camera=self.camera() if self.camera else None,
         )
 
     def save_project(self, path: str) -> bool:
@@ -308,17 +358,31 @@ class Controller(QObject):
             project, report, preview = result
             from fieldrig.geometry.pose import Pose
 
-            rig_state = RigState(project.rig, project.rig_source, project.weights, project.weights_stale,
-                                 project.skinning_field, project.pose or Pose(), preview)
-            cage_state = CageState(project.cage_vertices, project.cage_faces, project.cage_source,
-                                   project.coordinates, project.barycentric_field)
+            rig_state = RigState(
+                project.rig,
+                project.rig_source,
+                project.weights,
+                project.weights_stale,
+                project.skinning_field,
+                project.pose or Pose(),
+                preview,
+            )
+            cage_state = CageState(
+                project.cage_vertices,
+                project.cage_faces,
+                project.cage_source,
+                project.coordinates,
+                project.barycentric_field,
+            )
             self.doc.restore(project.mesh, report, rig_state, cage_state, project.cage_pose, project.settings)
             if self.camera and project.camera:
                 self.camera(project.camera)
             self.project_path = str(path)
             self.project_path_changed.emit(self.project_path)
             if project.warnings:
-                self.error.emit("Open project", "The project was opened, with warnings:\n\n• " + "\n• ".join(project.warnings), "")
+                self.error.emit(
+                    "Open project", "The project was opened, with warnings:\n\n• " + "\n• ".join(project.warnings), ""
+                )
             else:
                 self.info.emit(f"Opened project {Path(path).name}")
 

@@ -11,6 +11,7 @@ Observers (the panel, the viewer bridge) connect to :attr:`Document.changed`, wh
 the set of topics that changed: ``"mesh"``, ``"rig"``, ``"weights"``, ``"pose"``,
 ``"cage"``, ``"coords"``, ``"cage_pose"``, ``"selection"``, ``"mode"``, ``"settings"``.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -155,8 +156,9 @@ class Document(QObject):
         """Replace the rig state as one undo step."""
         self._push("rig_state", state, text)
 
-    def edit_rig(self, new_rig: Optional[Rig], text: str, renamed: Optional[Dict[str, str]] = None,
-                 merge_token=None) -> None:
+    def edit_rig(
+        self, new_rig: Optional[Rig], text: str, renamed: Optional[Dict[str, str]] = None, merge_token=None
+    ) -> None:
         """Replace the rig with an edited version; weights and pose follow as they can.
 
         Weights are kept when the handles are the same (same count; flagged stale when
@@ -174,18 +176,28 @@ class Document(QObject):
         pose = Pose()
         if new_rig is not None:
             names = set(new_rig.handle_names)
-            for table_in, table_out in ((old.pose.rotations, pose.rotations), (old.pose.translations, pose.translations)):
+            for table_in, table_out in (
+                (old.pose.rotations, pose.rotations),
+                (old.pose.translations, pose.translations),
+            ):
                 for name, value in table_in.items():
                     name = renamed.get(name, name)
                     if name in names:
                         table_out[name] = value
         self._push("rig_state", replace(state, pose=pose), text, merge_token)
 
-    def set_weights(self, weights: np.ndarray, skinning_field=None, text: str = "Compute weights", preview=None) -> None:
+    def set_weights(
+        self, weights: np.ndarray, skinning_field=None, text: str = "Compute weights", preview=None
+    ) -> None:
         """Install computed or imported weights (undoable); ``preview`` is their skinning
         operator when it was built away from the UI (the compute process)."""
-        self._push("rig_state", replace(self.rig_state, weights=weights, skinning_field=skinning_field,
-                                        weights_stale=False, preview=preview), text)
+        self._push(
+            "rig_state",
+            replace(
+                self.rig_state, weights=weights, skinning_field=skinning_field, weights_stale=False, preview=preview
+            ),
+            text,
+        )
 
     def set_pose(self, pose: Pose, text: str, merge_token=None) -> None:
         """Replace the pose (undoable; edits with the same ``merge_token`` merge)."""
@@ -198,9 +210,13 @@ class Document(QObject):
         self._push("cage_pose", None if state.vertices is None else state.vertices.copy(), text)
         self.undo_stack.endMacro()
 
-    def set_coordinates(self, coordinates: np.ndarray, barycentric_field=None, text: str = "Compute coordinates") -> None:
+    def set_coordinates(
+        self, coordinates: np.ndarray, barycentric_field=None, text: str = "Compute coordinates"
+    ) -> None:
         """Install computed coordinates of the mesh in the current cage (undoable)."""
-        self._push("cage_state", replace(self.cage_state, coordinates=coordinates, barycentric_field=barycentric_field), text)
+        self._push(
+            "cage_state", replace(self.cage_state, coordinates=coordinates, barycentric_field=barycentric_field), text
+        )
 
     def set_cage_pose(self, cage_pose: np.ndarray, text: str, merge_token=None) -> None:
         """Move cage vertices (undoable; edits with the same ``merge_token`` merge)."""
@@ -216,8 +232,15 @@ class Document(QObject):
         self.cage_state = replace(self.cage_state, coordinates=None, barycentric_field=None)
         self.emit({"mesh", "weights", "coords"})
 
-    def restore(self, mesh: Optional[MeshData], report: Optional[MeshReport], rig_state: RigState,
-                cage_state: CageState, cage_pose: Optional[np.ndarray], settings: Dict[str, Any]) -> None:
+    def restore(
+        self,
+        mesh: Optional[MeshData],
+        report: Optional[MeshReport],
+        rig_state: RigState,
+        cage_state: CageState,
+        cage_pose: Optional[np.ndarray],
+        settings: Dict[str, Any],
+    ) -> None:
         """Replace the whole state (loading a project); clears the undo history."""
         self.undo_stack.clear()
         self.mesh, self.mesh_report = mesh, report
@@ -308,8 +331,12 @@ class Document(QObject):
         if self.mesh is None:
             return None
         deformation = deformation or ("cage" if self.mode == "cage" else "pose")
-        return deform_mesh(self.mesh.V, self.rig_state, self.cage_state, self.cage_pose, self.settings["method"], deformation)
+        return deform_mesh(
+            self.mesh.V, self.rig_state, self.cage_state, self.cage_pose, self.settings["method"], deformation
+        )
 
     def topics_all(self) -> FrozenSet[str]:
         """Every topic (for a full refresh)."""
-        return frozenset({"mesh", "rig", "weights", "pose", "cage", "coords", "cage_pose", "selection", "mode", "settings"})
+        return frozenset(
+            {"mesh", "rig", "weights", "pose", "cage", "coords", "cage_pose", "selection", "mode", "settings"}
+        )

@@ -3,9 +3,9 @@
 Everything that can take more than a few tens of milliseconds (reading files, checking a
 mesh, training fields, writing exports and projects) runs through :class:`JobRunner`. A job
 is a function ``work(progress) -> result``; ``progress`` is a
-:mod:`fieldrig.neural.progress` callback, so the training APIs take it directly and a
+:mod:`fieldrig.core.progress` callback, so the training APIs take it directly and a
 cancel request reaches them as a ``False`` return, which they turn into
-:class:`~fieldrig.neural.progress.Cancelled`.
+:class:`~fieldrig.core.progress.Cancelled`.
 
 Jobs run in the :class:`ComputeProcess`, one long-lived child process, not in a thread of
 the app: library calls that hold Python's GIL for seconds (winding numbers, mesh checks)
@@ -17,6 +17,7 @@ arguments); work that needs the UI process (writing a QImage) runs in the waitin
 Cancel asks the job to stop at its next progress report and ends the child if it has not
 stopped within :data:`CANCEL_GRACE_S`; the next job starts a fresh one.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,14 +28,14 @@ import sys
 import threading
 import time
 import traceback
-from multiprocessing.connection import Listener
 from dataclasses import dataclass
+from multiprocessing.connection import Listener
 from typing import Any, Callable, Optional
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
+from fieldrig.core.progress import Cancelled, ProgressEvent, Throttle
 from fieldrig.gui.work import rebuilt_error
-from fieldrig.neural.progress import Cancelled, ProgressEvent
 
 Work = Callable[[Callable[[ProgressEvent], Optional[bool]]], Any]
 
@@ -80,8 +81,12 @@ class ComputeProcess:
         if self.cuda_name is not None:  # a restart: the GPU question is answered already
             command.append("--no-probe")
         self._process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
-        threading.Thread(target=self._read, args=(listener, self._process, self._messages), daemon=True,
-                         name="fieldrig-compute-reader").start()
+        threading.Thread(
+            target=self._read,
+            args=(listener, self._process, self._messages),
+            daemon=True,
+            name="fieldrig-compute-reader",
+        ).start()
 
     def _read(self, listener, process, messages) -> None:
         """Reader thread: accept the child's connection, then route its messages."""
@@ -130,8 +135,10 @@ class ComputeProcess:
         while not self._connected.wait(0.2):
             if process.poll() is not None:
                 self._process = None
-                raise RuntimeError(f"the compute process could not start (exit code {process.returncode}; "
-                                   "its error is in the terminal)")
+                raise RuntimeError(
+                    f"the compute process could not start (exit code {process.returncode}; "
+                    "its error is in the terminal)"
+                )
             if time.perf_counter() > deadline:
                 raise RuntimeError(f"the compute process did not start within {STARTUP_TIMEOUT_S:.0f} s")
         messages = self._messages
@@ -235,13 +242,10 @@ class _JobThread(QThread):
         self.title = title
         self._work = work
         self.cancel_requested = threading.Event()
-        self._last_emit = 0.0
-        self._last_stage = None
+        self._throttle = Throttle(PROGRESS_INTERVAL_S)
 
     def _progress(self, event: ProgressEvent) -> bool:
-        now = time.perf_counter()
-        if event.stage != self._last_stage or event.fraction >= 1.0 or now - self._last_emit >= PROGRESS_INTERVAL_S:
-            self._last_emit, self._last_stage = now, event.stage
+        if self._throttle.passes(event.fraction, event.stage):
             self.progressed.emit(event)
         return not self.cancel_requested.is_set()
 
@@ -252,7 +256,9 @@ class _JobThread(QThread):
             self.was_cancelled.emit()
             return
         except BaseException as exc:  # reported to the user, never swallowed
-            self.failed.emit(JobFailure(self.title, exc, getattr(exc, "remote_traceback", None) or traceback.format_exc()))
+            self.failed.emit(
+                JobFailure(self.title, exc, getattr(exc, "remote_traceback", None) or traceback.format_exc())
+            )
             return
         if self.cancel_requested.is_set():
             self.was_cancelled.emit()
@@ -298,8 +304,14 @@ class JobRunner(QObject):
         """Title of the running job, None when idle."""
         return None if self._thread is None else self._thread.title
 
-    def start(self, title: str, work: Work, on_success: Callable[[Any], None], cancellable: bool = False,
-              in_process: bool = True) -> bool:
+    def start(
+        self,
+        title: str,
+        work: Work,
+        on_success: Callable[[Any], None],
+        cancellable: bool = False,
+        in_process: bool = True,
+    ) -> bool:
         """Start ``work`` in a worker thread.
 
         Parameters

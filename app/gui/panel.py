@@ -1,4 +1,5 @@
 """The panel window: menus, the tabs, the progress strip, dialogs, drag and drop."""
+
 from __future__ import annotations
 
 from functools import partial
@@ -10,6 +11,7 @@ from PyQt6.QtCore import QEventLoop, Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
+from fieldrig.core import vocabulary as vocab
 from fieldrig.gui.controller import Controller
 from fieldrig.gui.document import Document
 from fieldrig.gui.jobs import JobRunner
@@ -37,8 +39,14 @@ class MainWindow(QMainWindow):
         Every (title, message) shown in an error dialog this session, oldest first.
     """
 
-    def __init__(self, document: Document, controller: Controller, tools: ClickTools, jobs: JobRunner,
-                 screenshot: Callable[[], np.ndarray]):
+    def __init__(
+        self,
+        document: Document,
+        controller: Controller,
+        tools: ClickTools,
+        jobs: JobRunner,
+        screenshot: Callable[[], np.ndarray],
+    ):
         super().__init__()
         self.doc, self.controller, self.tools, self.jobs = document, controller, tools, jobs
         self.errors: List[tuple] = []
@@ -58,8 +66,14 @@ class MainWindow(QMainWindow):
         self.pose_tab = PoseTab(document, controller, ask_open, ask_save)
         self.cage_tab = CageTab(document, controller, ask_open)
         self.export_tab = ExportTab(controller, ask_open, ask_save, screenshot)
-        for tab, name in ((self.mesh_tab, "Mesh"), (self.rig_tab, "Rig"), (self.weights_tab, "Weights"),
-                          (self.pose_tab, "Pose"), (self.cage_tab, "Cage"), (self.export_tab, "Export")):
+        for tab, name in (
+            (self.mesh_tab, "Mesh"),
+            (self.rig_tab, "Rig"),
+            (self.weights_tab, "Weights"),
+            (self.pose_tab, "Pose"),
+            (self.cage_tab, "Cage"),
+            (self.export_tab, "Export"),
+        ):
             self.tabs.addTab(tab, name)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.progress = ProgressStrip()
@@ -99,21 +113,38 @@ class MainWindow(QMainWindow):
         def ask(method, title, filters, action):
             return partial(ask_then, lambda t, f: getattr(self, method)(t, f), title, filters, action)
 
-        add(file_menu, "Open mesh…", ask("ask_open", "Open mesh", "Meshes (*.obj *.ply *.off *.stl *.glb *.gltf *.xyz)", c.open_mesh), QKeySequence.StandardKey.Open)
-        add(file_menu, "Open rig…", ask("ask_open", "Open rig", "Rigs (*.tgf *.json *.glb *.gltf)", c.open_rig))
-        add(file_menu, "Open cage…", ask("ask_open", "Open cage", "Cages (*.obj *.off *.ply *.json)", c.open_cage))
+        add(
+            file_menu,
+            "Open mesh…",
+            ask("ask_open", "Open mesh", vocab.MESH_OPEN_FILTER, c.open_mesh),
+            QKeySequence.StandardKey.Open,
+        )
+        add(file_menu, "Open rig…", ask("ask_open", "Open rig", vocab.RIG_OPEN_FILTER, c.open_rig))
+        add(file_menu, "Open cage…", ask("ask_open", "Open cage", vocab.CAGE_OPEN_FILTER, c.open_cage))
         file_menu.addSeparator()
-        add(file_menu, "Open project…", ask("ask_open", "Open project", "fieldrig projects (*.fieldrig)", c.open_project))
+        add(file_menu, "Open project…", ask("ask_open", "Open project", vocab.PROJECT_FILTER, c.open_project))
         add(file_menu, "Save project", self.save_project, QKeySequence.StandardKey.Save)
-        add(file_menu, "Save project as…", ask("ask_save", "Save project", "fieldrig projects (*.fieldrig)", c.save_project),
-            QKeySequence.StandardKey.SaveAs)
+        add(
+            file_menu,
+            "Save project as…",
+            ask("ask_save", "Save project", vocab.PROJECT_FILTER, c.save_project),
+            QKeySequence.StandardKey.SaveAs,
+        )
         file_menu.addSeparator()
         export = file_menu.addMenu("Export")
-        add(export, "Weights…", ask("ask_save", "Export weights", "Weights (*.npy *.csv *.dmat)", c.export_weights))
-        add(export, "glTF with skin…", ask("ask_save", "Export glTF", "glTF (*.glb *.gltf)", c.export_gltf))
-        add(export, "Posed mesh…", ask("ask_save", "Export posed mesh", "Meshes (*.obj *.ply)", c.export_posed_mesh))
-        add(export, "Screenshot…", ask("ask_save", "Save screenshot", "Images (*.png *.jpg)", lambda p: c.save_screenshot(p, screenshot())))
-        add(export, "Rig…", ask("ask_save", "Save rig", "Rigs (*.json *.tgf)", c.save_rig))
+        add(export, "Weights…", ask("ask_save", "Export weights", vocab.WEIGHTS_FILTER, c.export_weights))
+        add(export, "glTF with skin…", ask("ask_save", "Export glTF", vocab.GLTF_FILTER, c.export_gltf))
+        add(
+            export,
+            "Posed mesh…",
+            ask("ask_save", "Export posed mesh", vocab.POSED_MESH_SAVE_FILTER, c.export_posed_mesh),
+        )
+        add(
+            export,
+            "Screenshot…",
+            ask("ask_save", "Save screenshot", vocab.IMAGE_SAVE_FILTER, lambda p: c.save_screenshot(p, screenshot())),
+        )
+        add(export, "Rig…", ask("ask_save", "Save rig", vocab.RIG_SAVE_FILTER, c.save_rig))
         file_menu.addSeparator()
         add(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -146,7 +177,7 @@ class MainWindow(QMainWindow):
 
     def save_project(self) -> None:
         """Save to the current project file, or ask for one."""
-        path = self.controller.project_path or self.ask_save("Save project", "fieldrig projects (*.fieldrig)")
+        path = self.controller.project_path or self.ask_save("Save project", vocab.PROJECT_FILTER)
         if path:
             self.controller.save_project(path)
 
@@ -171,8 +202,11 @@ class MainWindow(QMainWindow):
 
     def _update_title(self, clean: Optional[bool] = None) -> None:
         clean = self.doc.undo_stack.isClean() if clean is None else clean
-        name = Path(self.controller.project_path).name if self.controller.project_path else (
-            Path(self.doc.mesh.path).name if self.doc.mesh is not None else "untitled")
+        name = (
+            Path(self.controller.project_path).name
+            if self.controller.project_path
+            else (Path(self.doc.mesh.path).name if self.doc.mesh is not None else "untitled")
+        )
         modified = "" if clean else " *"
         self.setWindowTitle(f"fieldrig — {name}{modified}")
 
@@ -224,8 +258,12 @@ class MainWindow(QMainWindow):
 
     def shortcut(self, name: str) -> None:
         """A key pressed in the 3D view, handled as the same key in the panel."""
-        actions = {"undo": self.doc.undo_stack.undo, "redo": self.doc.undo_stack.redo,
-                   "delete": self.rig_tab.delete_selected, "escape": self.tools.end_chain}
+        actions = {
+            "undo": self.doc.undo_stack.undo,
+            "redo": self.doc.undo_stack.redo,
+            "delete": self.rig_tab.delete_selected,
+            "escape": self.tools.end_chain,
+        }
         actions[name]()
 
     def maybe_save(self, can_cancel: bool = True) -> bool:
@@ -235,10 +273,11 @@ class MainWindow(QMainWindow):
         buttons = QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
         if can_cancel:
             buttons |= QMessageBox.StandardButton.Cancel
-        answer = QMessageBox.question(self, "Unsaved changes", "Save the project before closing?", buttons,
-                                      QMessageBox.StandardButton.Save)
+        answer = QMessageBox.question(
+            self, "Unsaved changes", "Save the project before closing?", buttons, QMessageBox.StandardButton.Save
+        )
         if answer == QMessageBox.StandardButton.Save:
-            path = self.controller.project_path or self.ask_save("Save project", "fieldrig projects (*.fieldrig)")
+            path = self.controller.project_path or self.ask_save("Save project", vocab.PROJECT_FILTER)
             if not path or not self.controller.save_project(path):
                 return False
             while self.jobs.busy:  # closing: wait for the save (its result arrives as events)

@@ -8,13 +8,14 @@ seen from any side. For triangle meshes the crossings come from libigl's
 acceleration structure to build, so nothing stalls the UI); for point clouds, from the
 points near the ray.
 """
+
 from __future__ import annotations
 
 from typing import Optional
 
 import numpy as np
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 
 
 class VolumePicker:

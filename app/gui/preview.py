@@ -23,6 +23,7 @@ DQS uses :class:`~fieldrig.geometry.deform.Skinner` (sparse) or
 can take longer than a frame, so the app builds it in the compute process, with the weights.
 ``bench/pose_preview.py`` times it inside the viewer.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

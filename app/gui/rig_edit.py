@@ -7,13 +7,14 @@ first handle to ``None`` creates a rig, deleting the last handle returns ``None`
 Handles are addressed by weight column (point handles first, then bones, as in
 :class:`~fieldrig.geometry.rig.Rig`).
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.rig import PaintedRegion, Rig
 
 
@@ -35,15 +36,22 @@ def _point3(position, what: str) -> np.ndarray:
 def _rebuild(rig: Rig, **changes) -> Rig:
     """A validated copy of ``rig`` with some of its arrays replaced."""
     fields = dict(
-        joints=rig.joints, bones=rig.bones, point_handles=rig.point_handles,
-        bone_parents=rig.bone_parents, joint_names=rig.joint_names,
-        bone_names=rig.bone_names, painted=rig.painted,
+        joints=rig.joints,
+        bones=rig.bones,
+        point_handles=rig.point_handles,
+        bone_parents=rig.bone_parents,
+        joint_names=rig.joint_names,
+        bone_names=rig.bone_names,
+        painted=rig.painted,
     )
     fields.update(changes)
     return Rig.from_arrays(
-        np.array(fields["joints"], dtype=np.float64), np.array(fields["bones"], dtype=np.int64).reshape(-1, 2),
-        np.array(fields["point_handles"], dtype=np.int64), np.array(fields["bone_parents"], dtype=np.int64),
-        list(fields["joint_names"]), list(fields["bone_names"]),
+        np.array(fields["joints"], dtype=np.float64),
+        np.array(fields["bones"], dtype=np.int64).reshape(-1, 2),
+        np.array(fields["point_handles"], dtype=np.int64),
+        np.array(fields["bone_parents"], dtype=np.int64),
+        list(fields["joint_names"]),
+        list(fields["bone_names"]),
         [PaintedRegion(p.handle, p.vertices.copy()) for p in fields["painted"]],
         source="rig edit",
     )
@@ -63,7 +71,9 @@ def _check_joint(rig: Optional[Rig], joint: int) -> None:
 
 def _remap_painted(rig: Rig, old_to_new: np.ndarray) -> List[PaintedRegion]:
     """Painted regions with handle columns renumbered; regions of removed handles dropped."""
-    return [PaintedRegion(int(old_to_new[p.handle]), p.vertices.copy()) for p in rig.painted if old_to_new[p.handle] >= 0]
+    return [
+        PaintedRegion(int(old_to_new[p.handle]), p.vertices.copy()) for p in rig.painted if old_to_new[p.handle] >= 0
+    ]
 
 
 # ----------------------------------------------------------------------- adding
@@ -97,7 +107,9 @@ def add_point_handle(rig: Optional[Rig], position, name: Optional[str] = None) -
     )
 
 
-def add_bone(rig: Optional[Rig], start: Union[int, Sequence[float], np.ndarray], end, name: Optional[str] = None) -> Rig:
+def add_bone(
+    rig: Optional[Rig], start: Union[int, Sequence[float], np.ndarray], end, name: Optional[str] = None
+) -> Rig:
     """Add a bone from ``start`` to a new joint at ``end``.
 
     Parameters
@@ -229,7 +241,7 @@ def delete_handle(rig: Rig, handle: int) -> Optional[Rig]:
     n_p = len(rig.point_handles)
     old_to_new = np.arange(rig.n_handles)
     old_to_new[handle] = -1
-    old_to_new[handle + 1:] -= 1
+    old_to_new[handle + 1 :] -= 1
     if handle < n_p:
         drop_joints = [int(rig.point_handles[handle])]
         point_handles = np.delete(rig.point_handles, handle)
@@ -241,7 +253,7 @@ def delete_handle(rig: Rig, handle: int) -> Optional[Rig]:
         parents = np.delete(parents, b)
         parents[parents > b] -= 1
         bones = np.delete(rig.bones, b, axis=0)
-        bnames = rig.bone_names[:b] + rig.bone_names[b + 1:]
+        bnames = rig.bone_names[:b] + rig.bone_names[b + 1 :]
         used = set(bones.ravel().tolist()) | set(rig.point_handles.tolist())
         drop_joints = [int(j) for j in rig.bones[b] if j not in used]
         point_handles = rig.point_handles

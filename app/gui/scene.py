@@ -6,6 +6,7 @@ segment per bone in the handle colours), ``joints`` (point cloud), ``selection``
 selected joint or bone, highlighted), ``unweighted vertices`` (magenta points where no
 handle has weight).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -14,7 +15,13 @@ import numpy as np
 import polyscope as ps
 
 from fieldrig.geometry.rig import Rig
-from fieldrig.gui.colors import SELECTION_COLOR, UNWEIGHTED_COLOR, dominant_handle_colors, handle_palette, unweighted_vertices
+from fieldrig.gui.colors import (
+    SELECTION_COLOR,
+    UNWEIGHTED_COLOR,
+    dominant_handle_colors,
+    handle_palette,
+    unweighted_vertices,
+)
 
 MESH, BONES, JOINTS, SELECTION, UNWEIGHTED = "mesh", "bones", "joints", "selection", "unweighted vertices"
 WEIGHT_QUANTITY, DOMINANT_QUANTITY = "handle weight", "dominant handle"
@@ -57,8 +64,9 @@ def read_positions(indices) -> np.ndarray:
     return np.array([buffer.get_value(int(i)).as_tuple() for i in indices], dtype=np.float64)
 
 
-def show_weights(W: Optional[np.ndarray], colouring: str = "dominant", handle: int = 0,
-                 positions: Optional[np.ndarray] = None) -> None:
+def show_weights(
+    W: Optional[np.ndarray], colouring: str = "dominant", handle: int = 0, positions: Optional[np.ndarray] = None
+) -> None:
     """Colour the mesh by its weights.
 
     Parameters
@@ -81,9 +89,17 @@ def show_weights(W: Optional[np.ndarray], colouring: str = "dominant", handle: i
     if W is None:
         return
     if colouring == "weight":
-        s.add_scalar_quantity(WEIGHT_QUANTITY, W[:, handle], enabled=True, cmap="viridis", vminmax=(0.0, 1.0),
-                              isolines_enabled=True, isoline_period=0.1, isoline_period_relative=False,
-                              isoline_darkness=0.8)
+        s.add_scalar_quantity(
+            WEIGHT_QUANTITY,
+            W[:, handle],
+            enabled=True,
+            cmap="viridis",
+            vminmax=(0.0, 1.0),
+            isolines_enabled=True,
+            isoline_period=0.1,
+            isoline_period_relative=False,
+            isoline_darkness=0.8,
+        )
     else:
         s.add_color_quantity(DOMINANT_QUANTITY, dominant_handle_colors(W, handle_palette(W.shape[1])), enabled=True)
     bad = unweighted_vertices(W)
@@ -120,8 +136,12 @@ def _parents_first(parents: np.ndarray) -> list:
     return order
 
 
-def show_skeleton(rig: Optional[Rig], X: Optional[np.ndarray] = None, selected_handle: Optional[int] = None,
-                  selected_joint: Optional[int] = None) -> None:
+def show_skeleton(
+    rig: Optional[Rig],
+    X: Optional[np.ndarray] = None,
+    selected_handle: Optional[int] = None,
+    selected_joint: Optional[int] = None,
+) -> None:
     """Draw bones and joints at positions ``X`` (J, 3) (rest joints when None), with the
     selected joint or handle highlighted; ``rig`` None removes them."""
     ps.remove_curve_network(BONES, error_if_absent=False)
@@ -144,14 +164,18 @@ def show_skeleton(rig: Optional[Rig], X: Optional[np.ndarray] = None, selected_h
     if selected_joint is not None:
         ps.register_point_cloud(SELECTION, X[selected_joint][None], radius=0.016, color=SELECTION_COLOR)
     elif selected_handle is not None and selected_handle < n_p:
-        ps.register_point_cloud(SELECTION, X[rig.point_handles[selected_handle]][None], radius=0.016, color=SELECTION_COLOR)
+        ps.register_point_cloud(
+            SELECTION, X[rig.point_handles[selected_handle]][None], radius=0.016, color=SELECTION_COLOR
+        )
     elif selected_handle is not None:
-        ps.register_curve_network(SELECTION, X[rig.bones[selected_handle - n_p]], np.array([[0, 1]]), radius=0.01,
-                                  color=SELECTION_COLOR)
+        ps.register_curve_network(
+            SELECTION, X[rig.bones[selected_handle - n_p]], np.array([[0, 1]]), radius=0.01, color=SELECTION_COLOR
+        )
 
 
-def move_skeleton(rig: Rig, X: np.ndarray, selected_handle: Optional[int] = None,
-                  selected_joint: Optional[int] = None) -> None:
+def move_skeleton(
+    rig: Rig, X: np.ndarray, selected_handle: Optional[int] = None, selected_joint: Optional[int] = None
+) -> None:
     """Move the drawn skeleton's joints to ``X`` (J, 3) in place (a pose change: cheap, no
     re-registration); falls back to :func:`show_skeleton` when what is drawn does not match."""
     n_bones = ps.get_curve_network(BONES).n_nodes() // 2 if ps.has_curve_network(BONES) else 0

@@ -4,6 +4,7 @@ the compute process sends back.
 :class:`RigState` and :class:`CageState` are immutable snapshots; :func:`deform_mesh`
 poses a mesh from them, :func:`mesh_problems` says what loading found.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -87,8 +88,14 @@ def mesh_problems(mesh: MeshData, report: Optional[MeshReport]) -> List[str]:
     return found
 
 
-def deform_mesh(V: np.ndarray, rig_state: RigState, cage_state: CageState, cage_pose: Optional[np.ndarray],
-                method: str = "lbs", deformation: str = "pose") -> np.ndarray:
+def deform_mesh(
+    V: np.ndarray,
+    rig_state: RigState,
+    cage_state: CageState,
+    cage_pose: Optional[np.ndarray],
+    method: str = "lbs",
+    deformation: str = "pose",
+) -> np.ndarray:
     """Rest positions deformed by a pose (skinning) or a moved cage, in float64.
 
     Parameters
@@ -114,7 +121,7 @@ def deform_mesh(V: np.ndarray, rig_state: RigState, cage_state: CageState, cage_
         if Phi is None or cage_pose is None or Phi.shape != (len(V), len(cage_pose)):
             return V
         X = Phi @ cage_pose
-        return X if X.shape[1] == 3 else np.hstack([X, V[:, X.shape[1]:]])
+        return X if X.shape[1] == 3 else np.hstack([X, V[:, X.shape[1] :]])
     rig, W = rig_state.rig, rig_state.weights
     if rig is None or W is None or W.shape != (len(V), rig.n_handles):
         return V

@@ -6,6 +6,7 @@ its ``changed`` signal, and sends edits to the document (rig edits, pose) or act
 call ``ask_open`` / ``ask_save`` (file dialogs) and then the same controller method a test
 or a script calls with a path.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,22 +14,38 @@ from typing import Callable, Optional
 
 import numpy as np
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                             QLineEdit, QListWidget, QListWidgetItem, QPushButton, QRadioButton, QSlider, QSpinBox,
-                             QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core import vocabulary as vocab
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.rotations import axis_angle_matrix
 from fieldrig.gui.controller import Controller
 from fieldrig.gui.document import Document
-from fieldrig.gui.state import copy_pose, mesh_problems
 from fieldrig.gui.rig_edit import delete_handle, joint_of_handle, move_joint, rename_handle, set_bone_parent
+from fieldrig.gui.state import copy_pose, mesh_problems
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.widgets import HandleTree, Vec3Edit
 
 AskPath = Callable[[str, str], Optional[str]]
 
-PRESETS = ("fast", "balanced", "high")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -99,8 +116,13 @@ class MeshTab(QWidget):
         super().__init__()
         self.doc = document
         layout = QVBoxLayout(self)
-        layout.addWidget(_button("Open mesh…", lambda: self._open(controller, ask_open),
-                                 "OBJ, PLY, OFF, STL, GLB/GLTF meshes and soups; PLY/XYZ point clouds"))
+        layout.addWidget(
+            _button(
+                "Open mesh…",
+                lambda: self._open(controller, ask_open),
+                "OBJ, PLY, OFF, STL, GLB/GLTF meshes and soups; PLY/XYZ point clouds",
+            )
+        )
         self.file = QLabel("No mesh")
         self.file.setWordWrap(True)
         layout.addWidget(self.file)
@@ -118,7 +140,7 @@ class MeshTab(QWidget):
         document.changed.connect(lambda topics: self.refresh() if "mesh" in topics else None)
 
     def _open(self, controller: Controller, ask_open: AskPath) -> None:
-        path = ask_open("Open mesh", "Meshes (*.obj *.ply *.off *.stl *.glb *.gltf *.xyz)")
+        path = ask_open("Open mesh", vocab.MESH_OPEN_FILTER)
         if path:
             controller.open_mesh(path)
 
@@ -139,7 +161,9 @@ class MeshTab(QWidget):
         self.stats["Vertices"].setText(f"{len(mesh.V):,}")
         self.stats["Faces"].setText("point cloud" if mesh.F is None else f"{len(mesh.F):,}")
         if report is not None:
-            self.stats["Surface"].setText("point cloud" if report.is_point_cloud else ("closed" if report.closed else "open"))
+            self.stats["Surface"].setText(
+                "point cloud" if report.is_point_cloud else ("closed" if report.closed else "open")
+            )
             self.stats["Components"].setText(str(report.components))
             self.stats["Holes"].setText(str(report.boundary_loops))
             self.stats["Size"].setText(f"diagonal {report.bbox_diagonal:.4g}")
@@ -157,13 +181,19 @@ class MeshTab(QWidget):
 class RigTab(QWidget):
     """Load, build and edit the skeleton: tools, outliner, properties, undo/redo."""
 
-    def __init__(self, document: Document, controller: Controller, tools: ClickTools, ask_open: AskPath, ask_save: AskPath):
+    def __init__(
+        self, document: Document, controller: Controller, tools: ClickTools, ask_open: AskPath, ask_save: AskPath
+    ):
         super().__init__()
         self.doc, self.controller, self.tools = document, controller, tools
         layout = QVBoxLayout(self)
         files = QHBoxLayout()
-        files.addWidget(_button("Open rig…", lambda: ask_then(ask_open, "Open rig", "Rigs (*.tgf *.json *.glb *.gltf)", controller.open_rig)))
-        files.addWidget(_button("Save rig…", lambda: ask_then(ask_save, "Save rig", "Rigs (*.json *.tgf)", controller.save_rig)))
+        files.addWidget(
+            _button("Open rig…", lambda: ask_then(ask_open, "Open rig", vocab.RIG_OPEN_FILTER, controller.open_rig))
+        )
+        files.addWidget(
+            _button("Save rig…", lambda: ask_then(ask_save, "Save rig", vocab.RIG_SAVE_FILTER, controller.save_rig))
+        )
         layout.addLayout(files)
 
         tool_box = QGroupBox("Build (click in the 3D view)")
@@ -181,7 +211,9 @@ class RigTab(QWidget):
         tool_layout.addLayout(row)
         row = QHBoxLayout()
         row.addWidget(QLabel("Place joints"))
-        self.placement = setting_combo(document, "placement", [("on the surface", "surface"), ("inside the volume", "volume")])
+        self.placement = setting_combo(
+            document, "placement", [("on the surface", "surface"), ("inside the volume", "volume")]
+        )
         row.addWidget(self.placement)
         row.addWidget(_button("End chain", tools.end_chain, "Stop adding bones to the current chain (Esc)"))
         tool_layout.addLayout(row)
@@ -274,7 +306,9 @@ class RigTab(QWidget):
         if h is None or rig is None or self.name.text() == rig.handle_names[h]:
             return
         old = rig.handle_names[h]
-        self._edit(lambda: rename_handle(rig, h, self.name.text()), f"Rename {old}", renamed={old: self.name.text().strip()})
+        self._edit(
+            lambda: rename_handle(rig, h, self.name.text()), f"Rename {old}", renamed={old: self.name.text().strip()}
+        )
 
     def _reparent(self, _index) -> None:
         h, rig = self.doc.selected_handle, self.doc.rig
@@ -289,8 +323,11 @@ class RigTab(QWidget):
         j, rig = self.doc.selected_joint, self.doc.rig
         if j is None or rig is None:
             return
-        self._edit(lambda: move_joint(rig, j, position), f"Move {rig.joint_names[j]}",
-                   merge_token=self.doc.interaction_token("spin", j))
+        self._edit(
+            lambda: move_joint(rig, j, position),
+            f"Move {rig.joint_names[j]}",
+            merge_token=self.doc.interaction_token("spin", j),
+        )
 
     def delete_selected(self) -> None:
         """Delete the selected handle (undoable)."""
@@ -322,7 +359,7 @@ class WeightsTab(QWidget):
         layout = QVBoxLayout(self)
         box = QGroupBox("Compute")
         form = QFormLayout(box)
-        self.preset = setting_combo(document, "preset", PRESETS)
+        self.preset = setting_combo(document, "preset", vocab.SKINNING_PRESET_NAMES)
         form.addRow("Preset", self.preset)
         self.device = setting_combo(document, "device", DEVICES)
         form.addRow("Device", self.device)
@@ -332,8 +369,12 @@ class WeightsTab(QWidget):
         self._probed = False
         self.compute = _button("Compute weights", controller.compute_weights, "Train the skinning field (cancel below)")
         form.addRow(self.compute)
-        form.addRow(_button("Import weights…", lambda: ask_then(ask_open, "Import weights", "Weights (*.npy *.csv *.dmat)",
-                                                                controller.load_weights)))
+        form.addRow(
+            _button(
+                "Import weights…",
+                lambda: ask_then(ask_open, "Import weights", vocab.WEIGHTS_FILTER, controller.load_weights),
+            )
+        )
         self.status = QLabel("")
         self.status.setWordWrap(True)
         form.addRow(self.status)
@@ -433,7 +474,9 @@ class PoseTab(QWidget):
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         row.addWidget(QLabel("Skinning"))
-        self.method = setting_combo(document, "method", [("Linear blend (LBS)", "lbs"), ("Dual quaternion (DQS)", "dqs")])
+        self.method = setting_combo(
+            document, "method", [(vocab.SKINNING_METHOD_LABELS[m], m) for m in vocab.SKINNING_METHODS]
+        )
         row.addWidget(self.method)
         layout.addLayout(row)
         self.tree = HandleTree(document)
@@ -460,8 +503,12 @@ class PoseTab(QWidget):
         form.addRow(buttons)
         layout.addWidget(box)
         files = QHBoxLayout()
-        files.addWidget(_button("Load pose…", lambda: ask_then(ask_open, "Load pose", "Poses (*.json)", controller.load_pose)))
-        files.addWidget(_button("Save pose…", lambda: ask_then(ask_save, "Save pose", "Poses (*.json)", controller.save_pose)))
+        files.addWidget(
+            _button("Load pose…", lambda: ask_then(ask_open, "Load pose", vocab.POSE_FILTER, controller.load_pose))
+        )
+        files.addWidget(
+            _button("Save pose…", lambda: ask_then(ask_save, "Save pose", vocab.POSE_FILTER, controller.save_pose))
+        )
         layout.addLayout(files)
         self._setting = False
         document.changed.connect(self._on_changed)
@@ -483,7 +530,9 @@ class PoseTab(QWidget):
             slider.setEnabled(enabled)
         root = enabled and self.doc.rig.handle_parents()[h] < 0
         self.translation.setEnabled(bool(root))
-        self.translation_note.setText("" if not enabled or root else "Child bones rotate about their joint; translate the root.")
+        self.translation_note.setText(
+            "" if not enabled or root else "Child bones rotate about their joint; translate the root."
+        )
         if self.doc.mesh is not None:
             self.translation.set_step(0.01 * float(np.linalg.norm(np.ptp(self.doc.mesh.V, axis=0))))
         if enabled:
@@ -538,15 +587,22 @@ class CageTab(QWidget):
         self.doc, self.controller = document, controller
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
-        row.addWidget(_button("Open cage…", lambda: ask_then(ask_open, "Open cage", "Cages (*.obj *.off *.ply *.json)", controller.open_cage)))
+        row.addWidget(
+            _button("Open cage…", lambda: ask_then(ask_open, "Open cage", vocab.CAGE_OPEN_FILTER, controller.open_cage))
+        )
         row.addWidget(_button("Automatic cage", controller.make_auto_cage, "A coarse closed cage around the mesh"))
         layout.addLayout(row)
         box = QGroupBox("Coordinates")
         form = QFormLayout(box)
-        self.objective = setting_combo(document, "objective", [("Dirichlet (smooth, harmonic-like)", "dirichlet"),
-                                                               ("total variation (local)", "tv")])
+        self.objective = setting_combo(
+            document,
+            "objective",
+            [("Dirichlet (smooth, harmonic-like)", "dirichlet"), ("total variation (local)", "tv")],
+        )
         form.addRow("Objective", self.objective)
-        self.compute = _button("Compute coordinates", controller.compute_coordinates, "Train the barycentric field (cancel below)")
+        self.compute = _button(
+            "Compute coordinates", controller.compute_coordinates, "Train the barycentric field (cancel below)"
+        )
         form.addRow(self.compute)
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -571,14 +627,16 @@ class CageTab(QWidget):
                 text = "No cage."
             else:
                 text = f"Cage: {len(cage.vertices)} vertices, {len(cage.faces)} faces."
-                text += " Coordinates ready: drag cage vertices." if doc.coordinates_usable() else " No coordinates yet."
+                text += (
+                    " Coordinates ready: drag cage vertices." if doc.coordinates_usable() else " No coordinates yet."
+                )
             self.status.setText(text)
         if topics & {"cage_pose", "selection", "cage"}:
             i = doc.selected_cage_vertex
             self.position.setEnabled(i is not None)
             if i is not None and doc.cage_pose is not None:
                 p = np.zeros(3)
-                p[:doc.cage_pose.shape[1]] = doc.cage_pose[i]
+                p[: doc.cage_pose.shape[1]] = doc.cage_pose[i]
                 self.position.set_value(p)
 
     def _moved(self, p) -> None:
@@ -586,7 +644,7 @@ class CageTab(QWidget):
         if i is None or doc.cage_pose is None:
             return
         P = doc.cage_pose.copy()
-        P[i] = p[:P.shape[1]]
+        P[i] = p[: P.shape[1]]
         doc.set_cage_pose(P, f"Move cage vertex {i}", doc.interaction_token("cage spin", i))
 
     def reset_cage(self) -> None:
@@ -599,28 +657,70 @@ class CageTab(QWidget):
 class ExportTab(QWidget):
     """Weights, glTF with skin, the posed mesh, a screenshot; projects."""
 
-    def __init__(self, controller: Controller, ask_open: AskPath, ask_save: AskPath, screenshot: Callable[[], np.ndarray]):
+    def __init__(
+        self, controller: Controller, ask_open: AskPath, ask_save: AskPath, screenshot: Callable[[], np.ndarray]
+    ):
         super().__init__()
         layout = QVBoxLayout(self)
         box = QGroupBox("Export")
         form = QFormLayout(box)
-        form.addRow(_button("Weights (NPY / CSV / DMAT)…", lambda: ask_then(ask_save, "Export weights", "Weights (*.npy *.csv *.dmat)", controller.export_weights)))
+        form.addRow(
+            _button(
+                "Weights (NPY / CSV / DMAT)…",
+                lambda: ask_then(ask_save, "Export weights", vocab.WEIGHTS_FILTER, controller.export_weights),
+            )
+        )
         self.influences = QSpinBox()
         self.influences.setRange(1, 16)
         self.influences.setValue(4)
         row = QHBoxLayout()
-        row.addWidget(_button("glTF with skin…", lambda: ask_then(
-            ask_save, "Export glTF", "glTF (*.glb *.gltf)", lambda p: controller.export_gltf(p, self.influences.value()))))
+        row.addWidget(
+            _button(
+                "glTF with skin…",
+                lambda: ask_then(
+                    ask_save,
+                    "Export glTF",
+                    vocab.GLTF_FILTER,
+                    lambda p: controller.export_gltf(p, self.influences.value()),
+                ),
+            )
+        )
         row.addWidget(QLabel("influences per vertex"))
         row.addWidget(self.influences)
         form.addRow(row)
-        form.addRow(_button("Posed mesh (OBJ / PLY)…", lambda: ask_then(ask_save, "Export posed mesh", "Meshes (*.obj *.ply)", controller.export_posed_mesh)))
-        form.addRow(_button("Screenshot (PNG)…", lambda: ask_then(ask_save, "Save screenshot", "Images (*.png *.jpg)",
-                                                                      lambda p: controller.save_screenshot(p, screenshot()))))
+        form.addRow(
+            _button(
+                "Posed mesh (OBJ / PLY)…",
+                lambda: ask_then(
+                    ask_save, "Export posed mesh", vocab.POSED_MESH_SAVE_FILTER, controller.export_posed_mesh
+                ),
+            )
+        )
+        form.addRow(
+            _button(
+                "Screenshot (PNG)…",
+                lambda: ask_then(
+                    ask_save,
+                    "Save screenshot",
+                    vocab.IMAGE_SAVE_FILTER,
+                    lambda p: controller.save_screenshot(p, screenshot()),
+                ),
+            )
+        )
         layout.addWidget(box)
         box = QGroupBox("Project (mesh path, rig, weights, pose, cage, coordinates, settings)")
         row = QHBoxLayout(box)
-        row.addWidget(_button("Open project…", lambda: ask_then(ask_open, "Open project", "fieldrig projects (*.fieldrig)", controller.open_project)))
-        row.addWidget(_button("Save project…", lambda: ask_then(ask_save, "Save project", "fieldrig projects (*.fieldrig)", controller.save_project)))
+        row.addWidget(
+            _button(
+                "Open project…",
+                lambda: ask_then(ask_open, "Open project", vocab.PROJECT_FILTER, controller.open_project),
+            )
+        )
+        row.addWidget(
+            _button(
+                "Save project…",
+                lambda: ask_then(ask_save, "Save project", vocab.PROJECT_FILTER, controller.save_project),
+            )
+        )
         layout.addWidget(box)
         layout.addStretch(1)

@@ -8,6 +8,7 @@ further click adds a bone from the previous end, as Blender's extrude does; Esca
 another tool ends the chain). In the other modes a click selects what it hits; in weights
 mode a click on the mesh also shows that vertex's weights.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Union
@@ -15,7 +16,7 @@ from typing import Optional, Union
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.gui.document import Document
 from fieldrig.gui.picking import VolumePicker
 from fieldrig.gui.rig_edit import add_bone, add_point_handle
@@ -63,9 +64,11 @@ class ClickTools(QObject):
         if tool != self.tool:
             self.tool = tool
             self.tool_changed.emit(tool)
-        hints = {"select": "Click a joint to move it, a bone to select it.",
-                 "point": "Click on the mesh to add a point handle.",
-                 "bone": "Click the bone's start (a joint, or a point on the mesh), then its end; keep clicking to chain."}
+        hints = {
+            "select": "Click a joint to move it, a bone to select it.",
+            "point": "Click on the mesh to add a point handle.",
+            "bone": "Click the bone's start (a joint, or a point on the mesh), then its end; keep clicking to chain.",
+        }
         self.message.emit(hints[tool])
 
     def end_chain(self) -> None:

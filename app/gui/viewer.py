@@ -11,6 +11,7 @@ Besides the structures of :mod:`fieldrig.gui.scene` (mesh, bones, joints, select
 unweighted vertices) it draws ``cage`` and ``cage vertices`` (click one to drag it) and
 ``bone start`` (the pending start of a bone chain while adding bones).
 """
+
 from __future__ import annotations
 
 import time
@@ -22,15 +23,15 @@ import polyscope as ps
 import polyscope.imgui as psim
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
 from fieldrig.geometry.rotations import nearest_rotation
 from fieldrig.gui import scene
 from fieldrig.gui.colors import SELECTION_COLOR
 from fieldrig.gui.document import Document
-from fieldrig.gui.state import copy_pose, deform_mesh
 from fieldrig.gui.preview import PreviewSkinning
 from fieldrig.gui.rig_edit import move_joint
 from fieldrig.gui.scene import MESH
+from fieldrig.gui.state import copy_pose, deform_mesh
 
 CAGE, CAGE_VERTICES, BONE_START = "cage", "cage vertices", "bone start"
 CLICK_TOLERANCE_PX = 4.0
@@ -165,14 +166,18 @@ class Viewer(QObject):
         if topics & {"mesh", "rig", "mode", "selection"}:
             self._update_skeleton()
         elif "pose" in topics and self.doc.rig is not None and doc.mode != "cage":
-            scene.move_skeleton(doc.rig, self.posed_joints(), doc.selected_handle,
-                                doc.selected_joint if doc.mode == "rig" else None)
+            scene.move_skeleton(
+                doc.rig, self.posed_joints(), doc.selected_handle, doc.selected_joint if doc.mode == "rig" else None
+            )
         if topics & {"mesh", "cage", "cage_pose", "mode", "selection"}:
             self._update_cage()
         if topics & {"mesh", "rig", "weights", "pose", "coords", "cage_pose", "mode", "settings"}:
             self._update_deformation()
         self._update_bone_start()
-        if ps.has_surface_mesh(MESH) and topics & {"mode", "mesh"}:  # the skeleton shows through while rigging and posing
+        if ps.has_surface_mesh(MESH) and topics & {
+            "mode",
+            "mesh",
+        }:  # the skeleton shows through while rigging and posing
             alpha = MESH_OPACITY[doc.mode]
             ps.set_transparency_mode("simple" if alpha < 1.0 or doc.mode == "cage" else "none")
             ps.get_surface_mesh(MESH).set_transparency(alpha)
@@ -191,8 +196,12 @@ class Viewer(QObject):
         doc = self.doc
         show = doc.weights_usable() and doc.mode in ("weights", "pose")
         handle = doc.selected_handle if doc.selected_handle is not None else 0
-        scene.show_weights(doc.weights if show else None, doc.settings["colouring"], handle,
-                           self.displayed_positions() if show else None)
+        scene.show_weights(
+            doc.weights if show else None,
+            doc.settings["colouring"],
+            handle,
+            self.displayed_positions() if show else None,
+        )
 
     def posed_joints(self) -> np.ndarray:
         """Joint positions as displayed: the rest rig in rig mode, posed otherwise, (J, 3)."""
@@ -217,7 +226,9 @@ class Viewer(QObject):
             return
         P = _as3d(doc.cage_pose if doc.cage_pose is not None else cage.vertices)
         if cage.faces.shape[1] == 3:
-            s = ps.register_surface_mesh(CAGE, P, cage.faces, color=(0.3, 0.55, 0.95), transparency=0.25, edge_width=1.5)
+            s = ps.register_surface_mesh(
+                CAGE, P, cage.faces, color=(0.3, 0.55, 0.95), transparency=0.25, edge_width=1.5
+            )
             s.set_back_face_policy("identical")
         else:
             ps.register_curve_network(CAGE, P, cage.faces, radius=0.003, color=(0.3, 0.55, 0.95))
@@ -337,10 +348,12 @@ class Viewer(QObject):
                 new_rig = move_joint(doc.rig, index, G[:3, 3])
             except InputError:  # the drag passes through a zero-length bone: skip that frame
                 return
-            doc.edit_rig(new_rig, f"Move {doc.rig.joint_names[index]}", merge_token=doc.interaction_token("joint", index))
+            doc.edit_rig(
+                new_rig, f"Move {doc.rig.joint_names[index]}", merge_token=doc.interaction_token("joint", index)
+            )
         elif kind == "cage":
             P = doc.cage_pose.copy()
-            P[index] = G[:P.shape[1], 3]
+            P[index] = G[: P.shape[1], 3]
             doc.set_cage_pose(P, f"Move cage vertex {index}", doc.interaction_token("cage", index))
 
     # ------------------------------------------------------------- clicks
@@ -384,8 +397,15 @@ class Viewer(QObject):
                 vertex = index
             elif element == "face" and "bary_coords" in data:
                 vertex = int(self.doc.mesh.F[index][int(np.argmax(data["bary_coords"]))])
-        return Pick(result.structure_name, element, index, np.asarray(result.position, dtype=np.float64), vertex,
-                    origin, direction)
+        return Pick(
+            result.structure_name,
+            element,
+            index,
+            np.asarray(result.position, dtype=np.float64),
+            vertex,
+            origin,
+            direction,
+        )
 
 
 def _as3d(P: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
 """Small reusable panel widgets: the handle outliner, a 3-vector editor, the progress strip."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -6,12 +7,21 @@ from typing import Optional
 import numpy as np
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QIcon, QPixmap
-from PyQt6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTreeWidget,
-                             QTreeWidgetItem, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
+from fieldrig.core.progress import ProgressEvent
 from fieldrig.gui.colors import handle_palette
 from fieldrig.gui.document import Document
-from fieldrig.neural.progress import ProgressEvent
 
 
 def _swatch(rgb) -> QIcon:

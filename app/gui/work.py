@@ -1,11 +1,12 @@
 """The slow part of every app action, as a plain function run in the compute process.
 
-Each function takes its inputs and, last, a :mod:`fieldrig.neural.progress` callback, and
+Each function takes its inputs and, last, a :mod:`fieldrig.core.progress` callback, and
 returns picklable values (arrays, rigs, :class:`~fieldrig.gui.state.RigState`, trained
 fields as the bytes their ``save`` writes). Nothing here imports Qt or polyscope: the
 compute process (:class:`fieldrig.gui.jobs.ComputeProcess`) runs them away from the UI,
 so not even a library call that holds Python's GIL for seconds can stall the windows.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,17 +14,16 @@ import queue
 import sys
 import tempfile
 import threading
-import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
-from fieldrig.geometry.errors import InputError
+from fieldrig.core.errors import InputError
+from fieldrig.core.progress import Cancelled, ProgressEvent, Throttle
 from fieldrig.gui.preview import PreviewSkinning
 from fieldrig.gui.state import RigState
-from fieldrig.neural.progress import Cancelled, ProgressEvent
 
 Progress = Callable[[ProgressEvent], Optional[bool]]
 
@@ -118,12 +118,10 @@ def serve(conn, probe: bool = True) -> None:
         if work is None:
             return
         cancel.clear()
-        last = [0.0]
+        throttle = Throttle(PROGRESS_INTERVAL_S)
 
-        def progress(event: ProgressEvent) -> bool:
-            now = time.perf_counter()
-            if now - last[0] >= PROGRESS_INTERVAL_S or event.fraction >= 1.0:
-                last[0] = now
+        def progress(event: ProgressEvent, throttle=throttle) -> bool:
+            if throttle.passes(event.fraction):
                 send(("progress", event))
             return not cancel.is_set()
 
@@ -216,7 +214,9 @@ def import_weights(path: str, shape: Tuple[int, int], V: np.ndarray, progress: P
 
     W = load_weights(path)
     if W.shape != tuple(shape):
-        raise InputError(path, f"weights have shape {W.shape}; the mesh has {shape[0]} vertices and the rig {shape[1]} handles")
+        raise InputError(
+            path, f"weights have shape {W.shape}; the mesh has {shape[0]} vertices and the rig {shape[1]} handles"
+        )
     return W, PreviewSkinning(V, W)
 
 
@@ -255,8 +255,9 @@ def compute_weights(V, F, N, rig, preset: str, device: str, seed: int, progress:
     return saved_bytes(field), W, PreviewSkinning(V, W), str(dev)
 
 
-def compute_coordinates(cage_V, cage_F, points, objective: str, preset: str, device: str, seed: int,
-                        progress: Progress):
+def compute_coordinates(
+    cage_V, cage_F, points, objective: str, preset: str, device: str, seed: int, progress: Progress
+):
     """Train barycentric coordinates: ``(field bytes, Phi (n, c), device used)``."""
     import fieldrig
     from fieldrig.geometry.cage import Cage
@@ -264,8 +265,9 @@ def compute_coordinates(cage_V, cage_F, points, objective: str, preset: str, dev
 
     progress(ProgressEvent("starting", 0.0))
     dev = resolve_device(device)
-    field = fieldrig.fit_barycentric_field(Cage.from_arrays(cage_V, cage_F), objective=objective, preset=preset,
-                                           seed=seed, device=dev, progress=progress)
+    field = fieldrig.fit_barycentric_field(
+        Cage.from_arrays(cage_V, cage_F), objective=objective, preset=preset, seed=seed, device=dev, progress=progress
+    )
     return saved_bytes(field), np.asarray(field.evaluate(points), dtype=np.float64), str(dev)
 
 
@@ -288,8 +290,9 @@ def export_gltf(path: str, mesh, rig, W, max_influences: int, progress: Progress
     write_skinned_gltf(path, mesh.V, mesh.F, rig, W, max_influences=max_influences, normals=mesh.N)
 
 
-def export_posed_mesh(path: str, V, F, rig_state: RigState, cage_state, cage_pose, method: str, deformation: str,
-                      progress: Progress) -> None:
+def export_posed_mesh(
+    path: str, V, F, rig_state: RigState, cage_state, cage_pose, method: str, deformation: str, progress: Progress
+) -> None:
     """The mesh as the pose (or the cage) deforms it, written as OBJ / PLY."""
     from fieldrig.geometry.export import save_mesh
     from fieldrig.gui.state import deform_mesh
@@ -310,4 +313,7 @@ def save_project(project, path: str, progress: Progress) -> None:
 if __name__ == "__main__":  # the compute process: python -m fieldrig.gui.work ADDRESS [--no-probe]
     from multiprocessing.connection import Client
 
-    serve(Client(sys.argv[1], authkey=bytes.fromhex(os.environ["FIELDRIG_COMPUTE_KEY"])), probe="--no-probe" not in sys.argv)
+    serve(
+        Client(sys.argv[1], authkey=bytes.fromhex(os.environ["FIELDRIG_COMPUTE_KEY"])),
+        probe="--no-probe" not in sys.argv,
+    )

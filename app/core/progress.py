@@ -3,6 +3,7 @@
 A progress callback receives :class:`ProgressEvent` objects. Returning ``False`` from it
 cancels the computation, which then raises :class:`Cancelled` at the next check point.
 """
+
 from __future__ import annotations
 
 import time
@@ -58,3 +59,38 @@ class ProgressReporter:
         eta = elapsed * (1.0 - fraction) / fraction if fraction > 0.02 else None
         if self._callback(ProgressEvent(stage, fraction, eta)) is False:
             raise Cancelled(f"cancelled during {stage}")
+
+
+class Throttle:
+    """Lets at most one progress update through per interval (the final one always).
+
+    Parameters
+    ----------
+    interval_s : float
+        Minimum time between two updates that pass.
+
+    Examples
+    --------
+    >>> throttle = Throttle(0.1)
+    >>> throttle.passes(0.5), throttle.passes(0.6), throttle.passes(1.0)
+    (True, False, True)
+    """
+
+    def __init__(self, interval_s: float):
+        self.interval_s = float(interval_s)
+        self._last = -float("inf")
+        self._stage: Optional[str] = None
+
+    def passes(self, fraction: float, stage: Optional[str] = None) -> bool:
+        """Whether an update at ``fraction`` (in stage ``stage``) should be sent now.
+
+        An update passes when the interval has elapsed since the last one that passed,
+        when it completes the work (``fraction >= 1``), or when its stage differs from
+        the last passed stage (``stage`` given).
+        """
+        now = time.monotonic()
+        new_stage = stage is not None and stage != self._stage
+        if new_stage or fraction >= 1.0 or now - self._last >= self.interval_s:
+            self._last, self._stage = now, stage if stage is not None else self._stage
+            return True
+        return False

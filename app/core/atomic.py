@@ -1,4 +1,5 @@
 """Atomic file writes: a temporary file in the target folder, then a rename."""
+
 from __future__ import annotations
 
 import os

@@ -1,0 +1,64 @@
+"""The names every front end agrees on: presets, skinning methods, file suffixes and the
+file dialogs' filters.
+
+The CLI, batch manifests, the GUI and the exporters read these tuples instead of
+spelling the names again, so a new format or preset is added in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+#: Skinning presets, fastest first (settings in :data:`fieldrig.neural.skinning_training.SKINNING_PRESETS`).
+SKINNING_PRESET_NAMES = ("fast", "balanced", "high")
+DEFAULT_SKINNING_PRESET = "balanced"
+
+#: Skinning methods for posing: linear blend and dual quaternion.
+SKINNING_METHODS = ("lbs", "dqs")
+SKINNING_METHOD_LABELS = {"lbs": "Linear blend (LBS)", "dqs": "Dual quaternion (DQS)"}
+
+#: Weight tables (one row per vertex, one column per handle).
+WEIGHT_TABLE_SUFFIXES = (".npy", ".csv", ".dmat")
+#: Skinned glTF files.
+GLTF_SUFFIXES = (".glb", ".gltf")
+#: Everything ``fieldrig weights -o`` writes.
+WEIGHT_OUTPUT_SUFFIXES = WEIGHT_TABLE_SUFFIXES + GLTF_SUFFIXES
+#: Meshes, soups and point clouds that can be read.
+MESH_INPUT_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf", ".xyz")
+#: Meshes that can be written (a point cloud as ``.xyz``).
+MESH_OUTPUT_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".xyz")
+#: Rigs that can be read.
+RIG_INPUT_SUFFIXES = (".tgf", ".json", ".glb", ".gltf")
+#: Rigs that can be written.
+RIG_OUTPUT_SUFFIXES = (".json", ".tgf")
+#: Cages that can be read.
+CAGE_INPUT_SUFFIXES = (".obj", ".off", ".ply", ".json")
+#: Pictures.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: Projects.
+PROJECT_SUFFIX = ".fieldrig"
+
+
+def dialog_filter(label: str, suffixes: Sequence[str]) -> str:
+    """A Qt file-dialog filter, e.g. ``"Weights (*.npy *.csv *.dmat)"``.
+
+    Parameters
+    ----------
+    label : str
+    suffixes : sequence of str
+        Suffixes with their dot.
+    """
+    return f"{label} ({' '.join('*' + s for s in suffixes)})"
+
+
+#: File-dialog filters of the GUI.
+MESH_OPEN_FILTER = dialog_filter("Meshes", MESH_INPUT_SUFFIXES)
+RIG_OPEN_FILTER = dialog_filter("Rigs", RIG_INPUT_SUFFIXES)
+RIG_SAVE_FILTER = dialog_filter("Rigs", RIG_OUTPUT_SUFFIXES)
+CAGE_OPEN_FILTER = dialog_filter("Cages", CAGE_INPUT_SUFFIXES)
+WEIGHTS_FILTER = dialog_filter("Weights", WEIGHT_TABLE_SUFFIXES)
+GLTF_FILTER = dialog_filter("glTF", GLTF_SUFFIXES)
+POSED_MESH_SAVE_FILTER = dialog_filter("Meshes", (".obj", ".ply"))
+IMAGE_SAVE_FILTER = dialog_filter("Images", (".png", ".jpg"))
+POSE_FILTER = dialog_filter("Poses", (".json",))
+PROJECT_FILTER = dialog_filter("fieldrig projects", (PROJECT_SUFFIX,))
