@@ -1,47 +1,193 @@
-"""Atomic file writes: a temporary file in the target folder, then a rename."""
+"""Atomic file writes: a temporary file in the target folder, then a rename.
+
+Every temporary file is named ``.<target name>.~<pid>.<random><suffix>`` beside its
+target, so that
+
+* writers that choose a format by extension still work (the suffix is the target's);
+* a process killed before its rename (SIGKILL leaves no chance to clean up) leaves a
+  file that the next write to the same folder recognises as orphaned — its process is
+  gone — and removes;
+* several outputs of one job can be committed together (:func:`atomic_outputs`): all are
+  written to temporary files first, then renamed one after the other with SIGINT and
+  SIGTERM held back, so an interrupt never leaves some outputs new and others old.
+
+:func:`check_writable` tells before a long job whether its outputs can be written at all.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator, List, Sequence, Union
+
+from fieldrig.core.errors import InputError
+
+PathLike = Union[str, os.PathLike]
+_TEMP = re.compile(r"^\.(?P<name>.+)\.~(?P<pid>\d+)\.[^.]+(?P<suffix>\.[^.]*)?$")
 
 
 @contextmanager
-def atomic_path(path: Union[str, os.PathLike]) -> Iterator[Path]:
+def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
 
-    The temporary file keeps the target's suffix so that writers that choose a format by
-    extension still work. On an exception the temporary file is removed and ``path`` is
-    left as it was.
+    The temporary file keeps the target's suffix. On an exception the temporary file is
+    removed and ``path`` is left as it was. Orphaned temporary files of the same target
+    (from killed processes) are removed first.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    with atomic_outputs([path]) as (tmp,):
+        yield tmp
+
+
+@contextmanager
+def atomic_outputs(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
+    """Yield one temporary path per target; on success rename them all onto their targets.
+
+    The renames run back to back with SIGINT and SIGTERM deferred until the last one is
+    done (in the main thread), so an interrupt leaves either every target new or every
+    target as it was. On an exception every temporary file is removed.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        Distinct targets; their folders are created when missing.
+
+    Yields
+    ------
+    list of Path
+        Temporary paths, in the order of ``paths``.
+    """
+    targets = [Path(p) for p in paths]
+    if len({t.resolve() for t in targets}) != len(targets):
+        raise InputError(str(targets[0]), "the same output file is named twice")
+    temps: List[Path] = []
     try:
-        yield Path(tmp)
-        # mkstemp makes the file private (0600); give it the mode a plain open() would.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        for target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            remove_orphaned_temporaries(target)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{target.name}.~{os.getpid()}.", suffix=target.suffix, dir=target.parent
+            )
+            os.close(fd)
+            temps.append(Path(tmp))
+        yield list(temps)
+        mode = 0o666 & ~_umask()  # mkstemp makes files private (0600); give the mode open() would
+        with deferred_signals():
+            for tmp, target in zip(temps, targets):
+                os.chmod(tmp, mode)
+                os.replace(tmp, target)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for tmp in temps:
+            if tmp.exists():
+                tmp.unlink()
         raise
 
 
-def atomic_write_text(path: Union[str, os.PathLike], text: str) -> None:
+def atomic_write_text(path: PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
 
 
-def atomic_write_bytes(path: Union[str, os.PathLike], data: bytes) -> None:
+def atomic_write_bytes(path: PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def remove_orphaned_temporaries(target: PathLike) -> List[Path]:
+    """Remove the temporary files of ``target`` left by processes that no longer run.
+
+    Parameters
+    ----------
+    target : path-like
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    target = Path(target)
+    removed = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP.match(entry.name)
+        if match is None or match["name"] != target.name or _alive(int(match["pid"])):
+            continue
+        try:
+            entry.unlink()
+            removed.append(entry)
+        except OSError:
+            pass
+    return removed
+
+
+def check_writable(paths: Sequence[PathLike]) -> None:
+    """Refuse, before any work, outputs that cannot be written.
+
+    A target can be written when it is not a folder and its nearest existing ancestor is
+    a folder this process may create files in (missing folders below it are created at
+    write time).
+
+    Raises
+    ------
+    InputError
+        Naming the path and why: an existing folder of that name, a file where a folder
+        is needed, or no permission.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            raise InputError(str(path), "is a folder; give a file name to write")
+        ancestor = path.parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise InputError(str(path), f"cannot be written: {str(ancestor)!r} is a file, not a folder")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise InputError(str(path), f"cannot be written: no permission to write in {str(ancestor)!r}")
+        if path.exists() and not os.access(path, os.W_OK) and not os.access(path.parent, os.W_OK):
+            raise InputError(str(path), "cannot be written: the file is read-only")
+
+
+@contextmanager
+def deferred_signals(signals=(signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """Hold back SIGINT/SIGTERM for the duration of the block, then deliver them.
+
+    Only the main thread can install signal handlers; elsewhere the block runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for signum in received[:1]:
+            os.kill(os.getpid(), signum)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _umask() -> int:
