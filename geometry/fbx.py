@@ -255,6 +255,7 @@ def _asset(source: str, meshes: list, nodes: list, order, parent, scene) -> Skin
 
     parts = [_part(mesh, order, column, bind, warnings) for mesh in meshes]
     clips = _clips(scene, nodes, joint_nodes, parent)
+    warnings += [f"animation {c.name!r} has no time span; it is read as a still pose" for c in clips if c.duration == 0]
     _check_rest_composition(nodes, joint_nodes, parent, warnings)
     sk = {"format": "fbx", "skins": [m.skin_deformers[0].name for m in meshes], "space": "right-handed, Y up, metres"}
     return SkinnedAsset(source, skeleton, parts, clips, warnings, sk)
@@ -278,18 +279,17 @@ def _part(mesh, order: Dict[int, int], column: Dict[int, int], bind: np.ndarray,
     name = _part_name(mesh)
     P = np.array(mesh.vertices.raw, dtype=np.float64).reshape(-1, 3)
     n = len(P)
-    clusters = [c for c in mesh.skin_deformers[0].clusters if c.bone_node is not None]
     W = np.zeros((n, len(column)))
-    owner = np.zeros((n, len(clusters)))  # per cluster, its own weights (two clusters may share a bone)
-    bind_maps = []  # per cluster: geometry → bind space, through the joint's bind matrix
-    for k, c in enumerate(clusters):
+    clusters = []  # (control points, weights, geometry → bind map through the joint's bind matrix)
+    for c in mesh.skin_deformers[0].clusters:
+        if c.bone_node is None:
+            continue
         j = column[order[c.bone_node.element_id]]
         idx = np.fromiter(c.vertices.raw, dtype=np.int64, count=len(c.vertices))
         w = np.fromiter(c.weights.raw, dtype=np.float64, count=len(c.weights))
         np.add.at(W[:, j], idx, w)
-        np.add.at(owner[:, k], idx, w)
-        bind_maps.append(bind[j] @ _matrix(c.geometry_to_bone))
-    V = _bind_positions(P, owner, bind_maps, name, warnings)
+        clusters.append((idx, w, bind[j] @ _matrix(c.geometry_to_bone)))
+    V = _bind_positions(P, clusters, name, warnings)
     F = _triangles(mesh, V, name, warnings)
     sums = W.sum(axis=1)
     none = int((sums < 1e-6).sum())
@@ -304,16 +304,29 @@ def _part(mesh, order: Dict[int, int], column: Dict[int, int], bind: np.ndarray,
     return SkinnedPart(name, V, F, None, W, {"format": "fbx", "mesh": mesh.name})
 
 
-def _bind_positions(P: np.ndarray, owner: np.ndarray, bind_maps: list, name: str, warnings: List[str]) -> np.ndarray:
-    """Each control point through its dominant cluster's geometry → bind map; warns where
-    another cluster of the vertex places it elsewhere."""
-    if not bind_maps:
+def _bind_positions(P: np.ndarray, clusters: list, name: str, warnings: List[str]) -> np.ndarray:
+    """Each control point through its dominant cluster's geometry → bind map (unweighted ones
+    through the heaviest cluster's); warns where another cluster of the vertex places it elsewhere."""
+    if not clusters:
         return P.copy()
-    Ph = np.hstack([P, np.ones((len(P), 1))])
-    placed = np.stack([(Ph @ A.T)[:, :3] for A in bind_maps], axis=1)  # (n, K, 3)
-    dominant = np.where(owner.max(axis=1) > 0, owner.argmax(axis=1), int(owner.sum(axis=0).argmax()))
-    V = placed[np.arange(len(P)), dominant]
-    spread = np.where(owner > 0, np.linalg.norm(placed - V[:, None], axis=2), 0.0).max(axis=1)
+    n = len(P)
+    best, dominant = np.zeros(n), np.full(n, int(np.argmax([w.sum() for _, w, _ in clusters])))
+    for k, (idx, w, _) in enumerate(clusters):
+        heavier = w > best[idx]
+        best[idx[heavier]] = w[heavier]
+        dominant[idx[heavier]] = k
+
+    def placed(A, rows):
+        return P[rows] @ A[:3, :3].T + A[:3, 3]
+
+    V = np.empty_like(P)
+    for k, (_, _, A) in enumerate(clusters):
+        rows = np.flatnonzero(dominant == k)
+        V[rows] = placed(A, rows)
+    spread = np.zeros(n)
+    for idx, w, A in clusters:
+        rows = idx[w > 0]
+        np.maximum.at(spread, rows, np.linalg.norm(placed(A, rows) - V[rows], axis=1))
     diag = float(np.linalg.norm(V.max(axis=0) - V.min(axis=0))) or 1.0
     bad = spread > BIND_TOLERANCE * diag
     if bad.any():
