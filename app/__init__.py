@@ -19,6 +19,11 @@ __version__ = "0.1.0"
 _LAZY = {
     "skinning_weights": "fieldrig.skinning",
     "fit_skinning_field": "fieldrig.skinning",
+    "RigField": "fieldrig.skinning",
+    "load_skinned_assets": "fieldrig.geometry.skinned_asset",
+    "SkinnedAsset": "fieldrig.geometry.skinned_asset",
+    "write_asset_gltf": "fieldrig.geometry.gltf",
+    "reskin_gltf": "fieldrig.geometry.gltf",
     "SkinningField": "fieldrig.neural.skinning_field",
     "SKINNING_PRESETS": "fieldrig.neural.skinning_training",
     "SkinningPreset": "fieldrig.neural.skinning_training",

@@ -38,10 +38,11 @@ from fieldrig.core.errors import InputError
 from fieldrig.core.files import file_sha256
 from fieldrig.core.progress import Throttle
 from fieldrig.core.vocabulary import DEFAULT_SKINNING_PRESET, SKINNING_PRESET_NAMES, WEIGHT_OUTPUT_SUFFIXES
+from fieldrig.geometry.skinned_asset import SKINNED_SUFFIXES
 
 PathLike = Union[str, os.PathLike]
 
-MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf")
+MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf", ".fbx")
 RIG_SUFFIXES = (".tgf", ".json")
 FORMATS = tuple(s.lstrip(".") for s in WEIGHT_OUTPUT_SUFFIXES)
 DEFAULTS = {
@@ -86,9 +87,10 @@ def discover_assets(source: PathLike, defaults: Optional[Dict] = None) -> List[A
     ----------
     source : str or PathLike
         A manifest (see :func:`read_manifest`) or a folder: every mesh with a rig of the
-        same stem beside it (``NAME.tgf``/``NAME.json``), or a glTF file on its own
-        (its skin is the rig). A mesh with neither still becomes an asset, so that it is
-        reported as failed rather than silently skipped.
+        same stem beside it (``NAME.tgf``/``NAME.json``), or a skinned glTF/FBX file on its
+        own (its skin is the rig, and its glTF output is the file re-skinned). A mesh with
+        neither still becomes an asset, so that it is reported as failed rather than
+        silently skipped.
     defaults : dict, optional
         Settings for assets that do not set their own (the command line's options).
 
@@ -103,7 +105,7 @@ def discover_assets(source: PathLike, defaults: Optional[Dict] = None) -> List[A
         assets = []
         for mesh in sorted(p for p in source.iterdir() if p.suffix.lower() in MESH_SUFFIXES and p.is_file()):
             rigs = [mesh.with_suffix(s) for s in RIG_SUFFIXES if mesh.with_suffix(s).is_file()]
-            rig = rigs[0] if rigs else mesh if mesh.suffix.lower() in (".glb", ".gltf") else mesh.with_suffix(".tgf")
+            rig = rigs[0] if rigs else mesh if mesh.suffix.lower() in SKINNED_SUFFIXES else mesh.with_suffix(".tgf")
             assets.append(Asset(mesh.stem, str(mesh), str(rig), dict(settings)))
         if not assets:
             raise InputError(str(source), f"no meshes ({', '.join(MESH_SUFFIXES)}) in this folder")
@@ -124,7 +126,7 @@ def read_manifest(path: PathLike, defaults: Optional[Dict] = None) -> List[Asset
                     {"mesh": "legs.obj", "rig": "legs.json", "preset": "high"}]}
 
     A bare list of assets is accepted too. ``name`` defaults to the mesh's stem; ``rig``
-    to the mesh itself for glTF files. Settings: preset, formats, seed, device,
+    to the mesh itself for glTF and FBX files (their own skin). Settings: preset, formats, seed, device,
     max_influences, save_field; an asset's own override the manifest's ``defaults``, which
     override ``defaults``.
     """
@@ -143,7 +145,7 @@ def read_manifest(path: PathLike, defaults: Optional[Dict] = None) -> List[Asset
         if not isinstance(entry, dict) or "mesh" not in entry:
             raise InputError(str(path), f"asset {i} needs a 'mesh' path")
         mesh = path.parent / entry["mesh"]
-        rig = entry.get("rig") or (entry["mesh"] if mesh.suffix.lower() in (".glb", ".gltf") else None)
+        rig = entry.get("rig") or (entry["mesh"] if mesh.suffix.lower() in SKINNED_SUFFIXES else None)
         if rig is None:
             raise InputError(str(path), f"asset {i} ({entry['mesh']}) needs a 'rig' path")
         settings = {**base, **{k: v for k, v in entry.items() if k in DEFAULTS}}
@@ -288,15 +290,12 @@ def process_asset(asset: Asset, outdir: PathLike, threads: Optional[int] = None)
 def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
     import numpy as np
 
-    import fieldrig
-    from fieldrig.cli import train_weights, write_weight_outputs
+    from fieldrig import workflow
     from fieldrig.geometry.gltf import pruned_mass
-    from fieldrig.geometry.rig import load_rig
 
     s = asset.settings
     t0 = time.perf_counter()
-    mesh = fieldrig.load_mesh(asset.mesh)
-    rig = load_rig(asset.rig)
+    subjects = workflow.load_subjects(asset.mesh, asset.rig)
     t1 = time.perf_counter()
     import torch  # after the inputs: a bad file fails without loading torch
 
@@ -311,32 +310,34 @@ def _compute(asset: Asset, folder: Path, threads: Optional[int]) -> Dict:
             sink(asset.name, event.fraction, event.stage)
         return True
 
-    field_, W = train_weights(
-        mesh, rig, asset.rig, preset=s["preset"], device=s["device"], seed=s["seed"], progress=progress
-    )
+    results = [
+        workflow.fit_subject(subject, s["preset"], s["device"], s["seed"], progress=progress) for subject in subjects
+    ]
     t2 = time.perf_counter()
     outputs = [str(p) for p in output_paths(asset, folder.parent)]
-    write_weight_outputs([o for o in outputs if not o.endswith(".field")], mesh, rig, W, s["max_influences"])
+    written = workflow.write_outputs([o for o in outputs if not o.endswith(".field")], results, s["max_influences"])
     if s.get("save_field"):
-        field_.save(outputs[-1])
+        written += workflow.save_fields(outputs[-1], results)
     t3 = time.perf_counter()
-    lost = pruned_mass(W, s["max_influences"])
+    lost = np.concatenate([pruned_mass(r.W, s["max_influences"]) for r in results])
+    rigs = [r.subject.rig for r in results]
     return {
-        "outputs": outputs,
+        "outputs": written,
         "stages_s": {"load": round(t1 - t0, 3), "train": round(t2 - t1, 3), "write": round(t3 - t2, 3)},
         "figures": {
-            "n_vertices": int(len(mesh.V)),
-            "n_faces": None if mesh.F is None else int(len(mesh.F)),
-            "n_handles": int(rig.n_handles),
-            "handles": rig.handle_names,
-            "min_weight": float(W.min()),
-            "max_weight": float(W.max()),
-            "partition_of_unity_error": float(np.abs(W.sum(axis=1) - 1.0).max()),
+            "n_vertices": int(sum(len(r.W) for r in results)),
+            "n_faces": sum(0 if r.subject.mesh.F is None else len(r.subject.mesh.F) for r in results) or None,
+            "n_handles": int(sum(rig.n_handles for rig in rigs)),
+            "handles": [n for rig in rigs for n in rig.handle_names],
+            "min_weight": float(min(r.W.min() for r in results)),
+            "max_weight": float(max(r.W.max() for r in results)),
+            "partition_of_unity_error": float(max(np.abs(r.W.sum(axis=1) - 1.0).max() for r in results)),
             "max_influences": int(s["max_influences"]),
             "pruned_weight_mean": float(lost.mean()),
             "pruned_weight_max": float(lost.max()),
+            "dropped_faces": int(sum(r.subject.mesh.cleanup.dropped for r in results)),
         },
-        "warnings": list(mesh.warnings),
+        "warnings": [w for r in results for w in r.subject.warnings + r.warnings],
         "device": str(resolve_device(s["device"])),
         "torch_threads": torch.get_num_threads(),
     }
@@ -626,12 +627,14 @@ WORKER_PRELOAD = [
     "torch",
     "fieldrig.batch",
     "fieldrig.cli",
+    "fieldrig.workflow",
     "fieldrig.skinning",
     "fieldrig.neural.skinning_training",
     "fieldrig.neural.skinning_field",
     "fieldrig.geometry.mesh_check",
     "fieldrig.geometry.mesh_io",
     "fieldrig.geometry.gltf",
+    "fieldrig.geometry.handle_placement",
 ]
 
 

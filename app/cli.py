@@ -20,7 +20,7 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 from fieldrig.core.vocabulary import (
     DEFAULT_SKINNING_PRESET,
@@ -40,6 +40,7 @@ _MAIN_EPILOG = """\
 examples:
   fieldrig weights arm.obj --rig arm.tgf -o arm.glb
   fieldrig weights arm.obj --rig arm.tgf -o arm.npy -o arm.csv --preset fast
+  fieldrig weights character.glb -o reskinned.glb
   fieldrig coords cage.obj --mesh spot.obj -o spot-coords.npy
   fieldrig deform arm.obj --rig arm.tgf --weights arm.npy --pose wave.json -o waved.obj
   fieldrig batch assets/ -o out/ --jobs 2
@@ -123,31 +124,68 @@ def _add_compute_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+def _add_deform_selection(p: argparse.ArgumentParser) -> None:
+    """Options choosing which joints/handles deform, and how strict the placement check is."""
+    p.add_argument(
+        "--deform-joints",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only joints/handles whose name matches GLOB deform (repeatable; shell globs, e.g. 'DEF-*')",
+    )
+    p.add_argument(
+        "--exclude-joints",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="joints/handles whose name matches GLOB do not deform: their weights stay zero (repeatable)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse a deforming handle that lies partly or wholly outside the shape (default: use its "
+        "inside part, exclude it with a warning when none is inside)",
+    )
+
+
 def _add_weights(sub) -> None:
     p = sub.add_parser(
         "weights",
         formatter_class=_Formatter,
-        help="skinning weights of a mesh for a rig",
-        description="Compute mesh-free biharmonic skinning weights of MESH's vertices for the handles of RIG.",
+        help="skinning weights of a mesh for a rig, or of a skinned character for its own skeleton",
+        description="Compute mesh-free biharmonic skinning weights of MESH's vertices for the handles of RIG. "
+        "A skinned glTF (or FBX) needs no --rig: its skin's joints are the columns, and a glTF output is the "
+        "input file with only its skin weights replaced.",
         epilog="""\
 output formats (by extension of -o; repeat -o for several):
-  .npy        float64 array, one row per vertex, one column per handle
-  .csv        header of handle names, then one row per vertex
+  .npy        float64 array, one row per vertex, one column per handle (a skin: per joint)
+  .csv        header of handle (joint) names, then one row per vertex
   .dmat       libigl ASCII DMAT (igl.readDMAT, gpytoolbox.read_dmat)
-  .glb/.gltf  the mesh with its skeleton and skin (JOINTS_0/WEIGHTS_0, at most
-              --max-influences per vertex, pruned and renormalised)
+  .glb/.gltf  a skinned input: the same file re-skinned (nodes, animations, materials,
+              everything but JOINTS_n/WEIGHTS_n unchanged); a mesh and a rig: the mesh
+              with the rig's skeleton and skin. At most --max-influences per vertex,
+              pruned and renormalised.
+A file with several skins gets one field per skin (tables: NAME_skin<k>.npy ...).
+
+joints outside the shape: a handle partly outside keeps its inside part; one wholly
+outside (an IK target, a root on the floor) is excluded with a warning (--strict refuses).
 
 examples:
   fieldrig weights arm.obj --rig arm.tgf -o arm.glb
   fieldrig weights arm.obj --rig arm.tgf -o arm.npy -o arm.dmat --preset high
-  fieldrig weights character.glb --rig character.glb -o character-weights.csv
+  fieldrig weights character.glb -o reskinned.glb --max-influences 8
+  fieldrig weights character.glb -o weights.csv --exclude-joints 'IK_*' --exclude-joints root
   fieldrig weights scan.ply --rig scan.json -o scan.npy --save-field scan.field
   fieldrig weights scan-hires.ply --rig scan.json --field scan.field -o scan-hires.npy
 """,
     )
-    p.add_argument("mesh", metavar="MESH", help="mesh or point cloud (OBJ, PLY, OFF, STL, GLB/GLTF, XYZ)")
     p.add_argument(
-        "--rig", required=True, metavar="RIG", help="rig: TGF, JSON, or a rigged GLB/GLTF (joints read from its skin)"
+        "mesh", metavar="MESH", help="mesh, point cloud, or skinned character (OBJ, PLY, OFF, STL, GLB/GLTF, FBX, XYZ)"
+    )
+    p.add_argument(
+        "--rig",
+        metavar="RIG",
+        help="rig: TGF, JSON, or a skinned GLB/GLTF/FBX (its skin's joints); default for a skinned MESH: its own skin",
     )
     p.add_argument(
         "-o",
@@ -170,6 +208,7 @@ examples:
         help="evaluate a field saved by --save-field at MESH's vertices instead of training one "
         "(e.g. a remeshed or higher-resolution version of the same shape)",
     )
+    _add_deform_selection(p)
     _add_compute_options(p)
     p.set_defaults(func=cmd_weights)
 
@@ -228,7 +267,12 @@ examples:
   fieldrig deform arm.obj --rig arm.tgf --weights arm.npy --pose wave.json -o waved.obj
   fieldrig deform arm.glb --pose wave.json -o waved.ply              # rig and weights from the glb's skin
   fieldrig deform arm.obj --rig arm.tgf --weights arm.npy --pose wave.json --method dqs -o waved.glb
+  fieldrig deform character.glb --animation Run --time 0.5 -o run.obj  # the file's clip and weights
+  fieldrig deform character.glb --animation Run --frame 12 --weights new.npy -o run12.obj
   fieldrig deform spot.obj --coords spot-coords.npy --cage cage.obj --deformed-cage cage-bent.obj -o bent.obj
+
+--frame N is the time N / 30 s from the clip's start; times outside a clip hold its
+first or last pose. An animated character is written where the clip puts it (world space).
 """,
     )
     p.add_argument("mesh", metavar="MESH", help="the rest-pose mesh the weights or coordinates were computed on")
@@ -241,11 +285,17 @@ examples:
     )
     skin = p.add_argument_group("skinning (with --pose)")
     skin.add_argument("--pose", metavar="POSE", help="pose JSON of per-bone rotations/translations")
+    skin.add_argument("--animation", metavar="NAME", help="a skinned file's animation clip (instead of --pose)")
+    skin.add_argument("--time", type=float, metavar="T", help="--animation: seconds from the clip's start (default 0)")
+    skin.add_argument("--frame", type=int, metavar="N", help="--animation: frame N at 30 frames per second")
     skin.add_argument(
         "--rig", metavar="RIG", help="rig (TGF, JSON, GLB); default: the skin of --weights or MESH when a glTF"
     )
     skin.add_argument(
-        "--weights", metavar="W", help="weights (.npy, .csv, .dmat, or a skinned .glb/.gltf); default: MESH's skin"
+        "--weights",
+        metavar="W",
+        help="weights (.npy, .csv, .dmat — for a skinned MESH one column per skin joint — or a skinned "
+        ".glb/.gltf); default: MESH's own skin weights",
     )
     skin.add_argument(
         "--method", choices=SKINNING_METHODS, default="lbs", help="linear blend or dual quaternion skinning"
@@ -331,20 +381,24 @@ def _add_check(sub) -> None:
         "check",
         formatter_class=_Formatter,
         help="report what would go wrong with a mesh (and rig)",
-        description="Report holes, non-manifold edges, components, self-intersections, degenerate faces, scale, "
-        "handles outside the shape, and whether libigl's BBW (TetGen) could run on the mesh.",
+        description="Report holes, non-manifold edges, components, self-intersections, dropped faces, scale, "
+        "handles inside / partly / wholly outside the shape and which are excluded, a skinned file's skins, "
+        "joints, parts and clips, and whether libigl's BBW (TetGen) could run on the mesh.",
         epilog="""\
 exit code: 0 when fieldrig can compute weights on the input (warnings may remain),
-1 when it cannot (e.g. handles outside the shape) or the files cannot be read.
+1 when it cannot (no handle can deform; with --strict, any handle outside the shape)
+or the files cannot be read.
 
 examples:
   fieldrig check arm.obj --rig arm.tgf
+  fieldrig check character.glb
   fieldrig check scan.ply --json > report.json
 """,
     )
-    p.add_argument("mesh", metavar="MESH", help="mesh or point cloud")
-    p.add_argument("--rig", metavar="RIG", help="rig to check against the mesh")
+    p.add_argument("mesh", metavar="MESH", help="mesh, point cloud or skinned character")
+    p.add_argument("--rig", metavar="RIG", help="rig to check against the mesh (default for a skinned MESH: its skin)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_deform_selection(p)
     p.set_defaults(func=cmd_check)
 
 
@@ -372,35 +426,20 @@ def _overwrites_input(args, outputs: Sequence[str], inputs: Sequence[Optional[st
     return None
 
 
-class ProgressBar:
-    """A tqdm bar fed by :class:`fieldrig.core.progress.ProgressEvent` callbacks."""
-
-    def __init__(self, description: str, enabled: bool):
-        from tqdm import tqdm
-
-        self._bar = tqdm(
-            total=1000,
-            desc=description,
-            disable=None if enabled else True,
-            leave=False,
-            bar_format="{desc}: {percentage:3.0f}%|{bar:30}| {elapsed}<{remaining}{postfix}",
-        )
-
-    def __call__(self, event) -> bool:
-        self._bar.set_postfix_str(event.stage, refresh=False)
-        self._bar.update(int(round(1000 * event.fraction)) - self._bar.n)
-        return True
-
-    def close(self) -> None:
-        self._bar.close()
-
-
 def _say(args, message: str) -> None:
     if not getattr(args, "quiet", False):
         print(message, file=sys.stderr)
 
 
 # ============================================================================ commands
+def _warn(args, source: str, warnings: Sequence[str]) -> None:
+    """One line per warning, after a line that counts them."""
+    if warnings:
+        _say(args, f"{source}: {len(warnings)} warning(s):")
+        for w in warnings:
+            _say(args, f"  warning: {w}")
+
+
 def cmd_weights(args) -> int:
     """``fieldrig weights``: compute, then write every requested output."""
     for out in args.output:
@@ -412,125 +451,53 @@ def cmd_weights(args) -> int:
         return bad
     if args.field and args.save_field:
         return _usage_error(args, "--field evaluates a saved field; --save-field saves a newly trained one: not both")
-    import time
+    from fieldrig.geometry.skinned_asset import SKINNED_SUFFIXES
 
-    import fieldrig
+    if args.rig is None and Path(args.mesh).suffix.lower() not in SKINNED_SUFFIXES:
+        return _usage_error(args, f"--rig is required: {args.mesh} cannot hold a skin (only GLB/GLTF/FBX can)")
+    from fieldrig import workflow
 
-    mesh = fieldrig.load_mesh(args.mesh)
-    from fieldrig.geometry.rig import load_rig
+    subjects = workflow.load_subjects(args.mesh, args.rig, args.deform_joints, args.exclude_joints)
+    results = []
+    for subject in subjects:
+        _warn(args, subject.name, subject.warnings)
+        if args.field:
+            if len(subjects) > 1:
+                from fieldrig.core.errors import InputError
 
-    rig = load_rig(args.rig)
-    for warning in mesh.warnings:
-        _say(args, f"{args.mesh}: warning: {warning}")
-    if args.field:
-        W = _evaluate_saved_field(args.field, rig, mesh, args.device)
-        write_weight_outputs(args.output, mesh, rig, W, args.max_influences)
-        _say(
-            args,
-            f"{Path(args.mesh).name}: {W.shape[0]:,} vertices × {W.shape[1]} handles from {args.field} "
-            f"→ {', '.join(args.output)}",
-        )
-        return EXIT_OK
-    start = time.perf_counter()
-    bar = ProgressBar(f"weights {Path(args.mesh).name}", not args.quiet)
-    try:
-        field, W = train_weights(
-            mesh, rig, args.rig, preset=args.preset, device=args.device, seed=args.seed, progress=bar
-        )
-    finally:
-        bar.close()
-    elapsed = time.perf_counter() - start
+                raise InputError(args.field, "a saved field belongs to one skin; this file has several")
+            results.append(workflow.evaluate_saved_field(args.field, subject, args.device))
+            continue
+        bar = workflow.ProgressBar(f"weights {subject.name}", not args.quiet)
+        try:
+            result = workflow.fit_subject(
+                subject, args.preset, args.device, args.seed, strict=args.strict, progress=bar
+            )
+        finally:
+            bar.close()
+        _warn(args, subject.name, result.warnings)
+        results.append(result)
+    written = workflow.write_outputs(args.output, results, args.max_influences)
     if args.save_field:
-        field.save(args.save_field)
-    write_weight_outputs(args.output, mesh, rig, W, args.max_influences)
-    _say(
-        args,
-        f"{Path(args.mesh).name}: {W.shape[0]:,} vertices × {W.shape[1]} handles in {elapsed:.1f} s "
-        f"→ {', '.join(args.output + ([args.save_field] if args.save_field else []))}",
-    )
-    _report_pruning(args, W)
+        written += workflow.save_fields(args.save_field, results)
+    for r in results:
+        rig = r.subject.rig
+        deforming = len(r.fitted.columns)
+        how = f"from {args.field}" if args.field else f"in {r.seconds:.1f} s"
+        columns = f"{r.W.shape[1]} {'joints' if rig.is_skeleton else 'handles'}"
+        if deforming < r.W.shape[1]:
+            columns += f" ({deforming} deforming)"
+        _say(args, f"{r.subject.name}: {r.W.shape[0]:,} vertices × {columns} {how}")
+        if any(Path(o).suffix.lower() in (".glb", ".gltf") for o in args.output):
+            lost = workflow.pruning_note(r.W, args.max_influences)
+            if lost is not None and lost[1] > 0:
+                _say(
+                    args,
+                    f"glTF: {args.max_influences} influences per vertex drop {100 * lost[0]:.2f}% of the weight "
+                    f"on average, {100 * lost[1]:.1f}% at most (--max-influences raises the limit)",
+                )
+    _say(args, f"→ {', '.join(written)}")
     return EXIT_OK
-
-
-def _report_pruning(args, W) -> None:
-    """Say how much weight the glTF outputs' influence limit dropped, when it dropped any."""
-    from fieldrig.geometry.gltf import pruned_mass
-
-    if W.shape[1] > args.max_influences and any(Path(o).suffix.lower() in (".glb", ".gltf") for o in args.output):
-        lost = pruned_mass(W, args.max_influences)
-        _say(
-            args,
-            f"glTF: {args.max_influences} influences per vertex drop {100 * lost.mean():.2f}% of the weight "
-            f"on average, {100 * lost.max():.1f}% at most (--max-influences raises the limit)",
-        )
-
-
-def train_weights(mesh, rig, rig_path: str, **options):
-    """Fit the skinning field of a loaded mesh and rig and evaluate it at the vertices.
-
-    Input errors that the skinning API reports against its arguments (``mesh``, ``rig``)
-    are re-raised naming the files instead.
-
-    Parameters
-    ----------
-    mesh : MeshData
-    rig : Rig
-    rig_path : str
-        The rig's file, for messages.
-    **options
-        preset, device, seed, progress: passed to :func:`fieldrig.fit_skinning_field`.
-
-    Returns
-    -------
-    field : SkinningField
-    W : (n, H) float
-    """
-    import fieldrig
-    from fieldrig.core.errors import InputError
-
-    try:
-        field = fieldrig.fit_skinning_field(mesh.V, mesh.F, rig, N=mesh.N, **options)
-    except InputError as exc:
-        source = {"rig": rig_path, "mesh": mesh.path, "points": mesh.path, "N": mesh.path}.get(exc.source)
-        if source is None:
-            raise
-        raise InputError(source, exc.problem) from exc
-    return field, field.evaluate(mesh.V)
-
-
-def _evaluate_saved_field(path: str, rig, mesh, device: str):
-    """Weights of ``mesh``'s vertices from a saved field, which must belong to ``rig``."""
-    import fieldrig
-    from fieldrig.core.errors import InputError
-
-    field = fieldrig.SkinningField.load(path, device=None if device == "auto" else device)
-    if list(field.handle_names) != list(rig.handle_names):
-        raise InputError(path, f"was trained for handles {list(field.handle_names)}, the rig has {rig.handle_names}")
-    return field.evaluate(mesh.V)
-
-
-def write_weight_outputs(outputs: Sequence[str], mesh, rig, W, max_influences: int = 4) -> None:
-    """Write ``W`` to each path by extension: weight tables, or a skinned glTF.
-
-    Parameters
-    ----------
-    outputs : sequence of str
-        Paths ending in one of :data:`WEIGHT_OUTPUT_SUFFIXES`.
-    mesh : MeshData
-        The mesh the weights belong to (glTF outputs embed it).
-    rig : Rig
-    W : (n, H) float
-    max_influences : int
-        Influences per vertex kept in glTF outputs.
-    """
-    from fieldrig.geometry.export import save_weights
-    from fieldrig.geometry.gltf import write_skinned_gltf
-
-    for out in outputs:
-        if Path(out).suffix.lower() in (".glb", ".gltf"):
-            write_skinned_gltf(out, mesh.V, mesh.F, rig, W, max_influences=max_influences, normals=mesh.N)
-        else:
-            save_weights(out, W, rig.handle_names)
 
 
 def cmd_coords(args) -> int:
@@ -548,6 +515,7 @@ def cmd_coords(args) -> int:
     import time
 
     import fieldrig
+    from fieldrig import workflow
     from fieldrig.geometry.cage import load_cage, save_cage
     from fieldrig.geometry.export import save_weights
 
@@ -563,7 +531,7 @@ def cmd_coords(args) -> int:
         cage = load_cage(args.cage)
     points = _points_in_cage_space(mesh, cage.V.shape[1], args.mesh)
     start = time.perf_counter()
-    bar = ProgressBar(f"coords {Path(args.mesh).name}", not args.quiet)
+    bar = workflow.ProgressBar(f"coords {Path(args.mesh).name}", not args.quiet)
     try:
         steps = {"steps": args.steps} if args.steps else {}
         field = fieldrig.fit_barycentric_field(
@@ -591,73 +559,119 @@ def cmd_coords(args) -> int:
 
 def _points_in_cage_space(mesh, dim: int, source: str):
     """The mesh's vertices in the cage's dimension: a 2D cage takes x, y of a flat (constant z) mesh."""
+    import numpy as np
+
     from fieldrig.core.errors import InputError
 
     if dim == 3:
         return mesh.V
     z = mesh.V[:, 2]
-    if z.max() - z.min() > 1e-9 * max(1.0, float(abs(mesh.V).max())):
+    if z.max() - z.min() > 1e-9 * float(np.linalg.norm(np.ptp(mesh.V[:, :2], axis=0))):
         raise InputError(source, "a 2D cage needs a flat mesh (constant z); this one is not")
     return mesh.V[:, :2]
 
 
 def cmd_deform(args) -> int:
-    """``fieldrig deform``: pose through skinning weights, or move through a deformed cage."""
+    """``fieldrig deform``: pose through skinning weights (a pose or a clip), or move through a deformed cage."""
     from fieldrig.core.vocabulary import MESH_OUTPUT_SUFFIXES
 
     bad = _suffix_error(args, args.output, MESH_OUTPUT_SUFFIXES, "mesh")
     if bad is not None:
         return bad
-    by_pose, by_cage = args.pose is not None, args.deformed_cage is not None
-    if by_pose == by_cage:
-        return _usage_error(args, "give either --pose (skinning) or --deformed-cage (cage deformation)")
+    by_pose, by_clip, by_cage = args.pose is not None, args.animation is not None, args.deformed_cage is not None
+    if by_pose + by_clip + by_cage != 1:
+        return _usage_error(
+            args, "give one of --pose (skinning), --animation (a skinned file's clip) or --deformed-cage (cage)"
+        )
+    if (args.time is not None or args.frame is not None) and not by_clip:
+        return _usage_error(args, "--time and --frame belong to --animation")
     if by_cage and (args.coords is None or args.cage is None):
         return _usage_error(args, "cage deformation needs --coords PHI and --cage CAGE with --deformed-cage")
-    if by_pose and (args.coords or args.cage):
-        return _usage_error(args, "--coords and --cage belong to cage deformation, not to --pose")
+    if not by_cage and (args.coords or args.cage):
+        return _usage_error(args, "--coords and --cage belong to cage deformation")
     bad = _overwrites_input(
         args, [args.output], [args.mesh, args.weights, args.rig, args.pose, args.coords, args.cage, args.deformed_cage]
     )
     if bad is not None:
         return bad
-    import fieldrig
     from fieldrig.geometry.export import save_mesh
 
-    mesh = fieldrig.load_mesh(args.mesh)
-    X = _posed_vertices(args, mesh) if by_pose else _caged_vertices(args, mesh)
+    if by_cage:
+        import fieldrig
+
+        mesh = fieldrig.load_mesh(args.mesh)
+        X = _caged_vertices(args, mesh)
+    else:
+        mesh, X = _skinned_vertices(args)
     save_mesh(args.output, X, mesh.F)
     _say(args, f"{Path(args.mesh).name}: {len(X):,} vertices deformed → {args.output}")
     return EXIT_OK
 
 
-def _posed_vertices(args, mesh):
-    import numpy as np
-
+def _skinned_vertices(args):
+    """The mesh and its vertices posed by --pose or --animation, with the weights of --weights or the file."""
+    from fieldrig import workflow
     from fieldrig.core.errors import InputError
-    from fieldrig.geometry.deform import dual_quaternion_skinning, linear_blend_skinning
     from fieldrig.geometry.export import load_weights
-    from fieldrig.geometry.gltf import read_gltf_skin
     from fieldrig.geometry.pose import Pose, pose_transforms
 
     gltf = (".glb", ".gltf")
+    if args.animation is not None or (
+        args.rig is None and workflow.is_skinned_file(args.mesh) and args.weights is None
+    ):
+        subject = _skin_subject(args)
+        if args.weights and Path(args.weights).suffix.lower() not in gltf:
+            W = load_weights(args.weights)
+        elif args.weights:
+            W = workflow.source_weights(workflow.asset_subjects(args.weights)[0], subject.rig)
+        else:
+            W = workflow.source_weights(subject)
+        if args.animation is not None:
+            T = workflow.animation_transforms(subject.asset, args.animation, args.time, args.frame)
+        else:
+            T = pose_transforms(subject.rig, Pose.load(args.pose))
+        _check_weights(W, subject, args.weights or args.mesh)
+        return subject.mesh, workflow.deformed(subject.mesh.V, W, T, args.method)
     weights_path = args.weights or (args.mesh if Path(args.mesh).suffix.lower() in gltf else None)
     if weights_path is None:
         raise InputError("--weights", "give the weights file (the mesh is not a skinned glTF)")
-    skin = read_gltf_skin(weights_path) if Path(weights_path).suffix.lower() in gltf else None
+    import fieldrig
+
+    mesh = fieldrig.load_mesh(args.mesh)
+    source = workflow.asset_subjects(weights_path)[0] if Path(weights_path).suffix.lower() in gltf else None
     from fieldrig.geometry.rig import load_rig
 
-    rig = load_rig(args.rig) if args.rig else skin.rig if skin else None
+    rig = load_rig(args.rig) if args.rig else source.rig if source else None
     if rig is None:
         raise InputError("--rig", "give the rig the weights were computed for")
-    W = skin.handle_weights() if skin else load_weights(weights_path)
-    if W.shape != (len(mesh.V), rig.n_handles):
+    W = workflow.source_weights(source, rig) if source else load_weights(weights_path)
+    subject = workflow.Subject(Path(args.mesh).name, mesh, rig, str(args.rig or weights_path))
+    _check_weights(W, subject, weights_path)
+    return mesh, workflow.deformed(mesh.V, W, pose_transforms(rig, Pose.load(args.pose)), args.method)
+
+
+def _skin_subject(args):
+    """The first skin of a skinned MESH (``--animation`` and posing a character with its own skin)."""
+    from fieldrig import workflow
+    from fieldrig.core.errors import InputError
+
+    if not workflow.is_skinned_file(args.mesh):
+        raise InputError(args.mesh, "--animation needs a skinned glTF or FBX file with animation clips")
+    if args.rig is not None and Path(args.rig).resolve() != Path(args.mesh).resolve():
+        raise InputError("--rig", "a skinned file is posed by its own skeleton; leave --rig out")
+    return workflow.asset_subjects(args.mesh)[0]
+
+
+def _check_weights(W, subject, source: str) -> None:
+    from fieldrig.core.errors import InputError
+
+    expected = (len(subject.mesh.V), subject.rig.n_handles)
+    if W.shape != expected:
+        what = "joints" if subject.rig.is_skeleton else "handles"
         raise InputError(
-            weights_path,
-            f"weights have shape {W.shape}; the mesh has {len(mesh.V)} vertices and the rig {rig.n_handles} handles",
+            source,
+            f"weights have shape {W.shape}; the mesh has {expected[0]} vertices and the rig {expected[1]} {what}",
         )
-    T = pose_transforms(rig, Pose.load(args.pose))
-    skinning = dual_quaternion_skinning if args.method == "dqs" else linear_blend_skinning
-    return np.asarray(skinning(mesh.V, W, T))
 
 
 def _caged_vertices(args, mesh):
@@ -724,42 +738,79 @@ def cmd_check(args) -> int:
     import dataclasses
     import json
 
-    import fieldrig
-    from fieldrig.geometry.mesh_check import check_mesh, handles_outside
+    import numpy as np
 
-    mesh = fieldrig.load_mesh(args.mesh)
-    from fieldrig.geometry.rig import load_rig
+    from fieldrig import workflow
+    from fieldrig.geometry.handle_placement import place_handles
+    from fieldrig.geometry.mesh_check import check_mesh
 
-    rig = load_rig(args.rig) if args.rig else None
-    report = check_mesh(mesh.V, mesh.F, args.mesh)
-    lines = [f"{args.mesh}:"] + report.summary() + [f"Warning: {w}" for w in mesh.warnings]
-    outside: List[str] = []
-    if rig is not None:
-        outside = handles_outside(mesh.V, mesh.F, rig, N=mesh.N)
-        lines.append(
-            f"{args.rig}: {len(rig.bones)} bones, {len(rig.point_handles)} point handles, "
-            f"{rig.n_handles} weight columns."
-        )
-        lines += [o[0].upper() + o[1:] + "." for o in outside] or ["Every handle lies inside the shape."]
+    if args.rig is None and not workflow.is_skinned_file(args.mesh):
+        import fieldrig
+
+        subjects = [workflow.Subject(Path(args.mesh).name, fieldrig.load_mesh(args.mesh), None, "")]
+    else:
+        subjects = workflow.load_subjects(args.mesh, args.rig, args.deform_joints, args.exclude_joints)
+    lines = [f"{args.mesh}:"]
+    reports, ok = [], True
+    for subject in subjects:
+        mesh, rig, asset = subject.mesh, subject.rig, subject.asset
+        report = check_mesh(mesh.V, mesh.F, mesh.path)
+        entry = {"name": subject.name, "report": dataclasses.asdict(report), "warnings": subject.warnings}
+        if asset is not None:
+            clips = ", ".join(f"{c.name} ({c.duration:.2f} s)" for c in asset.clips) or "none"
+            parts = ", ".join(f"{p.name} ({len(p.V):,} vertices)" for p in asset.parts)
+            lines.append(
+                f"{subject.name}: skin of {asset.skeleton.n_joints} joints; {len(asset.parts)} part(s): {parts}; "
+                f"animations: {clips}."
+            )
+            entry.update(
+                joints=asset.skeleton.names, parts=[p.name for p in asset.parts], clips=[c.name for c in asset.clips]
+            )
+        lines += report.summary() + [f"Warning: {w}" for w in subject.warnings]
+        if rig is not None:
+            placement = place_handles(mesh.V, mesh.F, rig, N=mesh.N)
+            excluded = [rig.handle_names[h] for h in np.flatnonzero(~rig.deform)]
+            partly = [h for h in placement.partly_outside if rig.deform[h]]
+            wholly = [h for h in placement.wholly_outside if rig.deform[h]]
+            if rig.is_skeleton:
+                lines.append(
+                    f"{subject.rig_source}: {rig.n_handles} joints (weight columns): "
+                    f"{rig.n_handles - len(rig.point_handles)} with segments to their children, "
+                    f"{len(rig.point_handles)} points."
+                )
+            else:
+                lines.append(
+                    f"{subject.rig_source}: {len(rig.bones)} bones, {len(rig.point_handles)} point handles, "
+                    f"{rig.n_handles} weight columns."
+                )
+            lines += [placement.sentence(h).capitalize() + ": its inside part is used." for h in partly]
+            lines += [placement.sentence(h).capitalize() + ": it will be excluded (zero weights)." for h in wholly]
+            if excluded:
+                lines.append(f"Not deforming by choice ({len(excluded)}): {', '.join(excluded)}.")
+            if not partly and not wholly:
+                lines.append("Every deforming handle lies inside the shape.")
+            deforming = int(rig.deform.sum()) - len(wholly)
+            fine = deforming > 0 and not (args.strict and (partly or wholly))
+            ok = ok and fine
+            entry.update(
+                handles_partly_outside=[rig.handle_names[h] for h in partly],
+                handles_wholly_outside=[rig.handle_names[h] for h in wholly],
+                handles_excluded=excluded,
+                deforming_handles=deforming,
+            )
+        reports.append(entry)
     verdict = (
-        "fieldrig cannot compute weights: handles outside the shape."
-        if outside
-        else "fieldrig can compute weights on this input."
+        "fieldrig can compute weights on this input."
+        if ok
+        else "fieldrig cannot compute weights: "
+        + ("handles outside the shape (--strict)." if args.strict else "no handle can deform the shape.")
     )
     if args.json:
-        data = {
-            "mesh": args.mesh,
-            "rig": args.rig,
-            "ok": not outside,
-            "handles_outside": outside,
-            "warnings": list(mesh.warnings),
-            "report": dataclasses.asdict(report),
-            "summary": lines + [verdict],
-        }
+        data = {"mesh": args.mesh, "rig": args.rig, "ok": ok, "subjects": reports, "summary": lines + [verdict]}
         print(json.dumps(data, indent=2, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
     else:
         print("\n".join(lines + [verdict]))
-    return EXIT_FAILED if outside else EXIT_OK
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 # ============================================================================ main

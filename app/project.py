@@ -12,7 +12,9 @@ A project file is a ZIP archive with
 - optionally the trained fields (``skinning_field.bin``, ``barycentric_field.bin``) as
   written by their own ``save`` methods.
 
-The mesh is referenced, not copied. :func:`load_project` looks for it beside the project
+The mesh is referenced, not copied; a skinned file is referenced with the skin the
+project works on (``skin``), and reopens as that skin's bind-pose parts, so its weights
+and exports (re-skinning the file) line up again. :func:`load_project` looks for it beside the project
 first (so a folder moved as a whole still opens), then at its absolute path. A missing
 mesh is an error that names the file; a mesh whose content changed loads with a warning,
 and per-vertex arrays that no longer match its vertex count are dropped with a warning,
@@ -81,6 +83,11 @@ class Project:
         The viewer's camera as polyscope view JSON.
     warnings : list of str
         Filled by :func:`load_project`: missing or changed referenced files, dropped arrays.
+    asset_index : int or None
+        The mesh is skin ``asset_index`` of a skinned file (its bind-pose parts); None for a
+        plain mesh.
+    asset : SkinnedAsset or None
+        That skin, as :func:`load_project` read it.
     """
 
     mesh: Optional[MeshData] = None
@@ -99,6 +106,8 @@ class Project:
     settings: Dict[str, Any] = field(default_factory=dict)
     camera: Optional[str] = None
     warnings: List[str] = field(default_factory=list)
+    asset_index: Optional[int] = None
+    asset: Any = None
 
 
 _ARRAYS = ("weights", "cage_vertices", "cage_faces", "cage_pose", "coordinates")
@@ -148,6 +157,7 @@ def save_project(project: Project, path: PathLike) -> None:
         "version": FORMAT_VERSION,
         "mesh": _file_reference(project.mesh.path if project.mesh is not None else None, project_dir),
         "vertex_count": None if project.mesh is None else int(len(project.mesh.V)),
+        "skin": project.asset_index,
         "rig": None if project.rig is None else rig_to_json(project.rig),
         "rig_source": _file_reference(project.rig_source, project_dir),
         "weights_stale": bool(project.weights_stale),
@@ -242,7 +252,16 @@ def load_project(path: PathLike) -> Project:
             )
         if mesh_ref.get("sha256") and file_sha256(mesh_path) != mesh_ref["sha256"]:
             warnings.append(f"{mesh_path}: the mesh file changed since the project was saved")
-        project.mesh = load_mesh(mesh_path)
+        skin = meta.get("skin")
+        if skin is not None:
+            from fieldrig.workflow import asset_subjects
+
+            subjects = asset_subjects(mesh_path)
+            if not isinstance(skin, int) or not 0 <= skin < len(subjects):
+                raise InputError(source, f"refers to skin {skin!r} of {mesh_path}, which has {len(subjects)}")
+            project.mesh, project.asset, project.asset_index = subjects[skin].mesh, subjects[skin].asset, skin
+        else:
+            project.mesh = load_mesh(mesh_path)
         saved_n = meta.get("vertex_count")
         if saved_n is not None and saved_n != len(project.mesh.V):
             warnings.append(

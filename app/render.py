@@ -4,8 +4,9 @@ pose, drawn by polyscope through EGL (no window, no display).
     fieldrig render arm.obj --rig arm.tgf --weights arm.npy --pose wave.json -o arm.png
 
 The picture is drawn like the app draws it (:mod:`fieldrig.gui.scene`): the mesh posed by
-linear blend (or dual quaternion) skinning, coloured by its dominant handle or by one
-handle's weight, with the posed skeleton on top.
+linear blend (or dual quaternion) skinning — by a pose, or by a skinned file's animation
+clip — coloured by its dominant handle or by one handle's weight, with the posed skeleton
+on top.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def render_image(
     height: int = 768,
     view: str = "three-quarter",
     background=(1.0, 1.0, 1.0),
+    transforms: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """Draw one picture.
 
@@ -76,6 +78,9 @@ def render_image(
     view : {"three-quarter", "front", "side", "top"}
         Camera direction (looking at the posed mesh's bounding box, y up).
     background : (3,) float
+    transforms : (H, 4, 4) float, optional
+        Per-column skinning transforms to pose with instead of ``pose`` (an animation
+        clip's, :func:`fieldrig.workflow.animation_transforms`).
 
     Returns
     -------
@@ -105,9 +110,11 @@ def render_image(
     ps.set_window_size(int(width), int(height))
     ps.set_background_color(background)
     ps.set_ground_plane_mode("shadow_only")
-    T = pose_transforms(rig, pose) if rig is not None else None
+    if transforms is not None and (rig is None or np.shape(transforms) != (rig.n_handles, 4, 4)):
+        raise InputError("transforms", f"expected ({'H' if rig is None else rig.n_handles}, 4, 4) transforms")
+    T = transforms if transforms is not None else pose_transforms(rig, pose) if rig is not None else None
     X = V
-    if W is not None and pose is not None:
+    if W is not None and (pose is not None or transforms is not None):
         X = np.asarray((dual_quaternion_skinning if method == "dqs" else linear_blend_skinning)(V, W, T))
     scene.register_mesh(X, F)
     if rig is not None and skeleton and F is not None:

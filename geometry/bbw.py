@@ -7,6 +7,12 @@ vertices), ``igl.boundary_conditions`` fixes each handle's weight to 1 on it and
 others, ``igl.bbw`` solves the bounded biharmonic problem with an active-set QP, and the
 rows are normalised to sum to 1. Painted regions of the rig become extra fixed rows.
 
+libigl's handles are points and single segments. A rig handle made of several segments (a
+skeleton joint with several children) gives one libigl column per segment, and the columns
+of one handle are summed (without the bounds that is exactly the solution of the problem
+with the whole set held at 1, linearity; the bounds make it approximate). Handles that do
+not deform keep a zero column and are not given to libigl.
+
 TetGen can crash the whole process on a bad surface, so everything runs in a child Python
 process with a timeout; the surface is checked first (closed, edge-manifold, no
 self-intersections, handles inside) so that most failures come with a reason. It is a
@@ -28,7 +34,8 @@ from typing import Optional, Union
 import numpy as np
 
 from fieldrig.core.errors import InputError
-from fieldrig.geometry.mesh_check import check_mesh, handles_outside
+from fieldrig.geometry.handle_placement import place_handles
+from fieldrig.geometry.mesh_check import check_mesh
 from fieldrig.geometry.mesh_io import validate_mesh, weld_identical_vertices
 from fieldrig.geometry.rig import Rig, load_rig
 
@@ -58,7 +65,8 @@ def bbw_weights(
     F : (m, 3) int
         Triangles of a closed, edge-manifold, non-self-intersecting surface.
     rig : Rig or path
-        Handles; weight columns follow the rig's handle order (point handles, then bones).
+        Handles; weight columns follow the rig's column order (see the module docstring for
+        handles of several segments and handles that do not deform).
     tetgen_flags : str
         TetGen switches (``p`` PLC, ``q1.414`` radius-edge quality, ``Y`` keep the surface
         as it is; ``Q`` is added to silence it).
@@ -96,7 +104,10 @@ def bbw_weights(
     report = check_mesh(V, F, source)
     if not report.bbw_feasible:
         raise BBWError(f"{source}: TetGen cannot mesh this surface: {report.bbw_reason}")
-    outside = handles_outside(V, F, rig)
+    if not rig.deform.any():
+        raise InputError("rig", "no handle deforms (every deform flag is off)")
+    placement = place_handles(V, F, rig)
+    outside = [placement.sentence(h) for h in np.flatnonzero(rig.deform) if placement.inside_fraction[h] < 1]
     if outside:
         raise BBWError(f"{source}: handles must lie inside the surface for BBW: " + "; ".join(outside))
     if int(samples_per_bone) < 0 or int(max_iter) < 1 or not timeout_s > 0:
@@ -118,6 +129,14 @@ def bbw_weights(
     if painted_b.size and (painted_b.min() < 0 or painted_b.max() >= len(Vw)):
         raise InputError("rig", f"a painted region names a vertex outside 0..{len(V) - 1}")
 
+    # libigl columns: the deforming point handles, then the deforming segments.
+    point_keep = rig.deform[rig.point_columns]
+    bone_keep = rig.deform[rig.bone_handles]
+    columns = np.concatenate([rig.point_columns[point_keep], rig.bone_handles[bone_keep]]).astype(np.int64)
+    first_column = {int(h): k for k, h in reversed(list(enumerate(columns)))}
+    if any(int(h) not in first_column for h in painted_h):
+        raise InputError("rig", "a painted region belongs to a handle that does not deform")
+    painted_h = np.array([first_column[int(h)] for h in painted_h], dtype=np.int64)
     with tempfile.TemporaryDirectory(prefix="fieldrig-bbw-") as tmp:
         job, result = Path(tmp) / "job.npz", Path(tmp) / "result.npz"
         np.savez(
@@ -125,8 +144,8 @@ def bbw_weights(
             V=Vw,
             F=Fw,
             C=rig.joints,
-            P=rig.point_handles,
-            BE=rig.bones.reshape(-1, 2),
+            P=rig.point_handles[point_keep],
+            BE=rig.bones[bone_keep].reshape(-1, 2),
             flags=np.array(flags),
             samples=np.array(int(samples_per_bone)),
             max_iter=np.array(int(max_iter)),
@@ -158,7 +177,8 @@ def bbw_weights(
             lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
             raise BBWError(f"{source}: {lines[-1] if lines else f'the BBW process failed (exit {proc.returncode})'}")
         with np.load(result) as out:
-            W = out["W"][index]
+            W = np.zeros((len(V), rig.n_handles))
+            np.add.at(W.T, columns, out["W"][index].T)
             info = {k: out[k].item() for k in ("tetgen_s", "bbw_s", "n_tets", "n_tet_vertices")}
     return (W, info) if return_info else W
 

@@ -1,8 +1,10 @@
 """Diagnosing a mesh: topology, defects, and whether libigl's BBW (TetGen) can run on it.
 
 Used by ``fieldrig check``, the GUI's load warnings and :func:`fieldrig.bbw_weights`.
-fieldrig's own skinning accepts every mesh :func:`~fieldrig.geometry.mesh_io.validate_mesh`
-accepts; the report says what a user should know, and what the tetrahedral reference needs.
+fieldrig's own skinning accepts every mesh :func:`~fieldrig.geometry.mesh_io.clean_mesh`
+accepts (after it drops collapsed, zero-area and duplicate faces); the report says what a
+user should know, and what the tetrahedral reference needs. Topology is judged on the
+faces that are kept.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from fieldrig.geometry.mesh_io import validate_mesh, weld_identical_vertices, zero_area_faces
+from fieldrig.geometry.mesh_io import clean_mesh, weld_identical_vertices
 
 #: Above this many faces the self-intersection test is skipped (it costs ~7 µs per face here).
 SELF_INTERSECTION_FACE_LIMIT = 2_000_000
@@ -43,11 +45,13 @@ class MeshReport:
     self_intersections : int or None
         Intersecting face pairs (adjacent faces excluded); None when not checked.
     degenerate_faces : int
-        Faces of zero area.
+        Faces dropped as collapsed (a repeated vertex) or of zero area.
+    duplicate_faces : int
+        Faces dropped as duplicates of another face.
     duplicate_vertices : int
         Vertices at exactly the same position as an earlier vertex.
     unreferenced_vertices : int
-        Vertices used by no face.
+        Vertices used by no kept face.
     closed : bool
         No boundary edges and no non-manifold edges (watertight).
     bbox_min, bbox_max : (3,) float
@@ -70,6 +74,7 @@ class MeshReport:
     inconsistent_edges: int
     self_intersections: Optional[int]
     degenerate_faces: int
+    duplicate_faces: int
     duplicate_vertices: int
     unreferenced_vertices: int
     closed: bool
@@ -102,7 +107,8 @@ class MeshReport:
             ),
             (self.inconsistent_edges, f"{self.inconsistent_edges} edge(s) between inconsistently oriented faces"),
             (self.self_intersections or 0, f"{self.self_intersections} pair(s) of intersecting faces"),
-            (self.degenerate_faces, f"{self.degenerate_faces} zero-area face(s)"),
+            (self.degenerate_faces, f"{self.degenerate_faces} collapsed or zero-area face(s) dropped"),
+            (self.duplicate_faces, f"{self.duplicate_faces} duplicate face(s) dropped"),
             (self.duplicate_vertices, f"{self.duplicate_vertices} duplicate vertex(es) (same position as another)"),
             (self.unreferenced_vertices, f"{self.unreferenced_vertices} vertex(es) used by no face"),
         ]:
@@ -139,7 +145,7 @@ def check_mesh(V: np.ndarray, F: Optional[np.ndarray], source: str = "mesh") -> 
         When the arrays are not a valid mesh at all (see
         :func:`~fieldrig.geometry.mesh_io.validate_mesh`).
     """
-    V, F = validate_mesh(V, F, source, warnings=[])
+    V, F, cleanup = clean_mesh(V, F, source)
     lo, hi = V.min(axis=0), V.max(axis=0)
     duplicates = len(V) - len(np.unique(V, axis=0))
     common = dict(
@@ -161,6 +167,7 @@ def check_mesh(V: np.ndarray, F: Optional[np.ndarray], source: str = "mesh") -> 
             inconsistent_edges=0,
             self_intersections=0,
             degenerate_faces=0,
+            duplicate_faces=0,
             unreferenced_vertices=0,
             closed=False,
             bbw_feasible=False,
@@ -171,7 +178,9 @@ def check_mesh(V: np.ndarray, F: Optional[np.ndarray], source: str = "mesh") -> 
     report = MeshReport(
         n_faces=len(F),
         is_point_cloud=False,
-        unreferenced_vertices=len(V) - len(np.unique(F)),
+        degenerate_faces=cleanup.collapsed + cleanup.zero_area,
+        duplicate_faces=cleanup.duplicate,
+        unreferenced_vertices=cleanup.unreferenced,
         bbw_feasible=False,
         bbw_reason="",
         **topo,
@@ -187,7 +196,7 @@ def check_mesh(V: np.ndarray, F: Optional[np.ndarray], source: str = "mesh") -> 
 
 
 def _topology(V: np.ndarray, F: np.ndarray) -> dict:
-    """Edge/vertex topology counts, self-intersections and degenerate faces of (V, F)."""
+    """Edge/vertex topology counts and self-intersections of (V, F)."""
     import igl
     import igl.predicates
 
@@ -235,7 +244,6 @@ def _topology(V: np.ndarray, F: np.ndarray) -> dict:
         non_manifold_vertices=non_manifold_vertices,
         inconsistent_edges=inconsistent,
         self_intersections=intersections,
-        degenerate_faces=int(np.sum(zero_area_faces(V, F))),
         closed=len(boundary) == 0 and non_manifold_edges == 0,
     )
 
@@ -253,74 +261,6 @@ def _bbw_obstacles(topo: dict, unreferenced: int) -> str:
         reasons.append("self-intersections were not checked (mesh too large)")
     elif topo["self_intersections"]:
         reasons.append(f"the surface self-intersects ({topo['self_intersections']} face pair(s))")
-    if topo["degenerate_faces"]:
-        reasons.append(f"{topo['degenerate_faces']} zero-area face(s)")
     if unreferenced:
         reasons.append(f"{unreferenced} vertex(es) used by no face would get no weights")
     return "; ".join(reasons)
-
-
-def handles_outside(
-    V: np.ndarray,
-    F: Optional[np.ndarray],
-    rig,
-    N: Optional[np.ndarray] = None,
-    samples_per_bone: int = 10,
-    tolerance: float = 0.01,
-) -> List[str]:
-    """Handles that lie outside the shape, as sentences (empty list when all are inside).
-
-    A handle sample is outside when its generalized winding number is below 1/2 *and* it
-    lies farther than ``tolerance × bounding-box diagonal`` from the surface, so handles on
-    flat (2D) meshes and bone tips touching the skin pass.
-
-    Parameters
-    ----------
-    V : (n, 3) float
-    F : (m, 3) int or None
-        None for a point cloud (its winding number comes from oriented points).
-    rig : Rig
-    N : (n, 3) float, optional
-        Point-cloud normals; estimated when omitted.
-    samples_per_bone : int
-        Evenly spaced samples along each bone, ends included (a point handle is one sample).
-    tolerance : float
-        Allowed distance outside, as a fraction of the bounding-box diagonal.
-
-    Returns
-    -------
-    list of str
-        One sentence per offending handle, naming it.
-    """
-    import igl
-    from scipy.spatial import cKDTree
-
-    from fieldrig.geometry.winding import winding_numbers
-
-    V, F = validate_mesh(V, F, "mesh", warnings=[])
-    segments = rig.handle_segments()
-    t = np.linspace(0.0, 1.0, max(int(samples_per_bone), 2))
-    Q = (segments[:, :1, :] * (1 - t)[None, :, None] + segments[:, 1:, :] * t[None, :, None]).reshape(-1, 3)
-    if F is None and N is None:
-        from fieldrig.geometry.normals import estimate_normals
-
-        N = estimate_normals(V)
-    winding = winding_numbers(V, F, Q, N)
-    if F is not None:
-        distance = np.sqrt(igl.point_mesh_squared_distance(Q, V, F)[0])
-    else:
-        distance = cKDTree(V).query(Q)[0]
-    diag = float(np.linalg.norm(V.max(axis=0) - V.min(axis=0)))
-    outside = ((np.abs(winding) < 0.5) & (distance > tolerance * diag)).reshape(len(segments), len(t))
-    distance = distance.reshape(len(segments), len(t))
-    n_points = len(rig.point_handles)
-    messages = []
-    for h, name in enumerate(rig.handle_names):
-        samples = outside[h] if h >= n_points else outside[h, :1]
-        if samples.any():
-            kind = "point handle" if h < n_points else "bone"
-            messages.append(
-                f"{kind} {name!r} lies outside the shape: {int(samples.sum())} of {len(samples)} "
-                f"samples, up to {distance[h][outside[h]].max():.3g} from the surface"
-            )
-    return messages

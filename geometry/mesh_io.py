@@ -14,22 +14,25 @@ Formats (chosen by the file suffix, case-insensitive):
 ``.off`` OFF / COFF / NOFF (``NOFF`` normals become ``N``).
 ``.stl`` ASCII or binary STL. STL stores three corners per triangle and no
          shared vertices, so corners with *bit-identical* coordinates are merged
-         (first occurrence order; nothing else is merged) and triangles left with
-         two identical corners are dropped, with a warning.
+         (first occurrence order; nothing else is merged), with a warning.
 ``.glb`` / ``.gltf``  glTF 2.0: triangle primitives (``TRIANGLES``, strips and fans) of
          every mesh node reachable from the default scene, depth first, children
-         and primitives in file order, each node's world transform applied (for a
-         skinned mesh too, matching the rig :mod:`fieldrig.geometry.gltf` reads:
-         joints at their bind pose in that node's frame). ``POINTS`` primitives
-         form a point cloud when the file has no triangles. Draco-compressed files
-         are refused.
+         and primitives in file order (:func:`fieldrig.geometry.gltf.gltf_geometry`).
+         Skinned meshes are read in their bind pose (the stored positions: the spec
+         ignores a skinned mesh node's transform), so they line up with the rig read
+         from the same file; other meshes are placed by their node's world
+         transform. ``POINTS`` primitives form a point cloud when the file has no
+         triangles. Draco-compressed files are refused.
 ``.xyz`` Point cloud, one point per line: ``x y z`` or ``x y z nx ny nz``
          (spaces or commas; ``#`` comments). Six columns that are not unit
          vectors (colours, say) are ignored with a warning.
 ======== ===================================================================
 
 Vertices are never reordered or merged (except the STL corner merge above), so weights
-computed on ``V`` line up with the file's vertex list. Polygons are triangulated as fans
+computed on ``V`` line up with the file's vertex list. Faces skinning cannot use —
+collapsed (a repeated index), zero-area and duplicate faces — are dropped with a warning
+that counts them (:func:`clean_mesh`); vertices no face uses are kept and counted.
+Polygons are triangulated as fans
 ``(p0, p_i, p_i+1)`` in file order. Open surfaces, holes, non-manifold meshes and
 triangle soups load as they are: they are valid input for fieldrig's skinning. Point
 clouds without normals get normals estimated by :func:`fieldrig.geometry.normals.estimate_normals`.
@@ -68,8 +71,11 @@ class MeshData:
     path : str
         The file read.
     warnings : list of str
-        Things worth telling the user that did not stop loading (zero-area faces, merged
+        Things worth telling the user that did not stop loading (dropped faces, merged
         STL corners, estimated normals, ignored line elements, ...).
+    cleanup : MeshCleanup
+        The faces dropped on loading (collapsed, zero-area, duplicate) and the vertices no
+        face uses.
     """
 
     V: np.ndarray
@@ -77,6 +83,7 @@ class MeshData:
     N: Optional[np.ndarray]
     path: str
     warnings: List[str] = field(default_factory=list)
+    cleanup: MeshCleanup = field(default_factory=lambda: MeshCleanup())
 
     @property
     def is_point_cloud(self) -> bool:
@@ -119,7 +126,8 @@ def load_mesh(path: PathLike, *, normal_neighbours: int = 16) -> MeshData:
     if path.stat().st_size == 0:
         raise InputError(source, "file is empty")
     V, F, N, notes = reader(path)
-    V, F = validate_mesh(V, F, source, warnings=notes)
+    V, F, cleanup = clean_mesh(V, F, source)
+    notes += cleanup.notes()
     if N is not None:
         N = np.asarray(N, dtype=np.float64)
         length = np.linalg.norm(N, axis=1) if N.shape == V.shape else np.zeros(0)
@@ -134,13 +142,67 @@ def load_mesh(path: PathLike, *, normal_neighbours: int = 16) -> MeshData:
             "point cloud without normals: normals estimated from "
             f"{min(normal_neighbours, len(V) - 1)} nearest neighbours"
         )
-    return MeshData(V, F, N, source, notes)
+    return MeshData(V, F, N, source, notes, cleanup)
+
+
+@dataclass
+class MeshCleanup:
+    """Faces :func:`clean_mesh` dropped, and vertices no face uses.
+
+    Attributes
+    ----------
+    collapsed : int
+        Faces that repeat a vertex index.
+    zero_area : int
+        Faces of zero area (collinear corners), among those left.
+    duplicate : int
+        Faces with the same three vertices as an earlier face (either orientation).
+    unreferenced : int
+        Vertices used by no kept face (kept: they still get weights).
+    n_faces : int
+        Faces given (before dropping).
+    """
+
+    collapsed: int = 0
+    zero_area: int = 0
+    duplicate: int = 0
+    unreferenced: int = 0
+    n_faces: int = 0
+
+    @property
+    def dropped(self) -> int:
+        """Faces dropped in all."""
+        return self.collapsed + self.zero_area + self.duplicate
+
+    @classmethod
+    def total(cls, cleanups) -> "MeshCleanup":
+        """The counts of several meshes (parts of one asset) added up; None entries are skipped."""
+        out = cls()
+        for c in cleanups:
+            if c is not None:
+                for key in ("collapsed", "zero_area", "duplicate", "unreferenced", "n_faces"):
+                    setattr(out, key, getattr(out, key) + getattr(c, key))
+        return out
+
+    def notes(self) -> List[str]:
+        """One sentence per kind of problem found (empty when none)."""
+        notes = []
+        for count, what in (
+            (self.collapsed, "collapsed (they repeat a vertex)"),
+            (self.zero_area, "of zero area"),
+            (self.duplicate, "duplicates of another face"),
+        ):
+            if count:
+                notes.append(f"{count} of {self.n_faces} faces are {what} and were dropped")
+        if self.unreferenced:
+            notes.append(f"{self.unreferenced} vertices are used by no face (they still get weights)")
+        return notes
 
 
 def validate_mesh(
     V, F, source: str = "mesh", warnings: Optional[List[str]] = None
 ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """Check vertices and faces and return them as contiguous float64 / int64 arrays.
+    """Check vertices and faces, drop unusable faces, and return contiguous float64 / int64 arrays.
 
     Parameters
     ----------
@@ -152,21 +214,59 @@ def validate_mesh(
     source : str
         File or argument name used in messages.
     warnings : list of str, optional
-        Non-fatal findings (some zero-area faces, unreferenced vertices) are appended here;
-        when omitted they are issued as Python ``UserWarning``.
+        What :func:`clean_mesh` dropped or noticed is appended here; when omitted it is
+        issued as Python ``UserWarning``.
 
     Returns
     -------
     V : (n, 3) float64
-    F : (m, 3) int64 or None
+        Unchanged in number and order.
+    F : (k, 3) int64 or None
+        The faces that were kept, in their order.
+
+    Raises
+    ------
+    InputError
+        See :func:`clean_mesh`.
+    """
+    V, F, cleanup = clean_mesh(V, F, source)
+    notes = cleanup.notes()
+    if warnings is None:
+        for note in notes:
+            pywarnings.warn(f"{source}: {note}", UserWarning, stacklevel=2)
+    else:
+        warnings.extend(notes)
+    return V, F
+
+
+def clean_mesh(V, F, source: str = "mesh") -> Tuple[np.ndarray, Optional[np.ndarray], MeshCleanup]:
+    """Validate a mesh and drop the faces skinning cannot use.
+
+    Collapsed faces (a repeated vertex index), zero-area faces and duplicate faces (the same
+    three vertices as an earlier face) are dropped; vertices are never removed or
+    reordered, so per-vertex results still line up with the input (vertices no face uses
+    are counted, and still get weights).
+
+    Parameters
+    ----------
+    V : (n, 3) array_like
+    F : (m, 3) array_like of int, or None
+        None for a point cloud.
+    source : str
+        File or argument name used in messages.
+
+    Returns
+    -------
+    V : (n, 3) float64
+    F : (k, 3) int64 or None
+    cleanup : MeshCleanup
 
     Raises
     ------
     InputError
         Wrong shapes, no vertices, NaN/inf coordinates, no faces, indices out of range,
-        faces repeating a vertex, or every face of zero area.
+        non-integer indices, or no usable face left.
     """
-    notes: List[str] = [] if warnings is None else warnings
     try:
         V = np.ascontiguousarray(V, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -183,7 +283,7 @@ def validate_mesh(
             f"coordinates (first: vertex {int(np.argmax(bad))})",
         )
     if F is None:
-        return V, None
+        return V, None, MeshCleanup()
 
     F = np.asarray(F)
     if F.size and not np.issubdtype(F.dtype, np.integer):
@@ -200,27 +300,28 @@ def validate_mesh(
         raise InputError(
             source, f"{int(out.sum())} faces index vertices outside 0..{len(V) - 1} (first: face {i} = {F[i].tolist()})"
         )
-    repeated = (F[:, 0] == F[:, 1]) | (F[:, 1] == F[:, 2]) | (F[:, 0] == F[:, 2])
-    if np.any(repeated):
-        i = int(np.argmax(repeated))
+    cleanup = MeshCleanup(n_faces=len(F))
+    collapsed = (F[:, 0] == F[:, 1]) | (F[:, 1] == F[:, 2]) | (F[:, 0] == F[:, 2])
+    cleanup.collapsed = int(collapsed.sum())
+    F = F[~collapsed]
+    zero = zero_area_faces(V, F) if len(F) else np.zeros(0, bool)
+    cleanup.zero_area = int(zero.sum())
+    F = F[~zero]
+    if len(F) == 0:
         raise InputError(
             source,
-            f"{int(repeated.sum())} faces repeat a vertex index (first: "
-            f"face {i} = {F[i].tolist()}); remove these collapsed faces",
+            f"none of its {cleanup.n_faces} faces is usable ({cleanup.collapsed} collapsed, "
+            f"{cleanup.zero_area} of zero area)",
         )
-    zero = zero_area_faces(V, F)
-    if np.all(zero):
-        raise InputError(source, f"all {len(F)} faces have zero area")
-    if np.any(zero):
-        notes.append(f"{int(zero.sum())} of {len(F)} faces have zero area (first: face {int(np.argmax(zero))})")
+    _, first = np.unique(np.sort(F, axis=1), axis=0, return_index=True)
+    keep = np.zeros(len(F), bool)
+    keep[first] = True
+    cleanup.duplicate = int((~keep).sum())
+    F = np.ascontiguousarray(F[keep])
     used = np.zeros(len(V), bool)
     used[F.ravel()] = True
-    if not np.all(used):
-        notes.append(f"{int((~used).sum())} of {len(V)} vertices are used by no face")
-    if warnings is None:
-        for note in notes:
-            pywarnings.warn(f"{source}: {note}", UserWarning, stacklevel=2)
-    return V, F
+    cleanup.unreferenced = int((~used).sum())
+    return V, F, cleanup
 
 
 def face_areas(V: np.ndarray, F: np.ndarray) -> np.ndarray:
@@ -465,89 +566,13 @@ def _read_stl(path: Path) -> _Read:
     if len(corners) == 0:
         return corners.reshape(0, 3), None, None, []
     V, F, _ = weld_identical_vertices(corners, np.arange(len(corners)).reshape(-1, 3))
-    notes = [f"STL corners merged where bit-identical: {len(corners)} corners -> {len(V)} vertices"]
-    collapsed = (F[:, 0] == F[:, 1]) | (F[:, 1] == F[:, 2]) | (F[:, 0] == F[:, 2])
-    if np.any(collapsed):
-        notes.append(f"{int(collapsed.sum())} STL triangles with two identical corners dropped")
-        F = F[~collapsed]
-    return V, F, None, notes
+    return V, F, None, [f"STL corners merged where bit-identical: {len(corners)} corners -> {len(V)} vertices"]
 
 
 def _read_gltf(path: Path) -> _Read:
-    from fieldrig.geometry.gltf import GltfDocument
+    from fieldrig.geometry.gltf import gltf_geometry
 
-    doc = GltfDocument(path)
-    gl = doc.json
-    if "KHR_draco_mesh_compression" in gl.get("extensionsRequired", []):
-        raise InputError(str(path), "Draco-compressed glTF is not supported; export it without mesh compression")
-    world = doc.node_world_matrices()
-    tri_parts: List[Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]] = []
-    point_parts: List[np.ndarray] = []
-    skipped = 0
-    for node_index in _scene_nodes_depth_first(gl, str(path)):
-        node = gl["nodes"][node_index]
-        if "mesh" not in node:
-            continue
-        M = world[node_index]
-        for prim in gl["meshes"][node["mesh"]].get("primitives", []):
-            attrs = prim.get("attributes", {})
-            if "POSITION" not in attrs:
-                continue
-            P = doc.accessor(attrs["POSITION"])[:, :3].astype(np.float64) @ M[:3, :3].T + M[:3, 3]
-            N = None
-            if "NORMAL" in attrs:
-                N = doc.accessor(attrs["NORMAL"])[:, :3].astype(np.float64) @ np.linalg.inv(M[:3, :3])
-            mode = prim.get("mode", 4)
-            idx = doc.accessor(prim["indices"]).reshape(-1).astype(np.int64) if "indices" in prim else np.arange(len(P))
-            if mode == 0:
-                point_parts.append(P[idx])
-            elif mode in (4, 5, 6):
-                tri_parts.append((P, _primitive_triangles(idx, mode), N))
-            else:
-                skipped += 1
-    notes = [f"{skipped} line primitives ignored"] if skipped else []
-    if tri_parts:
-        if point_parts:
-            notes.append(f"{len(point_parts)} point primitives ignored (the file also has triangles)")
-        offsets = np.cumsum([0] + [len(p) for p, _, _ in tri_parts])
-        V = np.concatenate([p for p, _, _ in tri_parts])
-        F = np.concatenate([f + o for (_, f, _), o in zip(tri_parts, offsets)])
-        N = np.concatenate([n for _, _, n in tri_parts]) if all(n is not None for _, _, n in tri_parts) else None
-        return V, F, N, notes
-    V = np.concatenate(point_parts) if point_parts else np.zeros((0, 3))
-    return V, None, None, notes
-
-
-def _scene_nodes_depth_first(gl: dict, source: str) -> List[int]:
-    """Nodes of the default scene (else scene 0, else all parentless nodes), depth first."""
-    nodes = gl.get("nodes", [])
-    scenes = gl.get("scenes", [])
-    if scenes:
-        scene = gl.get("scene", 0)
-        roots = list(scenes[scene if 0 <= scene < len(scenes) else 0].get("nodes", []))
-    else:
-        children = {c for n in nodes for c in n.get("children", [])}
-        roots = [i for i in range(len(nodes)) if i not in children]
-    order: List[int] = []
-    stack = list(reversed(roots))
-    while stack:
-        i = stack.pop()
-        if i in order or not 0 <= i < len(nodes):
-            raise InputError(source, f"node {i} is listed twice or does not exist (the node tree is broken)")
-        order.append(i)
-        stack.extend(reversed(nodes[i].get("children", [])))
-    return order
-
-
-def _primitive_triangles(idx: np.ndarray, mode: int) -> np.ndarray:
-    """Triangles of a glTF primitive: 4 = list, 5 = strip, 6 = fan."""
-    if mode == 4:
-        return idx[: len(idx) // 3 * 3].reshape(-1, 3)
-    k = np.arange(max(len(idx) - 2, 0))
-    if mode == 6:
-        return np.stack([np.full_like(k, idx[0]), idx[k + 1], idx[k + 2]], axis=1)
-    odd = k % 2 == 1  # strips alternate winding
-    return np.stack([idx[k], np.where(odd, idx[k + 2], idx[k + 1]), np.where(odd, idx[k + 1], idx[k + 2])], axis=1)
+    return gltf_geometry(path)
 
 
 def _read_xyz(path: Path) -> _Read:

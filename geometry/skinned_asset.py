@@ -13,15 +13,21 @@ the skin's *bind space*, the space the stored vertex positions live in:
   ``G_j(t)`` the joint's world matrix (:meth:`Clip.joint_world`); in the bind pose
   ``G_j = bind_world[j]`` and every vertex stays where it is stored.
 
-Readers for each format fill these classes; writers use them to put weights back.
+Readers for each format fill these classes (:func:`load_skinned_assets` picks one by the
+file's suffix); writers use them to put weights back. The rig of an asset
+(:meth:`SkinnedAsset.rig`) has one weight column per skin joint, in skin order.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from pathlib import Path
+from typing import Any, List, Optional, Union
 
 import numpy as np
+
+from fieldrig.core.errors import InputError
 
 
 @dataclass
@@ -36,13 +42,16 @@ class Skeleton:
         Parent joint within the skin, -1 for a root (the nearest ancestor node that is a
         joint of this skin; nodes that are not joints are skipped).
     inverse_bind : (J, 4, 4) float
-        Bind space → joint space, per joint (glTF ``inverseBindMatrices``; the identity
-        where a file gives none).
+        Bind space → joint space, per joint (glTF ``inverseBindMatrices``).
+    deform : (J,) bool or None
+        Joints that deform the mesh; None: all of them (a file may mark helper joints,
+        e.g. the bone-end nodes fieldrig writes, as not deforming).
     """
 
     names: List[str]
     parents: np.ndarray
     inverse_bind: np.ndarray
+    deform: Optional[np.ndarray] = None
 
     @property
     def n_joints(self) -> int:
@@ -58,6 +67,11 @@ class Skeleton:
     def bind_positions(self) -> np.ndarray:
         """(J, 3) float: each joint's bind position (origin of its bind transform)."""
         return self.bind_world[:, :3, 3]
+
+    @property
+    def deform_flags(self) -> np.ndarray:
+        """(J,) bool: :attr:`deform`, all True when None."""
+        return np.ones(self.n_joints, bool) if self.deform is None else np.asarray(self.deform, dtype=bool)
 
 
 class Clip:
@@ -116,6 +130,8 @@ class SkinnedPart:
         renormalised), None when the file gives none.
     source : object
         Where the part came from in its file (format-specific; writers use it).
+    cleanup : MeshCleanup or None
+        The faces the reader dropped (collapsed, zero-area, duplicate), when it counted them.
     """
 
     name: str
@@ -124,6 +140,7 @@ class SkinnedPart:
     N: Optional[np.ndarray]
     weights: Optional[np.ndarray]
     source: Any = None
+    cleanup: Any = None
 
 
 @dataclass
@@ -142,6 +159,9 @@ class SkinnedAsset:
         Things found while reading that did not stop it.
     source : object
         Format-specific (e.g. the glTF skin index), for writers.
+    stored_rig : Rig or None
+        The rig a file written by fieldrig was made from (its handles are the first skin
+        joints), when the file holds one that still matches its joints.
     """
 
     path: str
@@ -150,6 +170,12 @@ class SkinnedAsset:
     clips: List[Clip] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
     source: Any = None
+    stored_rig: Any = None
+
+    @property
+    def n_vertices(self) -> int:
+        """Vertices of every part together."""
+        return int(sum(len(p.V) for p in self.parts))
 
     @property
     def part_offsets(self) -> np.ndarray:
@@ -183,6 +209,30 @@ class SkinnedAsset:
             return None
         return np.concatenate([p.weights for p in self.parts]).astype(np.float64)
 
+    def rig(self, stored: bool = False):
+        """The skin's joints as a skeleton rig: one weight column per joint, in skin order.
+
+        Joint ``j``'s handle is the set of segments from its bind position to its children's
+        (or a point), see :meth:`fieldrig.geometry.rig.Rig.from_skeleton`; joints whose
+        :attr:`Skeleton.deform` flag is off do not deform.
+
+        Parameters
+        ----------
+        stored : bool
+            Return :attr:`stored_rig` instead when the file holds one (the TGF/JSON rig a
+            fieldrig glTF was written from, with its own columns).
+
+        Returns
+        -------
+        Rig
+        """
+        from fieldrig.geometry.rig import Rig
+
+        if stored and self.stored_rig is not None:
+            return self.stored_rig
+        sk = self.skeleton
+        return Rig.from_skeleton(sk.bind_positions, sk.parents, sk.names, deform=sk.deform_flags, source=self.path)
+
     def clip(self, name: Optional[str] = None) -> Clip:
         """The clip called ``name`` (the first clip when None).
 
@@ -191,8 +241,6 @@ class SkinnedAsset:
         InputError
             The asset has no clips, or none of that name.
         """
-        from fieldrig.core.errors import InputError
-
         if not self.clips:
             raise InputError(self.path, "has no animation clips")
         if name is None:
@@ -202,3 +250,47 @@ class SkinnedAsset:
                 return c
         names = ", ".join(repr(c.name) for c in self.clips)
         raise InputError(self.path, f"has no animation {name!r} (it has {names})")
+
+
+#: File suffixes :func:`load_skinned_assets` reads.
+SKINNED_SUFFIXES = (".glb", ".gltf", ".fbx")
+
+
+def load_skinned_assets(path: Union[str, os.PathLike]) -> List[SkinnedAsset]:
+    """Every skin of a file, one :class:`SkinnedAsset` each, in the file's order.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        ``.glb`` / ``.gltf`` (:func:`fieldrig.geometry.gltf.read_gltf_assets`) or ``.fbx``
+        (``fieldrig.geometry.fbx.read_fbx_assets``).
+
+    Returns
+    -------
+    list of SkinnedAsset
+        At least one.
+
+    Raises
+    ------
+    InputError
+        The file is missing, unreadable, of another format, or has no skinned mesh.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".glb", ".gltf"):
+        from fieldrig.geometry.gltf import read_gltf_assets
+
+        return read_gltf_assets(path)
+    if suffix == ".fbx":
+        try:
+            from fieldrig.geometry.fbx import read_fbx_assets
+        except ModuleNotFoundError as exc:
+            if exc.name != "fieldrig.geometry.fbx":
+                raise
+            raise InputError(
+                str(path), "this fieldrig has no FBX reader (fieldrig.geometry.fbx); convert to glTF"
+            ) from exc
+        return read_fbx_assets(path)
+    raise InputError(
+        str(path), f"not a skinned asset format {suffix!r} (expected one of {', '.join(SKINNED_SUFFIXES)})"
+    )

@@ -58,10 +58,11 @@ class HandleGeometry:
 
     @classmethod
     def from_rig(cls, rig, V: Optional[np.ndarray] = None) -> "HandleGeometry":
-        """Segments of a :class:`~fieldrig.geometry.rig.Rig`, plus its painted vertices of ``V``."""
+        """Segments of a :class:`~fieldrig.geometry.rig.Rig` (several per handle where it has several),
+        plus its painted vertices of ``V``."""
         seg = rig.handle_segments()
-        starts, ends, owner = [seg[:, 0]], [seg[:, 1]], [np.arange(len(seg))]
-        isolated = [np.arange(len(seg)) < len(rig.point_handles)]
+        starts, ends, owner = [seg[:, 0]], [seg[:, 1]], [rig.segment_handles()]
+        isolated = [np.arange(len(seg)) < len(rig.point_handles)]  # point handles come first
         for region in rig.painted:
             if V is None or len(region.vertices) == 0:
                 continue

@@ -56,7 +56,10 @@ def test_corrupt_asset_is_reported_and_the_rest_finish_then_resume(asset_dir, tm
     W = load_weights(out / "legs" / "legs.npy")
     assert W.shape == (legs["figures"]["n_vertices"], 5) and np.all(W >= 0)
     rigged = json.loads((out / "rigged" / "report.json").read_text())
-    assert rigged["figures"]["handles"] == ["bone0", "bone1", "bone2"]  # rig read from the GLB's skin
+    # A skinned GLB on its own: its skin's joints are the columns (the rig's handles, then the
+    # bone-end node fieldrig wrote, which does not deform).
+    assert rigged["figures"]["handles"] == ["bone0", "bone1", "bone2", "joint3"]
+    assert np.all(load_weights(out / "rigged" / "rigged.npy")[:, 3] == 0)
     assert (out / "rigged" / "rigged.glb").is_file()
 
     # Resume: finished assets are skipped (their outputs untouched), the broken one is tried again.
@@ -69,10 +72,10 @@ def test_corrupt_asset_is_reported_and_the_rest_finish_then_resume(asset_dir, tm
     shutil.copy(ASSETS / "finger.obj", asset_dir / "broken.obj")
     assert main(argv) == 0
     assert "3 assets: 1 ok, 2 up to date, 0 failed" in capsys.readouterr().out
-    # The same finger as the GLB carries (up to its float32 vertices): the same weights.
-    assert (
-        np.abs(load_weights(out / "broken" / "broken.npy") - load_weights(out / "rigged" / "rigged.npy")).max() < 1e-3
-    )
+    # The same finger as the GLB carries (up to its float32 vertices), and the same handles (the
+    # GLB's joints, less the end node that does not deform): the same weights.
+    W_rigged = load_weights(out / "rigged" / "rigged.npy")[:, :3]
+    assert np.abs(load_weights(out / "broken" / "broken.npy") - W_rigged).max() < 1e-3
 
 
 def test_fingerprint_follows_inputs_and_settings(tmp_path):

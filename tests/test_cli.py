@@ -241,7 +241,7 @@ def test_cage_deformation(tmp_path):
 def test_check_reports_a_good_input(capsys):
     assert main(["check", str(ASSETS / "legs.obj"), "--rig", str(ASSETS / "legs.json")]) == 0
     out = capsys.readouterr().out
-    assert "closed" in out and "libigl BBW reference can run" in out and "Every handle lies inside" in out
+    assert "closed" in out and "libigl BBW reference can run" in out and "Every deforming handle lies inside" in out
 
 
 def test_check_flags_handles_outside_and_holes(tmp_path, capsys):
@@ -251,18 +251,25 @@ def test_check_flags_handles_outside_and_holes(tmp_path, capsys):
     mesh = load_mesh(ASSETS / "finger.obj")
     save_mesh(tmp_path / "holey.obj", mesh.V, mesh.F[10:])
     (tmp_path / "far.tgf").write_text("1 0 0 0\n2 1.2 0 0\n3 1.2 3 0\n#\n1 2\n2 3\n#\n")
-    assert main(["check", str(tmp_path / "holey.obj"), "--rig", str(tmp_path / "far.tgf"), "--json"]) == 1
+    argv = ["check", str(tmp_path / "holey.obj"), "--rig", str(tmp_path / "far.tgf"), "--json"]
+    assert main(argv) == 0  # bone1 pokes out: its inside part is used
     report = json.loads(capsys.readouterr().out)
-    assert report["ok"] is False and report["report"]["boundary_loops"] >= 1
-    assert len(report["handles_outside"]) == 1 and "bone1" in report["handles_outside"][0]
-    assert report["report"]["bbw_feasible"] is False
+    subject = report["subjects"][0]
+    assert report["ok"] is True and subject["report"]["boundary_loops"] >= 1
+    assert subject["handles_partly_outside"] == ["bone1"] and subject["handles_wholly_outside"] == []
+    assert subject["report"]["bbw_feasible"] is False
+    assert main(argv + ["--strict"]) == 1  # pipelines that want the refusal
+    assert json.loads(capsys.readouterr().out)["ok"] is False
+    assert main(argv + ["--exclude-joints", "bone1"]) == 0
+    subject = json.loads(capsys.readouterr().out)["subjects"][0]
+    assert subject["handles_excluded"] == ["bone1"] and subject["handles_partly_outside"] == []
 
 
 # ----------------------------------------------------------------- bad usage
 @pytest.mark.parametrize(
     "argv",
     [
-        ["weights", "m.obj", "-o", "w.npy"],  # --rig missing
+        ["weights", "m.obj", "-o", "w.npy"],  # --rig missing (an OBJ has no skin)
         ["weights", "m.obj", "--rig", "r.tgf", "-o", "w.xlsx"],  # unknown output format
         ["weights", "m.obj", "--rig", "r.tgf", "-o", "w.glb", "--max-influences", "0"],
         ["weights", "m.obj", "--rig", "r.tgf", "-o", "w.npy", "--preset", "ultra"],
@@ -331,23 +338,16 @@ def test_bad_rig_exits_1(tmp_path):
 
 def test_handles_outside_the_shape_name_the_rig_file(tmp_path, capsys):
     (tmp_path / "far.tgf").write_text("1 0 0 0\n2 1.2 0 0\n3 1.2 3 0\n#\n1 2\n2 3\n#\n")
-    assert (
-        main(
-            [
-                "weights",
-                str(ASSETS / "finger.obj"),
-                "--rig",
-                str(tmp_path / "far.tgf"),
-                "-o",
-                str(tmp_path / "w.npy"),
-                "-q",
-            ]
-        )
-        == 1
-    )
+    argv = ["weights", str(ASSETS / "finger.obj"), "--rig", str(tmp_path / "far.tgf"), "-o", str(tmp_path / "w.npy")]
+    assert main(argv + ["-q", "--strict"]) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
-    assert "far.tgf: bone 'bone1' lies outside the shape" in err
+    assert "far.tgf: handle 'bone1' lies partly outside the shape" in err
+    assert main(argv + ["--preset", "fast"]) == 0  # without --strict: a warning, and its inside part is used
+    err = capsys.readouterr().err
+    assert "1 warning(s)" in err and "handle 'bone1' lies partly outside the shape" in err
+    W = np.load(tmp_path / "w.npy")
+    assert W.shape[1] == 2 and W[:, 1].max() == pytest.approx(1.0)
 
 
 def test_cage_deformation_2d(tmp_path):

@@ -1,5 +1,6 @@
-"""glTF skins: what trimesh and pygltflib (independent readers) see in our files, the Khronos
-skinning rules, inverse bind matrices, pruning, and rigs read back from skins."""
+"""glTF skins written from a mesh and a rig: what trimesh and pygltflib (independent readers)
+see in our files, the Khronos skinning rules, inverse bind matrices, pruning, and rigs read
+back from skins."""
 
 import json
 import struct
@@ -10,7 +11,7 @@ import pytest
 import trimesh
 
 from fieldrig.core.errors import InputError
-from fieldrig.geometry.gltf import load_gltf_rig, prune_weights, pruned_mass, read_gltf_skin, write_skinned_gltf
+from fieldrig.geometry.gltf import load_gltf_rig, prune_weights, pruned_mass, read_gltf_assets, write_skinned_gltf
 from fieldrig.geometry.rig import Rig
 
 _DTYPES = {5121: np.uint8, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
@@ -195,11 +196,15 @@ def test_rig_round_trips_through_the_skin(tmp_path, finger):
     assert back.handle_names == rig.handle_names
     assert np.allclose(back.handle_segments(), rig.handle_segments())
     assert np.array_equal(back.handle_parents(), rig.handle_parents())
-    skin = read_gltf_skin(tmp_path / "f.glb")
+    asset = read_gltf_assets(tmp_path / "f.glb")[0]
+    n_joints = asset.skeleton.n_joints
     assert np.allclose(
-        skin.handle_weights(),
-        dense_skin_weights(pygltflib.GLTF2().load(str(tmp_path / "f.glb")), len(skin.joint_names))[:, : rig.n_handles],
+        asset.artist_weights, dense_skin_weights(pygltflib.GLTF2().load(str(tmp_path / "f.glb")), n_joints)
     )
+    # As an asset, the columns are the skin's joints; the bone-end nodes do not deform.
+    assert asset.rig().n_handles == n_joints and asset.skeleton.deform_flags.tolist() == [True] * rig.n_handles + [
+        False
+    ] * (n_joints - rig.n_handles)
 
 
 def _strip_extras(path):
@@ -219,8 +224,8 @@ def _strip_extras(path):
     )
 
 
-def test_rig_from_a_foreign_skin_uses_parent_child_pairs(tmp_path):
-    """Branching skeleton, no stored rig: bones are the parent → child joint pairs."""
+def test_rig_from_a_foreign_skin_has_one_column_per_joint(tmp_path):
+    """Branching skeleton, no stored rig: each joint's handle is its segments to its children."""
     joints = np.array([[0, 1.0, 0], [0, 1.4, 0], [-0.2, 0.9, 0], [-0.2, 0.5, 0], [0.2, 0.9, 0], [0.2, 0.5, 0]])
     rig = Rig.from_arrays(
         joints, np.array([[0, 1], [2, 3], [4, 5]]), bone_parents=[-1, 0, 0], bone_names=["pelvis", "leg_l", "leg_r"]
@@ -231,30 +236,38 @@ def test_rig_from_a_foreign_skin_uses_parent_child_pairs(tmp_path):
     write_skinned_gltf(path, V, None, rig, W)
     _strip_extras(path)
     back = load_gltf_rig(path)
-    # The pelvis node has three children (two legs, the chest end): three bones from it.
-    segments = {tuple(np.round(s.ravel(), 6)) for s in back.handle_segments()}
+    assert back.is_skeleton
+    # Nodes: pelvis, leg_l, leg_r (the handles) and the end nodes of the three bones.
+    assert back.handle_names[:3] == ["pelvis", "leg_l", "leg_r"] and back.n_handles == 6
+    segments = {
+        (back.handle_names[h], tuple(np.round(s.ravel(), 6)))
+        for h, s in zip(back.segment_handles(), back.handle_segments())
+    }
     expected = {
-        tuple(np.round(np.r_[a, b], 6))
-        for a, b in [
-            (joints[0], joints[1]),
-            (joints[0], joints[2]),
-            (joints[0], joints[4]),
-            (joints[2], joints[3]),
-            (joints[4], joints[5]),
+        (name, tuple(np.round(np.r_[a, b], 6)))
+        for name, a, b in [
+            ("pelvis", joints[0], joints[1]),  # the pelvis has three children: three segments
+            ("pelvis", joints[0], joints[2]),
+            ("pelvis", joints[0], joints[4]),
+            ("leg_l", joints[2], joints[3]),
+            ("leg_r", joints[4], joints[5]),
         ]
     }
-    assert segments == expected
-    assert "pelvis->leg_l" in back.bone_names and "leg_l" in back.bone_names
-    leg_l = back.bone_names.index("leg_l")
-    assert back.bone_names[back.bone_parents[leg_l]] == "pelvis->leg_l"
+    ends = {
+        (back.handle_names[h], tuple(np.round(np.r_[joints[j], joints[j]], 6))) for h, j in zip(range(3, 6), (1, 3, 5))
+    }
+    assert segments == expected | ends  # the leaf end nodes are points
+    assert back.handle_parents().tolist() == [-1, 0, 0, 0, 1, 2]
+    assert np.allclose(back.handle_pivots()[:3], joints[[0, 2, 4]])
 
 
-def test_coincident_point_joints_are_refused(tmp_path):
+def test_coincident_joints_are_two_point_handles(tmp_path):
     rig = Rig.from_arrays(np.array([[0, 1.0, 0], [0, 1.0, 0]]), joint_names=["a", "b"])
     write_skinned_gltf(tmp_path / "two.glb", np.eye(3), None, rig, np.full((3, 2), 0.5))
     _strip_extras(tmp_path / "two.glb")
-    with pytest.raises(InputError, match="'a' and 'b' sit at the same place"):
-        load_gltf_rig(tmp_path / "two.glb")
+    back = load_gltf_rig(tmp_path / "two.glb")
+    assert back.handle_names == ["a", "b"] and len(back.bones) == 0
+    assert np.allclose(back.handle_pivots(), [[0, 1, 0], [0, 1, 0]])
 
 
 def test_gltf_input_errors(tmp_path, finger):

@@ -424,13 +424,16 @@ def test_exports_from_the_panel(app, qtbot, tmp_path, monkeypatch):
         posed.V, linear_blend_skinning(doc.mesh.V, doc.weights, pose_transforms(doc.rig, doc.pose)), atol=1e-9
     )
     assert (tmp_path / "shot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # the glTF comes back as mesh + skeleton + skin weights
+    # the glTF comes back as mesh + skeleton + skin weights: one column per joint of its skin
+    # (the three bones' joints, and the bone-end joint, which does not deform)
     W_before, names = doc.weights, doc.rig.handle_names
     app.window.open_files([str(tmp_path / "finger.glb")])
     wait_idle(qtbot, app)
     assert app.window.errors == []
-    assert len(doc.mesh.V) == 1202 and doc.rig.handle_names == names
-    np.testing.assert_allclose(doc.weights, W_before, atol=1e-6)  # 3 handles: nothing pruned, float32
+    assert len(doc.mesh.V) == 1202 and doc.rig.handle_names[:3] == names and doc.rig.n_handles == 4
+    assert doc.rig.deform.tolist() == [True, True, True, False]
+    np.testing.assert_allclose(doc.weights[:, :3], W_before, atol=1e-6)  # 3 handles: nothing pruned, float32
+    assert np.all(doc.weights[:, 3] == 0)
 
 
 def test_point_cloud_handles_and_unweighted_vertices_stand_out(app, qtbot, tmp_path):

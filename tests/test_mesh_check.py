@@ -5,7 +5,8 @@ import pytest
 import trimesh
 
 from fieldrig.core.errors import InputError
-from fieldrig.geometry.mesh_check import check_mesh, handles_outside
+from fieldrig.geometry.handle_placement import handles_outside
+from fieldrig.geometry.mesh_check import check_mesh
 from fieldrig.geometry.rig import Rig
 
 
@@ -83,8 +84,12 @@ def test_degenerate_duplicate_and_unreferenced(box):
     V2 = np.vstack([V, V[:1], (V[0] + V[1]) / 2, [[9.0, 9, 9]]])
     F2 = np.vstack([F, [[0, 1, 9]]])  # zero-area sliver on an existing edge
     r = check_mesh(V2, F2)
-    assert r.degenerate_faces == 1 and r.duplicate_vertices == 1 and r.unreferenced_vertices == 2
-    assert not r.bbw_feasible and "zero-area" in r.bbw_reason
+    # The sliver is dropped (counted), which leaves its third vertex unused too.
+    assert r.degenerate_faces == 1 and r.duplicate_vertices == 1 and r.unreferenced_vertices == 3
+    assert r.n_faces == len(F) and r.closed
+    assert not r.bbw_feasible and "used by no face" in r.bbw_reason
+    r = check_mesh(V, np.vstack([F, F[:2, ::-1]]))  # the same faces again, flipped
+    assert r.duplicate_faces == 2 and r.n_faces == len(F) and r.bbw_feasible
 
 
 def test_point_cloud_and_bad_arrays(box):

@@ -5,7 +5,7 @@ import pytest
 import trimesh
 
 from fieldrig.core.errors import InputError
-from fieldrig.geometry.mesh_io import load_mesh, validate_mesh
+from fieldrig.geometry.mesh_io import clean_mesh, load_mesh, validate_mesh
 
 
 @pytest.fixture
@@ -152,8 +152,8 @@ def _write(tmp_path, name, content):
         ("novertex.obj", "# nothing here\n", "no vertices"),
         ("nan.obj", "v nan 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 inf\nf 1 2 3\n", "2 of 4 vertices have NaN"),
         ("range.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n", "outside 0..2"),
-        ("repeat.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 1 2\n", "repeat a vertex"),
-        ("flat.obj", "v 0 0 0\nv 1 0 0\nv 2 0 0\nf 1 2 3\n", "all 1 faces have zero area"),
+        ("repeat.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 1 2\n", "none of its 1 faces is usable (1 collapsed"),
+        ("flat.obj", "v 0 0 0\nv 1 0 0\nv 2 0 0\nf 1 2 3\n", "none of its 1 faces is usable (0 collapsed, 1 of zero"),
         ("text.obj", "v 0 zero 0\n", "line 1"),
         ("short.obj", "v 0 0 0\nv 1 0 0\nf 1 2\n", "at least 3 corners"),
         ("garbage.ply", "this is not a ply file\n", "cannot read PLY"),
@@ -194,7 +194,35 @@ def test_some_degenerate_faces_are_a_warning_not_an_error():
     V = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [2, 0, 0]], float)
     F = np.array([[0, 1, 2], [0, 1, 3]])  # second face is collinear
     notes = []
-    validate_mesh(V, F, "m", warnings=notes)
-    assert any("1 of 2 faces have zero area" in n for n in notes)
+    _, kept = validate_mesh(V, F, "m", warnings=notes)
+    assert kept.tolist() == [[0, 1, 2]]
+    assert any("1 of 2 faces are of zero area and were dropped" in n for n in notes)
     with pytest.warns(UserWarning, match="zero area"):
         validate_mesh(V, F, "m")
+
+
+def test_collapsed_zero_area_and_duplicate_faces_are_dropped_vertices_kept(tmp_path):
+    # A quad (two triangles), the same triangle again flipped, a collapsed face, a sliver
+    # along an edge, and a vertex no face uses.
+    V = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0.5, 0, 0], [5, 5, 5]], float)
+    F = np.array([[0, 1, 2], [0, 2, 3], [2, 1, 0], [0, 0, 3], [0, 4, 1], [1, 2, 3]])
+    V2, F2, cleanup = clean_mesh(V, F, "m")
+    assert np.array_equal(V2, V)  # vertex order and count unchanged: weights line up
+    assert F2.tolist() == [[0, 1, 2], [0, 2, 3], [1, 2, 3]]
+    assert (cleanup.collapsed, cleanup.zero_area, cleanup.duplicate, cleanup.unreferenced) == (1, 1, 1, 2)
+    assert cleanup.dropped == 3 and cleanup.n_faces == 6
+    # The same through a file: counts in the warnings and on the mesh.
+    lines = [f"v {x} {y} {z}" for x, y, z in V] + [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in F]
+    path = _write(tmp_path, "messy.obj", "\n".join(lines) + "\n")
+    mesh = load_mesh(path)
+    assert len(mesh.V) == 6 and mesh.F.tolist() == F2.tolist() and mesh.cleanup == cleanup
+    text = " ".join(mesh.warnings)
+    assert "1 of 6 faces are collapsed" in text and "1 of 6 faces are duplicates" in text
+    assert "2 vertices are used by no face" in text
+
+
+def test_spider_with_collapsed_faces_loads(assimp_models):
+    """assimp's OBJ/spider.obj has degenerate faces: loaded with a warning, not refused."""
+    mesh = load_mesh(assimp_models / "OBJ" / "spider.obj")
+    assert mesh.cleanup.dropped > 0 and any("dropped" in w for w in mesh.warnings)
+    assert len(mesh.F) == mesh.cleanup.n_faces - mesh.cleanup.dropped

@@ -234,7 +234,7 @@ def test_bad_inputs_give_clear_errors(tmp_path):
     assert "face" in _error(lambda: fieldrig.skinning_weights(V, flat, rig))
     assert "zero length" in _error(lambda: Rig.from_arrays(np.zeros((2, 3)), bones=[[0, 1]]))
     far = Rig.from_arrays(np.array([[0, 0, 0], [0, 0, 0.5], [10, 10, 10]]), bones=[[0, 1]])
-    message = _error(lambda: fieldrig.skinning_weights(V, F, far))
+    message = _error(lambda: fieldrig.skinning_weights(V, F, far, strict=True))
     assert "outside the shape" in message and "joint2" in message
     empty = tmp_path / "empty.tgf"
     empty.write_text("")

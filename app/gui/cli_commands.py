@@ -16,6 +16,7 @@ examples:
   fieldrig render arm.obj --rig arm.tgf --weights arm.npy -o arm.png
   fieldrig render arm.obj --rig arm.tgf --weights arm.npy --pose wave.json -o waved.png --method dqs
   fieldrig render character.glb --pose walk.json -o thumb.png --size 256 256     # rig + weights from the glTF skin
+  fieldrig render character.glb --animation Run --time 0.4 -o run.png            # the file's own clip
   fieldrig render arm.obj --rig arm.tgf --pose wave.json -o waved.png --preset fast  # computes the weights first
 
 Draws through polyscope's EGL backend: no window and no display are needed.
@@ -61,6 +62,9 @@ def register(subparsers) -> None:
         "--weights", metavar="W", help="weights (NPY, CSV, DMAT); computed when a pose needs them and none are given"
     )
     render.add_argument("--pose", metavar="POSE", help="pose JSON (fieldrig pose format)")
+    render.add_argument("--animation", metavar="NAME", help="a skinned file's animation clip (instead of --pose)")
+    render.add_argument("--time", type=float, metavar="T", help="--animation: seconds from the clip's start")
+    render.add_argument("--frame", type=int, metavar="N", help="--animation: frame N at 30 frames per second")
     render.add_argument("-o", "--output", required=True, metavar="OUT", help="image to write (.png, .jpg)")
     render.add_argument("--method", choices=SKINNING_METHODS, default="lbs", help="skinning method for --pose")
     render.add_argument(
@@ -121,40 +125,45 @@ def cmd_render(args) -> int:
     """``fieldrig render``: one image, headless."""
     import sys
 
-    import fieldrig
-    from fieldrig.cli import ProgressBar
+    from fieldrig import workflow
     from fieldrig.core.errors import InputError
     from fieldrig.geometry.export import load_weights
     from fieldrig.geometry.pose import Pose
-    from fieldrig.geometry.rig import load_rig
     from fieldrig.render import render_image, write_image
 
     if Path(args.output).suffix.lower() not in IMAGE_SUFFIXES:
         raise InputError(args.output, "expected a .png, .jpg or .jpeg output")
-    mesh = fieldrig.load_mesh(args.mesh)
-    skin = None
-    if Path(args.mesh).suffix.lower() in (".glb", ".gltf") and (args.rig is None or args.weights is None):
-        from fieldrig.geometry.gltf import read_gltf_skin
+    if args.animation is not None and args.pose is not None:
+        raise InputError("--animation", "give --pose or --animation, not both")
+    if (args.time is not None or args.frame is not None) and args.animation is None:
+        raise InputError("--time", "--time and --frame belong to --animation")
+    own_skin = (args.rig is None or Path(args.rig).resolve() == Path(args.mesh).resolve()) and workflow.is_skinned_file(
+        args.mesh
+    )
+    if args.animation is not None and not own_skin:
+        raise InputError(args.mesh, "--animation needs a skinned glTF or FBX file (and no other --rig)")
+    if own_skin:
+        subject = workflow.asset_subjects(args.mesh)[0]
+        rig = subject.rig
+    else:
+        import fieldrig
+        from fieldrig.geometry.rig import load_rig
 
-        try:
-            skin = read_gltf_skin(args.mesh)
-        except InputError:
-            skin = None
-    rig = load_rig(args.rig) if args.rig else (skin.rig if skin is not None else None)
+        rig = load_rig(args.rig) if args.rig else None
+        subject = workflow.Subject(Path(args.mesh).name, fieldrig.load_mesh(args.mesh), rig, str(args.rig))
+    mesh = subject.mesh
     pose = Pose.load(args.pose) if args.pose else None
     if pose is not None and rig is None:
         raise InputError("--rig", "a pose needs the rig it was made for")
     W = None
     if args.weights:
         W = load_weights(args.weights)
-    elif skin is not None and skin.weights is not None and args.rig is None:
-        W = skin.handle_weights()
-    elif rig is not None and (pose is not None or args.color != "none"):
-        bar = ProgressBar(f"weights {Path(args.mesh).name}", not args.quiet)
+    elif subject.asset is not None and subject.asset.artist_weights is not None:
+        W = workflow.source_weights(subject)
+    elif rig is not None and (pose is not None or args.animation is not None or args.color != "none"):
+        bar = workflow.ProgressBar(f"weights {subject.name}", not args.quiet)
         try:
-            W = fieldrig.skinning_weights(
-                mesh.V, mesh.F, rig, N=mesh.N, preset=args.preset, device=args.device, progress=bar
-            )
+            W = workflow.fit_subject(subject, args.preset, args.device, progress=bar).W
         finally:
             bar.close()
     if W is not None and rig is None:
@@ -162,10 +171,13 @@ def cmd_render(args) -> int:
     if W is not None and W.shape != (len(mesh.V), rig.n_handles):
         raise InputError(
             args.weights or args.mesh,
-            f"weights have shape {W.shape}; the mesh has {len(mesh.V)} vertices and the rig {rig.n_handles} handles",
+            f"weights have shape {W.shape}; the mesh has {len(mesh.V)} vertices and the rig {rig.n_handles} columns",
         )
     if pose is not None:
         pose.local_arrays(rig)  # an unknown handle name fails here, with its name
+    T = None
+    if args.animation is not None:
+        T = workflow.animation_transforms(subject.asset, args.animation, args.time, args.frame)
     colouring, handle = args.color, 0
     if colouring not in ("dominant", "none"):
         if rig is None or colouring not in rig.handle_names:
@@ -185,6 +197,7 @@ def cmd_render(args) -> int:
         width=width,
         height=height,
         view=args.view,
+        transforms=T,
     )
     write_image(args.output, image)
     if not args.quiet:

@@ -112,9 +112,9 @@ class Controller(QObject):
             return False
 
         def done(result):
-            mesh, report, rig_state = result
-            self.doc.set_mesh(mesh, report)
-            if rig_state is not None:  # a rigged glTF: its skeleton and skin weights come along
+            mesh, report, rig_state, asset = result
+            self.doc.set_mesh(mesh, report, asset)
+            if rig_state is not None:  # a skinned file: its skeleton and skin weights come along
                 self.doc.set_rig_state(rig_state, "Load rig")
                 self.doc.undo_stack.clear()
             problems = len(mesh_problems(mesh, report))
@@ -132,9 +132,12 @@ class Controller(QObject):
         def done(rig):
             self.doc.set_rig_state(RigState(rig, str(path)), f"Load rig {Path(path).name}")
             self.doc.select_handle(None)
-            self.info.emit(
-                f"Loaded rig {Path(path).name}: {len(rig.bones)} bones, {len(rig.point_handles)} point handles"
+            what = (
+                f"{rig.n_handles} joints"
+                if rig.is_skeleton
+                else f"{len(rig.bones)} bones, {len(rig.point_handles)} point handles"
             )
+            self.info.emit(f"Loaded rig {Path(path).name}: {what}")
 
         return self._start(f"Opening {Path(path).name}", partial(work.open_rig, str(path)), done)
 
@@ -186,7 +189,7 @@ class Controller(QObject):
         job = partial(work.compute_weights, mesh.V, mesh.F, mesh.N, rig, preset, doc.settings["device"], seed)
 
         def done(result):
-            field, W, preview, device = result
+            field, W, preview, device, warnings = result
             self.device_used.emit(device)
             if self.doc.rig is not rig or self.doc.mesh is not mesh:
                 self._refuse(
@@ -194,8 +197,9 @@ class Controller(QObject):
                     "The mesh or rig changed while the weights were computed; they were discarded. Compute again.",
                 )
                 return
-            self.doc.set_weights(W, field, f"Compute weights ({preset})", preview)
-            self.info.emit(f"Weights computed: {W.shape[0]:,} vertices × {W.shape[1]} handles")
+            self.doc.set_weights(W, field, f"Compute weights ({preset})", preview, problems=warnings)
+            note = f", {len(warnings)} warning(s) in the Rig tab" if warnings else ""
+            self.info.emit(f"Weights computed: {W.shape[0]:,} vertices × {W.shape[1]} handles{note}")
 
         return self._start("Computing weights", job, done, cancellable=True)
 
@@ -254,12 +258,14 @@ class Controller(QObject):
         return self._start("Exporting weights", job, self._said(f"Weights written to {path}"))
 
     def export_gltf(self, path: str, max_influences: int = 4) -> bool:
-        """Write the mesh with its skeleton and skin as glTF (.glb / .gltf)."""
+        """Write the glTF (.glb / .gltf): a skinned file re-skinned (only its skin weights
+        replaced) while the rig is its skeleton, else the mesh with the rig's skeleton and skin."""
         if not self.doc.weights_usable():
             return self._refuse("Export glTF", "There are no weights for this mesh and rig; compute them first.")
         if not self._check_suffix("Export glTF", path, (".glb", ".gltf")):
             return False
-        job = partial(work.export_gltf, str(path), self.doc.mesh, self.doc.rig, self.doc.weights, max_influences)
+        asset = self.doc.asset if self.doc.reskinnable() else None
+        job = partial(work.export_gltf, str(path), self.doc.mesh, self.doc.rig, self.doc.weights, max_influences, asset)
         return self._start("Exporting glTF", job, self._said(f"glTF written to {path}"))
 
     def export_posed_mesh(self, path: str) -> bool:
@@ -336,6 +342,7 @@ class Controller(QObject):
             barycentric_field=cs.barycentric_field,
             settings=dict(doc.settings, mode=doc.mode),
             camera=self.camera() if self.camera else None,
+            asset_index=doc.asset_index if doc.asset is not None else None,
         )
 
     def save_project(self, path: str) -> bool:
@@ -374,7 +381,16 @@ class Controller(QObject):
                 project.coordinates,
                 project.barycentric_field,
             )
-            self.doc.restore(project.mesh, report, rig_state, cage_state, project.cage_pose, project.settings)
+            self.doc.restore(
+                project.mesh,
+                report,
+                rig_state,
+                cage_state,
+                project.cage_pose,
+                project.settings,
+                project.asset,
+                project.asset_index or 0,
+            )
             if self.camera and project.camera:
                 self.camera(project.camera)
             self.project_path = str(path)

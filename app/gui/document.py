@@ -100,6 +100,8 @@ class Document(QObject):
         self.undo_stack = QUndoStack(self)
         self.mesh: Optional[MeshData] = None
         self.mesh_report: Optional[MeshReport] = None
+        self.asset = None  # the SkinnedAsset the mesh is the bind pose of, when it is one
+        self.asset_index = 0  # its position among its file's skins
         self.rig_state = RigState()
         self.cage_state = CageState()
         self.cage_pose: Optional[np.ndarray] = None
@@ -162,16 +164,19 @@ class Document(QObject):
         """Replace the rig with an edited version; weights and pose follow as they can.
 
         Weights are kept when the handles are the same (same count; flagged stale when
-        joints moved) and dropped otherwise. Pose entries are kept for handles whose name
+        joints moved or deform flags changed) and dropped otherwise; the rig's problems list
+        is cleared (the next fit redoes it). Pose entries are kept for handles whose name
         survives (``renamed`` maps old to new names). Edits with the same ``merge_token``
         (one joint drag) merge into one undo step.
         """
         old = self.rig_state
         renamed = renamed or {}
-        state = replace(old, rig=new_rig)
+        state = replace(old, rig=new_rig, problems=())
         if new_rig is None or old.rig is None or new_rig.n_handles != old.rig.n_handles:
             state = replace(state, weights=None, skinning_field=None, weights_stale=False, preview=None)
-        elif old.weights is not None and not np.array_equal(new_rig.joints, old.rig.joints):
+        elif old.weights is not None and (
+            not np.array_equal(new_rig.joints, old.rig.joints) or not np.array_equal(new_rig.deform, old.rig.deform)
+        ):
             state = replace(state, weights_stale=True)
         pose = Pose()
         if new_rig is not None:
@@ -187,17 +192,17 @@ class Document(QObject):
         self._push("rig_state", replace(state, pose=pose), text, merge_token)
 
     def set_weights(
-        self, weights: np.ndarray, skinning_field=None, text: str = "Compute weights", preview=None
+        self, weights: np.ndarray, skinning_field=None, text: str = "Compute weights", preview=None, problems=None
     ) -> None:
         """Install computed or imported weights (undoable); ``preview`` is their skinning
-        operator when it was built away from the UI (the compute process)."""
-        self._push(
-            "rig_state",
-            replace(
-                self.rig_state, weights=weights, skinning_field=skinning_field, weights_stale=False, preview=preview
-            ),
-            text,
+        operator when it was built away from the UI (the compute process); ``problems`` what
+        the fit reported about the rig (kept as they are when None)."""
+        state = replace(
+            self.rig_state, weights=weights, skinning_field=skinning_field, weights_stale=False, preview=preview
         )
+        if problems is not None:
+            state = replace(state, problems=tuple(problems))
+        self._push("rig_state", state, text)
 
     def set_pose(self, pose: Pose, text: str, merge_token=None) -> None:
         """Replace the pose (undoable; edits with the same ``merge_token`` merge)."""
@@ -223,11 +228,13 @@ class Document(QObject):
         self._push("cage_pose", cage_pose, text, merge_token)
 
     # --------------------------------------------------- non-undoable changes
-    def set_mesh(self, mesh: MeshData, report: Optional[MeshReport]) -> None:
-        """Show a new mesh. Weights and coordinates belong to the old one and are dropped;
-        the rig and cage stay. The undo history is cleared (it refers to the old mesh)."""
+    def set_mesh(self, mesh: MeshData, report: Optional[MeshReport], asset=None, asset_index: int = 0) -> None:
+        """Show a new mesh (``asset``: the skinned asset it is the bind pose of). Weights and
+        coordinates belong to the old one and are dropped; the rig and cage stay. The undo
+        history is cleared (it refers to the old mesh)."""
         self.undo_stack.clear()
         self.mesh, self.mesh_report = mesh, report
+        self.asset, self.asset_index = asset, asset_index
         self.rig_state = replace(self.rig_state, weights=None, skinning_field=None, weights_stale=False, preview=None)
         self.cage_state = replace(self.cage_state, coordinates=None, barycentric_field=None)
         self.emit({"mesh", "weights", "coords"})
@@ -240,10 +247,13 @@ class Document(QObject):
         cage_state: CageState,
         cage_pose: Optional[np.ndarray],
         settings: Dict[str, Any],
+        asset=None,
+        asset_index: int = 0,
     ) -> None:
         """Replace the whole state (loading a project); clears the undo history."""
         self.undo_stack.clear()
         self.mesh, self.mesh_report = mesh, report
+        self.asset, self.asset_index = asset, asset_index
         self.rig_state, self.cage_state, self.cage_pose = rig_state, cage_state, cage_pose
         self.settings = {**DEFAULT_SETTINGS, **{k: v for k, v in settings.items() if k in DEFAULT_SETTINGS}}
         self.mode = settings.get("mode", self.mode) if settings.get("mode") in MODES else self.mode
@@ -311,6 +321,11 @@ class Document(QObject):
             self._transforms = pose_transforms(rig, pose)
             self._transforms_of = (rig, pose)
         return self._transforms.copy()
+
+    def reskinnable(self) -> bool:
+        """The mesh is a skinned asset and the rig is still its skeleton: exports re-skin the file."""
+        asset, rig = self.asset, self.rig
+        return asset is not None and rig is not None and rig.is_skeleton and rig.handle_names == asset.skeleton.names
 
     def weights_usable(self) -> bool:
         """Weights exist and fit the mesh and the rig."""

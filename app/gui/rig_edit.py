@@ -4,8 +4,10 @@ The app's undo stack stores the rig before and after every edit, so these functi
 modify their argument. An empty rig (no handles) is represented by ``None``: adding the
 first handle to ``None`` creates a rig, deleting the last handle returns ``None``.
 
-Handles are addressed by weight column (point handles first, then bones, as in
-:class:`~fieldrig.geometry.rig.Rig`).
+Handles are addressed by weight column (for a bone rig: point handles first, then bones,
+as in :class:`~fieldrig.geometry.rig.Rig`). A skeleton rig (a skin's joints, one column per
+joint) keeps its joints as its file has them: joints move, are renamed and switch their
+deform flag, but adding, deleting and re-parenting are bone-rig edits.
 """
 
 from __future__ import annotations
@@ -34,27 +36,25 @@ def _point3(position, what: str) -> np.ndarray:
 
 
 def _rebuild(rig: Rig, **changes) -> Rig:
-    """A validated copy of ``rig`` with some of its arrays replaced."""
-    fields = dict(
-        joints=rig.joints,
-        bones=rig.bones,
-        point_handles=rig.point_handles,
-        bone_parents=rig.bone_parents,
-        joint_names=rig.joint_names,
-        bone_names=rig.bone_names,
-        painted=rig.painted,
-    )
-    fields.update(changes)
-    return Rig.from_arrays(
-        np.array(fields["joints"], dtype=np.float64),
-        np.array(fields["bones"], dtype=np.int64).reshape(-1, 2),
-        np.array(fields["point_handles"], dtype=np.int64),
-        np.array(fields["bone_parents"], dtype=np.int64),
-        list(fields["joint_names"]),
-        list(fields["bone_names"]),
-        [PaintedRegion(p.handle, p.vertices.copy()) for p in fields["painted"]],
-        source="rig edit",
-    )
+    """A validated copy of ``rig`` with some of its defining arrays replaced."""
+    return rig.rebuilt("rig edit", **changes)
+
+
+def _bone_rig(rig: Optional[Rig], what: str) -> None:
+    if rig is not None and rig.is_skeleton:
+        raise InputError(
+            "rig edit",
+            f"{what}: this rig is a skin's skeleton (one weight column per joint, as its file has them); "
+            "move joints, rename them or switch their deform flag instead",
+        )
+
+
+def _remap_deform(rig: Rig, old_to_new: np.ndarray, n_new: int) -> np.ndarray:
+    """Deform flags that follow their handles to new columns; new handles deform."""
+    flags = np.ones(n_new, bool)
+    kept = old_to_new >= 0
+    flags[old_to_new[kept]] = rig.deform[kept]
+    return flags
 
 
 def _check_handle(rig: Optional[Rig], handle: int) -> None:
@@ -93,6 +93,7 @@ def add_point_handle(rig: Optional[Rig], position, name: Optional[str] = None) -
         The new handle is the last point handle, i.e. column ``len(point_handles) - 1``.
     """
     p = _point3(position, "point handle position")
+    _bone_rig(rig, "add point handle")
     if rig is None:
         return Rig.from_arrays(p[None, :], None, [0], None, [name or "point0"], [], source="rig edit")
     name = name or _unique_name("point", rig.joint_names)
@@ -104,6 +105,7 @@ def add_point_handle(rig: Optional[Rig], position, name: Optional[str] = None) -
         point_handles=np.append(rig.point_handles, len(rig.joints)),
         joint_names=rig.joint_names + [name],
         painted=_remap_painted(rig, old_to_new),
+        deform=_remap_deform(rig, old_to_new, rig.n_handles + 1),
     )
 
 
@@ -130,6 +132,7 @@ def add_bone(
         The new bone is the last column.
     """
     p_end = _point3(end, "bone end")
+    _bone_rig(rig, "add bone")
     joints = np.zeros((0, 3)) if rig is None else rig.joints
     jnames = [] if rig is None else list(rig.joint_names)
     if isinstance(start, (int, np.integer)):
@@ -165,6 +168,7 @@ def add_bone(
         joint_names=jnames,
         bone_names=rig.bone_names + [name or _unique_name("bone", rig.bone_names)],
         painted=_remap_painted(rig, old_to_new),
+        deform=_remap_deform(rig, old_to_new, col + len(rig.bones) + 1),
     )
 
 
@@ -191,6 +195,7 @@ def set_bone_parent(rig: Rig, bone: int, parent: int) -> Rig:
     InputError
         When ``parent`` is ``bone`` itself or one of its descendants (a cycle).
     """
+    _bone_rig(rig, "set parent")
     if not 0 <= bone < len(rig.bones):
         raise InputError("bone", f"no bone {bone} (the rig has {len(rig.bones)})")
     if not -1 <= parent < len(rig.bones):
@@ -203,25 +208,33 @@ def set_bone_parent(rig: Rig, bone: int, parent: int) -> Rig:
 
 
 def rename_handle(rig: Rig, handle: int, name: str) -> Rig:
-    """Rename a handle (a point handle's joint or a bone); names must stay unique."""
+    """Rename a handle (a point handle's joint, a bone, or a skeleton's joint); names stay unique."""
     _check_handle(rig, handle)
     name = str(name).strip()
     if not name:
         raise InputError("name", "a handle name cannot be empty")
-    n_p = len(rig.point_handles)
     others = [n for h, n in enumerate(rig.handle_names) if h != handle]
     if name in others:
         raise InputError("name", f"another handle is already called {name!r}")
-    if handle < n_p:
+    point = np.flatnonzero(rig.point_columns == handle)
+    if rig.is_skeleton or len(point):
         jnames = list(rig.joint_names)
-        j = int(rig.point_handles[handle])
+        j = int(rig.pivot_joints[handle]) if rig.is_skeleton else int(rig.point_handles[point[0]])
         if name in (n for i, n in enumerate(jnames) if i != j):
             raise InputError("name", f"a joint is already called {name!r}")
         jnames[j] = name
         return _rebuild(rig, joint_names=jnames)
     bnames = list(rig.bone_names)
-    bnames[handle - n_p] = name
+    bnames[int(np.flatnonzero(rig.bone_handles == handle)[0])] = name
     return _rebuild(rig, bone_names=bnames)
+
+
+def set_deform(rig: Rig, handle: int, deform: bool) -> Rig:
+    """Switch a handle's deform flag (a handle that does not deform keeps a zero weight column)."""
+    _check_handle(rig, handle)
+    flags = rig.deform.copy()
+    flags[handle] = bool(deform)
+    return rig.with_deform(flags)
 
 
 def delete_handle(rig: Rig, handle: int) -> Optional[Rig]:
@@ -236,6 +249,7 @@ def delete_handle(rig: Rig, handle: int) -> Optional[Rig]:
         None when no handle is left.
     """
     _check_handle(rig, handle)
+    _bone_rig(rig, "delete")
     if rig.n_handles == 1:
         return None
     n_p = len(rig.point_handles)
@@ -269,11 +283,17 @@ def delete_handle(rig: Rig, handle: int) -> Optional[Rig]:
         joint_names=[rig.joint_names[j] for j in keep],
         bone_names=bnames,
         painted=_remap_painted(rig, old_to_new),
+        deform=_remap_deform(rig, old_to_new, rig.n_handles - 1),
     )
 
 
 def joint_of_handle(rig: Rig, handle: int) -> int:
-    """The joint a handle is positioned by: a point handle's joint, a bone's end joint."""
+    """The joint a handle is positioned by: a point handle's joint, a bone's end joint, a
+    skeleton joint itself."""
     _check_handle(rig, handle)
-    n_p = len(rig.point_handles)
-    return int(rig.point_handles[handle]) if handle < n_p else int(rig.bones[handle - n_p, 1])
+    if rig.is_skeleton:
+        return int(rig.pivot_joints[handle])
+    point = np.flatnonzero(rig.point_columns == handle)
+    if len(point):
+        return int(rig.point_handles[point[0]])
+    return int(rig.bones[np.flatnonzero(rig.bone_handles == handle)[0], 1])

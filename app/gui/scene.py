@@ -110,19 +110,19 @@ def show_weights(
 def posed_joints(rig: Rig, T: Optional[np.ndarray]) -> np.ndarray:
     """Joint positions moved by the handle transforms, (J, 3); the rest joints for T None.
 
-    A point handle's joint moves with its handle; a bone's joints move with the bone
-    (children after parents, so a shared joint follows the child — the same point when
-    the child is not translated).
+    Handles are visited parents first; each moves its segments' joints and its pivot, so a
+    joint shared by a parent and a child follows the child (the same point when the child
+    is not translated). A point handle's joint moves with its handle.
     """
     X = rig.joints.copy()
     if T is None:
         return X
-    n_p = len(rig.point_handles)
-    for h, j in enumerate(rig.point_handles):
+    for i, j in enumerate(rig.point_handles):
+        h = rig.point_columns[i]
         X[j] = T[h, :3, :3] @ rig.joints[j] + T[h, :3, 3]
-    for b in _parents_first(rig.bone_parents):
-        for j in rig.bones[b]:
-            X[j] = T[n_p + b, :3, :3] @ rig.joints[j] + T[n_p + b, :3, 3]
+    for h in _parents_first(rig.handle_parents()):
+        joints = np.unique(np.r_[rig.bones[rig.bone_handles == h].ravel(), rig.pivot_joints[h]])
+        X[joints] = rig.joints[joints] @ T[h, :3, :3].T + T[h, :3, 3]
     return X
 
 
@@ -136,6 +136,18 @@ def _parents_first(parents: np.ndarray) -> list:
     return order
 
 
+def _selected_points(rig: Rig, selected_handle: Optional[int], selected_joint: Optional[int]):
+    """What the selection highlights: ``("point", joint)``, ``("bones", bone indices)`` or None."""
+    if selected_joint is not None:
+        return "point", selected_joint
+    if selected_handle is None:
+        return None
+    bones = np.flatnonzero(rig.bone_handles == selected_handle)
+    if len(bones):
+        return "bones", bones
+    return "point", int(rig.pivot_joints[selected_handle])
+
+
 def show_skeleton(
     rig: Optional[Rig],
     X: Optional[np.ndarray] = None,
@@ -143,7 +155,9 @@ def show_skeleton(
     selected_joint: Optional[int] = None,
 ) -> None:
     """Draw bones and joints at positions ``X`` (J, 3) (rest joints when None), with the
-    selected joint or handle highlighted; ``rig`` None removes them."""
+    selected joint or handle highlighted; ``rig`` None removes them. Bones take their
+    handle's colour; a handle of several segments (a joint with several children) is
+    drawn and highlighted as all of them."""
     ps.remove_curve_network(BONES, error_if_absent=False)
     ps.remove_curve_network(SELECTION, error_if_absent=False)
     ps.remove_point_cloud(JOINTS, error_if_absent=False)
@@ -152,25 +166,24 @@ def show_skeleton(
         return
     X = rig.joints if X is None else X
     palette = handle_palette(rig.n_handles)
-    n_p = len(rig.point_handles)
     if len(rig.bones):
         edges = np.arange(2 * len(rig.bones)).reshape(-1, 2)
         bones = ps.register_curve_network(BONES, X[rig.bones.reshape(-1)], edges, radius=0.006)
-        bones.add_color_quantity("handle", palette[n_p:], defined_on="edges", enabled=True)
+        bones.add_color_quantity("handle", palette[rig.bone_handles], defined_on="edges", enabled=True)
     joints = ps.register_point_cloud(JOINTS, X, radius=0.011)
     colors = np.tile(JOINT_COLOR, (len(X), 1))
-    colors[rig.point_handles] = palette[:n_p]
+    colors[rig.point_handles] = palette[rig.point_columns]
     joints.add_color_quantity("handle", colors, enabled=True)
-    if selected_joint is not None:
-        ps.register_point_cloud(SELECTION, X[selected_joint][None], radius=0.016, color=SELECTION_COLOR)
-    elif selected_handle is not None and selected_handle < n_p:
-        ps.register_point_cloud(
-            SELECTION, X[rig.point_handles[selected_handle]][None], radius=0.016, color=SELECTION_COLOR
-        )
-    elif selected_handle is not None:
-        ps.register_curve_network(
-            SELECTION, X[rig.bones[selected_handle - n_p]], np.array([[0, 1]]), radius=0.01, color=SELECTION_COLOR
-        )
+    selection = _selected_points(rig, selected_handle, selected_joint)
+    if selection is None:
+        return
+    kind, what = selection
+    if kind == "point":
+        ps.register_point_cloud(SELECTION, X[what][None], radius=0.016, color=SELECTION_COLOR)
+    else:
+        ends = X[rig.bones[what].reshape(-1)]
+        edges = np.arange(len(ends)).reshape(-1, 2)
+        ps.register_curve_network(SELECTION, ends, edges, radius=0.01, color=SELECTION_COLOR)
 
 
 def move_skeleton(
@@ -185,10 +198,11 @@ def move_skeleton(
     ps.get_point_cloud(JOINTS).update_point_positions(X)
     if len(rig.bones):
         ps.get_curve_network(BONES).update_node_positions(X[rig.bones.reshape(-1)])
-    n_p = len(rig.point_handles)
-    if selected_joint is not None and ps.has_point_cloud(SELECTION):
-        ps.get_point_cloud(SELECTION).update_point_positions(X[selected_joint][None])
-    elif selected_handle is not None and selected_handle < n_p and ps.has_point_cloud(SELECTION):
-        ps.get_point_cloud(SELECTION).update_point_positions(X[rig.point_handles[selected_handle]][None])
-    elif selected_handle is not None and ps.has_curve_network(SELECTION):
-        ps.get_curve_network(SELECTION).update_node_positions(X[rig.bones[selected_handle - n_p]])
+    selection = _selected_points(rig, selected_handle, selected_joint)
+    if selection is None:
+        return
+    kind, what = selection
+    if kind == "point" and ps.has_point_cloud(SELECTION):
+        ps.get_point_cloud(SELECTION).update_point_positions(X[what][None])
+    elif kind == "bones" and ps.has_curve_network(SELECTION):
+        ps.get_curve_network(SELECTION).update_node_positions(X[rig.bones[what].reshape(-1)])

@@ -8,7 +8,7 @@ poses a mesh from them, :func:`mesh_problems` says what loading found.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -40,6 +40,9 @@ class RigState:
     preview : PreviewSkinning or None
         The skinning operator the viewer deforms the mesh with (built in the compute process
         together with the weights; the viewer builds one itself when it is None).
+    problems : tuple of str
+        What the last check or fit found about the rig against the mesh (handles partly or
+        wholly outside the shape, excluded handles).
     """
 
     rig: Optional[Rig] = None
@@ -49,6 +52,7 @@ class RigState:
     skinning_field: Any = None
     pose: Pose = field(default_factory=Pose)
     preview: Any = None
+    problems: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ class MeshTab(QWidget):
         stats = QGroupBox("Statistics")
         form = QFormLayout(stats)
         self.stats = {}
-        for key in ("Vertices", "Faces", "Surface", "Components", "Holes", "Size"):
+        for key in ("Vertices", "Faces", "Dropped faces", "Surface", "Components", "Holes", "Size", "Skin"):
             self.stats[key] = QLabel("–")
             form.addRow(key, self.stats[key])
         layout.addWidget(stats)
@@ -160,6 +160,18 @@ class MeshTab(QWidget):
         self.file.setText(mesh.path)
         self.stats["Vertices"].setText(f"{len(mesh.V):,}")
         self.stats["Faces"].setText("point cloud" if mesh.F is None else f"{len(mesh.F):,}")
+        c = mesh.cleanup
+        self.stats["Dropped faces"].setText(
+            f"{c.dropped:,} ({c.collapsed} collapsed, {c.zero_area} zero-area, {c.duplicate} duplicate)"
+            if c.dropped
+            else "none"
+        )
+        asset = self.doc.asset
+        self.stats["Skin"].setText(
+            "–"
+            if asset is None
+            else f"{asset.skeleton.n_joints} joints, {len(asset.parts)} part(s), {len(asset.clips)} animation(s)"
+        )
         if report is not None:
             self.stats["Surface"].setText(
                 "point cloud" if report.is_point_cloud else ("closed" if report.closed else "open")
@@ -219,8 +231,12 @@ class RigTab(QWidget):
         tool_layout.addLayout(row)
         layout.addWidget(tool_box)
 
-        self.tree = HandleTree(document)
+        self.tree = HandleTree(document, deform_column=True)
         layout.addWidget(self.tree)
+        layout.addWidget(QLabel("Problems (handles outside the shape, excluded handles)"))
+        self.problems = QListWidget()
+        self.problems.setMaximumHeight(90)
+        layout.addWidget(self.problems)
 
         props = QGroupBox("Selected handle")
         form = QFormLayout(props)
@@ -249,6 +265,16 @@ class RigTab(QWidget):
     def _on_changed(self, topics) -> None:
         if topics & {"rig", "selection", "mesh"}:
             self._show_selection()
+        if topics & {"rig", "weights"}:
+            self.problems.clear()
+            for text in self.doc.rig_state.problems:
+                item = QListWidgetItem("⚠ " + text)
+                item.setForeground(Qt.GlobalColor.darkYellow)
+                self.problems.addItem(item)
+
+    def problem_count(self) -> int:
+        """How many problems the Rig tab lists."""
+        return self.problems.count()
 
     def _show_selection(self) -> None:
         doc, rig, h = self.doc, self.doc.rig, self.doc.selected_handle
@@ -265,13 +291,18 @@ class RigTab(QWidget):
             self.joint_combo.blockSignals(False)
             return
         self.name.setText(rig.handle_names[h])
-        n_p = len(rig.point_handles)
-        if h < n_p:
-            joints = [int(rig.point_handles[h])]
+        point = np.flatnonzero(rig.point_columns == h)
+        if rig.is_skeleton:
+            joints = [int(rig.pivot_joints[h])]
+            p = int(rig.parents[h])
+            self.parent_combo.addItem("(none)" if p < 0 else rig.handle_names[p], -2)
+            self.parent_combo.setEnabled(False)
+        elif len(point):
+            joints = [int(rig.point_handles[point[0]])]
             self.parent_combo.addItem("(point handles have no parent)", -2)
             self.parent_combo.setEnabled(False)
         else:
-            b = h - n_p
+            b = int(np.flatnonzero(rig.bone_handles == h)[0])
             joints = [int(j) for j in rig.bones[b]]
             self.parent_combo.addItem("(none)", -1)
             for other in range(len(rig.bones)):
@@ -315,7 +346,7 @@ class RigTab(QWidget):
         parent = self.parent_combo.currentData()
         if h is None or rig is None or parent is None or parent < -1:
             return
-        b = h - len(rig.point_handles)
+        b = int(np.flatnonzero(rig.bone_handles == h)[0])
         if parent != rig.bone_parents[b]:
             self._edit(lambda: set_bone_parent(rig, b, int(parent)), f"Set parent of {rig.bone_names[b]}")
 

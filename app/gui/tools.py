@@ -150,17 +150,18 @@ class ClickTools(QObject):
         rig = self.doc.rig
         if rig is None or pick.index is None:
             return None
-        n_p = len(rig.point_handles)
         if pick.structure == BONES:
             bone = pick.index // 2 if pick.element == "node" else pick.index
-            return n_p + int(bone) if bone < len(rig.bones) else None
+            return int(rig.bone_handles[bone]) if bone < len(rig.bones) else None
         if pick.structure == JOINTS:
             j = int(pick.index)
             hits = np.flatnonzero(rig.point_handles == j)
             if len(hits):
-                return int(hits[0])
+                return int(rig.point_columns[hits[0]])
+            if rig.is_skeleton:
+                return j  # a skeleton's joint is its own handle
             ends = np.flatnonzero(rig.bones[:, 1] == j) if len(rig.bones) else []
             starts = np.flatnonzero(rig.bones[:, 0] == j) if len(rig.bones) else []
             bones = list(ends) + list(starts)
-            return n_p + int(bones[0]) if bones else None
+            return int(rig.bone_handles[bones[0]]) if bones else None
         return None

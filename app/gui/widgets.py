@@ -31,18 +31,22 @@ def _swatch(rgb) -> QIcon:
 
 
 class HandleTree(QTreeWidget):
-    """The rig's handles as an outliner: point handles, then bones nested under their parents,
-    each with its colour. Selecting an item selects the handle in the document (and back)."""
+    """The rig's handles as an outliner: children nested under their parents, each with its
+    colour and kind (point, bone, or a skeleton's joint). Selecting an item selects the
+    handle in the document (and back). With ``deform_column`` a third column holds a
+    checkbox per handle: whether it deforms the mesh (unchecked: its weights stay zero)."""
 
-    def __init__(self, document: Document, parent: Optional[QWidget] = None):
+    def __init__(self, document: Document, parent: Optional[QWidget] = None, deform_column: bool = False):
         super().__init__(parent)
         self.doc = document
-        self.setHeaderLabels(["Handle", "Kind"])
+        self.deform_column = deform_column
+        self.setHeaderLabels(["Handle", "Kind"] + (["Deforms"] if deform_column else []))
         self.setColumnWidth(0, 170)
         self.setSelectionMode(QTreeWidget.SelectionMode.SingleSelection)
         self._items = {}
         self._updating = False
         self.itemSelectionChanged.connect(self._selection_to_document)
+        self.itemChanged.connect(self._deform_to_document)
         document.changed.connect(self._on_changed)
         self.rebuild()
 
@@ -61,7 +65,6 @@ class HandleTree(QTreeWidget):
         if rig is not None:
             palette = handle_palette(rig.n_handles)
             parents = rig.handle_parents()
-            n_p = len(rig.point_handles)
             pending = list(range(rig.n_handles))
             while pending:  # parents before children
                 rest = []
@@ -70,9 +73,13 @@ class HandleTree(QTreeWidget):
                     if p >= 0 and p not in self._items:
                         rest.append(h)
                         continue
-                    item = QTreeWidgetItem([rig.handle_names[h], "point" if h < n_p else "bone"])
+                    kind = "joint" if rig.is_skeleton else rig.handle_kind(h)
+                    item = QTreeWidgetItem([rig.handle_names[h], kind])
                     item.setIcon(0, _swatch(palette[h]))
                     item.setData(0, Qt.ItemDataRole.UserRole, h)
+                    if self.deform_column:
+                        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                        item.setCheckState(2, Qt.CheckState.Checked if rig.deform[h] else Qt.CheckState.Unchecked)
                     if p >= 0:
                         self._items[p].addChild(item)
                     else:
@@ -82,6 +89,21 @@ class HandleTree(QTreeWidget):
             self.expandAll()
         self._updating = False
         self._selection_from_document()
+
+    def set_deform(self, handle: int, deform: bool) -> None:
+        """Tick or untick a handle's deform box as a click would."""
+        self._items[handle].setCheckState(2, Qt.CheckState.Checked if deform else Qt.CheckState.Unchecked)
+
+    def _deform_to_document(self, item: QTreeWidgetItem, column: int) -> None:
+        if self._updating or column != 2 or self.doc.rig is None:
+            return
+        from fieldrig.gui.rig_edit import set_deform
+
+        h = item.data(0, Qt.ItemDataRole.UserRole)
+        on = item.checkState(2) == Qt.CheckState.Checked
+        if bool(self.doc.rig.deform[h]) != on:
+            name = self.doc.rig.handle_names[h]
+            self.doc.edit_rig(set_deform(self.doc.rig, h, on), f"{name} {'deforms' if on else 'does not deform'}")
 
     def _selection_from_document(self) -> None:
         self._updating = True

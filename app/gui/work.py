@@ -156,32 +156,49 @@ def loaded_from_bytes(data: bytes, load: Callable[[Path], Any]):
 
 # --------------------------------------------------------------------------- opening
 def open_mesh(path: str, progress: Progress):
-    """Read and check a mesh; a skinned glTF also gives its rig and skin weights.
+    """Read and check a mesh. A skinned file opens in its bind pose, as its first skin: the
+    parts bound to it, its skeleton (one column per joint) and its own skin weights.
 
     Returns
     -------
-    (MeshData, MeshReport, RigState or None)
+    (MeshData, MeshReport, RigState or None, SkinnedAsset or None)
     """
+    from fieldrig import workflow
     from fieldrig.geometry.mesh_check import check_mesh
-    from fieldrig.geometry.mesh_io import load_mesh
 
     progress(ProgressEvent("reading", 0.1))
-    mesh = load_mesh(path)
+    asset, rig_state = None, None
+    if workflow.is_skinned_file(path):
+        subject = workflow.asset_subjects(path)[0]
+        mesh, asset = subject.mesh, subject.asset
+        W = workflow.source_weights(subject) if asset.artist_weights is not None else None
+        progress(ProgressEvent("checking the skeleton", 0.4))
+        rig_state = RigState(
+            subject.rig,
+            str(path),
+            W,
+            preview=None if W is None else PreviewSkinning(mesh.V, W),
+            problems=tuple(rig_problems(mesh, subject.rig)),
+        )
+    else:
+        from fieldrig.geometry.mesh_io import load_mesh
+
+        mesh = load_mesh(path)
     progress(ProgressEvent("checking", 0.6))
     report = check_mesh(mesh.V, mesh.F, str(path))
-    rig_state = None
-    if Path(path).suffix.lower() in (".glb", ".gltf"):
-        from fieldrig.geometry.gltf import read_gltf_skin
+    return mesh, report, rig_state, asset
 
-        try:
-            skin = read_gltf_skin(path)
-        except InputError:
-            skin = None  # an unrigged glTF is just a mesh
-        if skin is not None:
-            W = skin.handle_weights() if skin.weights is not None else None
-            W = W if W is not None and W.shape[0] == len(mesh.V) else None
-            rig_state = RigState(skin.rig, str(path), W, preview=None if W is None else PreviewSkinning(mesh.V, W))
-    return mesh, report, rig_state
+
+def rig_problems(mesh, rig) -> list:
+    """Sentences about the rig's handles that are not wholly inside the mesh, and those excluded."""
+    from fieldrig.geometry.handle_placement import place_handles
+
+    placement = place_handles(mesh.V, mesh.F, rig, N=mesh.N)
+    found = [placement.sentence(h) for h in np.flatnonzero(rig.deform) if placement.inside_fraction[h] < 1]
+    off = [n for n, d in zip(rig.handle_names, rig.deform) if not d]
+    if off:
+        found.append(f"not deforming ({len(off)}): {', '.join(off)}")
+    return found
 
 
 def open_rig(path: str, progress: Progress):
@@ -221,7 +238,8 @@ def import_weights(path: str, shape: Tuple[int, int], V: np.ndarray, progress: P
 
 
 def open_project(path: str, progress: Progress):
-    """A project, its mesh checked and its preview built: ``(Project, MeshReport or None, preview)``."""
+    """A project, its mesh checked and its preview built: ``(Project, MeshReport or None, preview)``
+    (a skinned mesh comes back with its asset, :attr:`Project.asset`)."""
     from fieldrig.geometry.mesh_check import check_mesh
     from fieldrig.project import load_project
 
@@ -244,15 +262,17 @@ def load_pose(path: str, rig, progress: Progress):
 
 # -------------------------------------------------------------------------- training
 def compute_weights(V, F, N, rig, preset: str, device: str, seed: int, progress: Progress):
-    """Train the skinning field: ``(field bytes, W (n, H), preview, device used)``."""
-    import fieldrig
+    """Train the skinning field: ``(field bytes, W (n, H), preview, device used, warnings)``."""
+    from fieldrig import workflow
+    from fieldrig.geometry.mesh_io import MeshData
     from fieldrig.neural.device import resolve_device
 
     progress(ProgressEvent("starting", 0.0))
     dev = resolve_device(device)
-    field = fieldrig.fit_skinning_field(V, F, rig, N=N, preset=preset, device=dev, seed=seed, progress=progress)
-    W = np.asarray(field.evaluate(V), dtype=np.float64)
-    return saved_bytes(field), W, PreviewSkinning(V, W), str(dev)
+    subject = workflow.Subject("mesh", MeshData(V, F, N, "mesh"), rig, "rig")
+    result = workflow.fit_subject(subject, preset, str(dev), seed, progress=progress)
+    W = np.asarray(result.W, dtype=np.float64)
+    return saved_bytes(result.fitted), W, PreviewSkinning(V, W), str(dev), result.warnings
 
 
 def compute_coordinates(
@@ -284,10 +304,13 @@ def export_weights(path: str, W, names, progress: Progress) -> None:
     save_weights(path, W, names)
 
 
-def export_gltf(path: str, mesh, rig, W, max_influences: int, progress: Progress) -> None:
-    from fieldrig.geometry.gltf import write_skinned_gltf
+def export_gltf(path: str, mesh, rig, W, max_influences: int, asset, progress: Progress) -> None:
+    """A skinned asset re-skinned (``asset`` given: the columns of ``W`` are its joints), or
+    the mesh with the rig's skeleton and skin."""
+    from fieldrig import workflow
 
-    write_skinned_gltf(path, mesh.V, mesh.F, rig, W, max_influences=max_influences, normals=mesh.N)
+    subject = workflow.Subject("mesh", mesh, rig, "rig", asset)
+    workflow.write_gltf_output(path, [workflow.FitResult(subject, W)], max_influences)
 
 
 def export_posed_mesh(
