@@ -7,10 +7,12 @@ its skinned meshes use, clears those meshes' vertex groups and armature modifier
 them again with ``parent_set(type='ARMATURE_AUTO')`` (bone heat) and writes ``out.npz``:
 
 * ``bones`` (B,) str — the armature's bone names (Blender's; one weight column each), and
-  ``bone_parents`` (B,) str — each one's parent bone ("" for a root);
-* per mesh object ``m``: ``m{i}_name``, ``m{i}_local`` / ``m{i}_world`` (n, 3) vertex
-  positions in glTF's axes (Y up: glTF (x, y, z) = Blender (x, z, −y)) — the mesh data's own
-  coordinates and the same moved by the object's world matrix — and ``m{i}_weights`` (n, B);
+  ``bone_parents`` (B,) str — each one's parent bone ("" for a root), ``bone_heads_world`` /
+  ``bone_heads_armature`` (B, 3) — their rest heads (glTF axes, as the vertices below);
+* per mesh object ``m``: ``m{i}_name``; ``m{i}_world`` / ``m{i}_armature`` (n, 3) vertex
+  positions in glTF's axes (Y up: glTF (x, y, z) = Blender (x, z, −y)) — in the world and in
+  the armature object's space (Blender puts the transforms of the nodes above a glTF
+  skeleton on the armature object) — and ``m{i}_weights`` (n, B);
 * ``seconds`` — the time of ``parent_set`` alone; ``import_seconds``; ``report`` — notes.
   Bone heat prints "failed to find solution for one or more bones" on Blender's output and
   still reports success: the caller reads that output and counts unweighted vertices.
@@ -80,9 +82,13 @@ def main(argv):
     bones = [b.name for b in arm.data.bones]
     column = {b: i for i, b in enumerate(bones)}
     parents = [b.parent.name if b.parent else "" for b in arm.data.bones]
+    heads = numpy.array([list(b.head_local) for b in arm.data.bones], dtype=numpy.float64).reshape(-1, 3)
+    M_arm = numpy.array(arm.matrix_world)
     data = {
         "bones": numpy.array(bones),
         "bone_parents": numpy.array(parents),
+        "bone_heads_armature": _to_gltf_axes(heads),
+        "bone_heads_world": _to_gltf_axes(heads @ M_arm[:3, :3].T + M_arm[:3, 3]),
         "seconds": seconds,
         "import_seconds": import_seconds,
     }
@@ -93,6 +99,8 @@ def main(argv):
         co = co.reshape(-1, 3)
         M = numpy.array(o.matrix_world)
         world = co @ M[:3, :3].T + M[:3, 3]
+        A = numpy.linalg.inv(numpy.array(arm.matrix_world))
+        in_armature = world @ A[:3, :3].T + A[:3, 3]
         W = numpy.zeros((len(verts), len(bones)))
         names = {g.index: g.name for g in o.vertex_groups}
         for v in verts:
@@ -101,8 +109,8 @@ def main(argv):
                 if j is not None:
                     W[v.index, j] = g.weight
         data[f"m{i}_name"] = numpy.array(o.name)
-        data[f"m{i}_local"] = _to_gltf_axes(co)
         data[f"m{i}_world"] = _to_gltf_axes(world)
+        data[f"m{i}_armature"] = _to_gltf_axes(in_armature)
         data[f"m{i}_weights"] = W
     data["report"] = numpy.array(report)
     numpy.savez(out, **data)

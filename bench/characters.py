@@ -54,6 +54,7 @@ from fieldrig.geometry.skin_compare import (  # noqa: E402
     SkinComparison,
     compare_skins,
     skinned_positions,
+    skinning_scale,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,31 +193,42 @@ def _fieldrig(source: Path, work: Path, preset: Optional[str], asset, fps: float
 
 
 def _plays(glb: Path, asset, W: np.ndarray) -> dict:
-    """Does out.glb play as fieldrig skins? One frame of its first animation, independent player."""
+    """Does out.glb play as fieldrig skins? Its first animation at the key nearest the clip's
+    middle (and, for information, at the middle itself), by the independent player."""
     from fieldrig.geometry.gltf import prune_weights
 
     player = GltfPlayer(glb)
     V = asset.V
     diag = float(np.linalg.norm(V.max(axis=0) - V.min(axis=0)))
     rest = player.rest_positions()
-    dist, index = cKDTree(rest).query(V)  # asset vertex → out.glb vertex
+    if rest.shape == V.shape and np.allclose(rest, V, rtol=0, atol=1e-6 * diag):
+        dist, index = np.linalg.norm(rest - V, axis=1), np.arange(len(V))  # same vertices, same order
+    else:  # asset vertex → nearest out.glb vertex (coincident vertices may differ in weights)
+        dist, index = cKDTree(rest).query(V)
     clip = asset.clip()
-    t = 0.5 * clip.duration
-    played = player.skinned(t, animation=0)[index]
     cols, vals = prune_weights(W, 4)
     W4 = np.zeros_like(W)
-    np.put_along_axis(W4, cols, vals, axis=1)
-    T = clip.skinning_transforms(asset.skeleton, t)
-    ours = skinned_positions(V, W4, T)
-    full = skinned_positions(V, W, T)
+    np.add.at(W4, (np.arange(len(W))[:, None], cols), vals)  # padding slots add 0 to column 0
+
+    def error(t, weights):
+        T = clip.skinning_transforms(asset.skeleton, t)
+        ours = skinned_positions(V, weights, T)
+        played = player.skinned(t, animation=0)[index]
+        return float(np.linalg.norm(played - ours, axis=1).max()) / (diag * skinning_scale(T))
+
+    keys = player.key_times(0)
+    key = float(keys[np.argmin(np.abs(keys - 0.5 * clip.duration))])
+    T = clip.skinning_transforms(asset.skeleton, key)
+    pruning = np.linalg.norm(skinned_positions(V, W, T) - skinned_positions(V, W4, T), axis=1).max()
     sums = np.concatenate([p["weights"].sum(axis=1) for p in player.primitives])
     return {
         "animations": len(player.animation_names()),
         "expected_animations": len(asset.clips),
-        "time": t,
+        "time": key,
         "vertex_match": float(dist.max()) / diag,
-        "error": float(np.linalg.norm(played - ours, axis=1).max()) / diag,
-        "pruning": float(np.linalg.norm(full - ours, axis=1).max()) / diag,
+        "error": error(key, W4),
+        "between_keys": error(0.5 * clip.duration, W4),
+        "pruning": float(pruning) / (diag * skinning_scale(T)),
         "weight_sums": (float(sums.min()), float(sums.max())),
     }
 
@@ -259,14 +271,7 @@ def _blender_weights(d, asset):
     while f"m{i}_name" in d.files:
         meshes.append(i)
         i += 1
-    # which of Blender's coordinates (mesh data or moved by the object) are the bind space
-    best = None
-    for space in ("local", "world"):
-        P = np.concatenate([d[f"m{i}_{space}"] for i in meshes])
-        dist, index = cKDTree(P).query(V)
-        if best is None or dist.max() < best[0]:
-            best = (dist.max(), index, space)
-    dist_max, index, space = best
+    index, A, space, err = _blender_vertices(d, meshes, V, diag)
     Wb = np.concatenate([d[f"m{i}_weights"] for i in meshes])
     parent = dict(zip(bones, (str(p) for p in d["bone_parents"])))
     W = np.zeros((len(V), len(names)))
@@ -289,10 +294,45 @@ def _blender_weights(d, asset):
     missing = [n for n in names if n not in bones]
     if missing:
         notes.append(f"joints with no Blender bone: {', '.join(missing)}")
+    if A is not None:
+        notes.append(f"Blender's vertices mapped to the file's by an affine fit ({space} space)")
     note = ("; " + "; ".join(notes)) if notes else ""
-    if dist_max > MATCH_TOLERANCE * diag:
-        return None, f"; its import is not the file's bind pose (vertices {100 * dist_max / diag:.2g}% apart)" + note
+    if err > MATCH_TOLERANCE * diag:
+        return None, f"; its import is not the file's bind pose (vertices {100 * err / diag:.2g}% apart)" + note
+    # the same pose: Blender's bones where the file's joints are bound, in the frame its vertices map to
+    heads = d[f"bone_heads_{space}"]
+    if A is not None:
+        heads = heads @ A[:3, :3].T + A[:3, 3]
+    bound = asset.skeleton.bind_positions
+    joint_err = max((np.linalg.norm(heads[bones.index(b)] - bound[j]) for b, j in column.items()), default=0.0)
+    if joint_err > MATCH_TOLERANCE * diag:
+        return None, (
+            f"; its mesh does not sit on its skeleton's bind pose (bones {100 * joint_err / diag:.2g}% away "
+            "from the file's joints)" + note
+        )
     return W, note
+
+
+def _blender_vertices(d, meshes, V: np.ndarray, diag: float):
+    """Blender's vertex for each file vertex → (index, affine A or None, space, largest distance).
+
+    When Blender kept the file's vertices in order but moved them (its glTF importer applies
+    the transform of a skinned mesh's node, which the spec says to ignore), a least-squares
+    affine map from its coordinates to the file's puts them back; otherwise the nearest vertex."""
+    best = None
+    for space in ("world", "armature"):
+        P = np.concatenate([d[f"m{i}_{space}"] for i in meshes])
+        dist, index = cKDTree(P).query(V)
+        candidates = [(float(dist.max()), index, None)]
+        if len(P) == len(V):
+            X = np.hstack([P, np.ones((len(P), 1))])
+            A = np.eye(4)
+            A[:3, :] = np.linalg.lstsq(X, V, rcond=None)[0].T
+            candidates.append((float(np.linalg.norm(X @ A[:3].T - V, axis=1).max()), np.arange(len(V)), A))
+        for err, idx, aff in candidates:
+            if best is None or err < best[3] - 1e-12 * diag:
+                best = (idx, aff, space, err)
+    return best
 
 
 def print_table(rows, startup: float) -> None:
@@ -335,10 +375,11 @@ def _targets(row) -> List[str]:
     if play is not None:
         ok = play["error"] <= PLAY_TOLERANCE and play["animations"] == play["expected_animations"]
         out.append(
-            f"{_mark(ok)} out.glb plays: {play['animations']}/{play['expected_animations']} animations; frame at "
-            f"{play['time']:.2f} s from out.glb alone vs fieldrig's skinning of its written weights: "
-            f"{100 * play['error']:.2g}% (pruning to 4 influences moves it {100 * play['pruning']:.2g}%; "
-            f"weight rows sum {play['weight_sums'][0]:.6f}…{play['weight_sums'][1]:.6f})"
+            f"{_mark(ok)} out.glb plays: {play['animations']}/{play['expected_animations']} animations; its key at "
+            f"{play['time']:.3f} s played from out.glb alone vs fieldrig's skinning of the weights it wrote: "
+            f"{100 * play['error']:.2g}% (between keys, at mid-clip: {100 * play['between_keys']:.2g}%; "
+            f"pruning to 4 influences moves that frame {100 * play['pruning']:.2g}%; weight rows sum "
+            f"{play['weight_sums'][0]:.6f}…{play['weight_sums'][1]:.6f})"
         )
     if fr is not None and fr.figures is not None and row["name"].lower().startswith("testwuson"):
         f = fr.figures

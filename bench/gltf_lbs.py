@@ -154,6 +154,11 @@ class GltfPlayer:
     def animation_names(self) -> List[str]:
         return [a.get("name", f"animation {i}") for i, a in enumerate(self.doc.get("animations", []))]
 
+    def key_times(self, animation: int) -> np.ndarray:
+        """Every sampler input time of an animation, sorted, once each."""
+        anim = self.doc["animations"][animation]
+        return np.unique(np.concatenate([self.accessor(s["input"]).reshape(-1) for s in anim["samplers"]]))
+
     def duration(self, animation: int) -> float:
         anim = self.doc["animations"][animation]
         return max(float(self.accessor(s["input"]).max()) for s in anim["samplers"])

@@ -8,6 +8,11 @@ bind-pose bounding-box diagonal. Beside it: the weight L1 distance ``½ Σ_j |w_
 per vertex (0 = identical rows, 1 = disjoint), the share of vertices whose dominant joint
 agrees, and the number of unweighted vertices.
 
+Distances are in bind-pose units: each frame's distances are divided by the scale of its
+skinning matrices (the median over the joints of ``|det|^(1/3)``), so a file whose scene is
+scaled against its stored vertices (assimp's glTF of a centimetre FBX puts ×100 on the
+skeleton's root) is measured like the same character without that scale.
+
 Weights are compared as skinning uses them: each row is normalised to sum 1 (FBX's default
 link mode and glTF viewers do so; files store rows that sum to 0.94 or 1.38), and a row
 with no weight (sum below :data:`UNWEIGHTED`) leaves its vertex at rest, as Blender does.
@@ -44,7 +49,7 @@ class SkinComparison:
         Bind-pose bounding-box diagonal (the unit of the ``*_pct`` figures).
     mean, p95, max : float
         Vertex distance between the two deformations over every (frame, vertex) pair,
-        in bind-space units.
+        in bind-space units (each frame divided by its :func:`skinning_scale`).
     vertex_max_distance : (n,) float
         Per vertex, the largest distance over the frames.
     vertex_l1 : (n,) float
@@ -112,6 +117,22 @@ def skinning_transforms_over(clip: Clip, skeleton: Skeleton, times: np.ndarray) 
     (k, J, 4, 4) float
     """
     return np.stack([clip.skinning_transforms(skeleton, float(t)) for t in times])
+
+
+def skinning_scale(transforms: np.ndarray) -> float:
+    """The scale of one frame's skinning matrices: the median over joints of ``|det|^(1/3)``.
+
+    Parameters
+    ----------
+    transforms : (J, 4, 4) float
+
+    Returns
+    -------
+    float
+        1 for rigid motion; 100 for a skeleton under a ×100 node.
+    """
+    det = np.abs(np.linalg.det(np.asarray(transforms, dtype=np.float64)[:, :3, :3]))
+    return float(np.median(np.cbrt(det))) if len(det) else 1.0
 
 
 def normalised_weights(W: np.ndarray) -> np.ndarray:
@@ -210,7 +231,12 @@ def compare_skins(
         )
     times = clip_times(clip, fps) if times is None else np.asarray(times, dtype=np.float64)
     T = skinning_transforms_over(clip, skeleton, times)
-    D = np.stack([np.linalg.norm(skinned_positions(V, A, Tk) - skinned_positions(V, B, Tk), axis=1) for Tk in T])
+    D = np.stack(
+        [
+            np.linalg.norm(skinned_positions(V, A, Tk) - skinned_positions(V, B, Tk), axis=1) / skinning_scale(Tk)
+            for Tk in T
+        ]
+    )
     diagonal = float(np.linalg.norm(V.max(axis=0) - V.min(axis=0))) if len(V) else 0.0
     if not diagonal > 0:
         raise InputError("V", "the vertices span no volume (zero bounding-box diagonal)")

@@ -72,6 +72,28 @@ def test_p95_is_the_percentile_over_frames_and_vertices():
     assert c.p95 == pytest.approx(np.percentile(d, 95)) and c.mean == pytest.approx(d.mean())
 
 
+class _Scaled(Clip):
+    """Another clip under a uniformly scaled root: every world transform × ``k``."""
+
+    def __init__(self, clip, k):
+        super().__init__(clip.name, clip.duration)
+        self.clip, self.k = clip, k
+
+    def joint_world(self, t):
+        S = np.diag([self.k, self.k, self.k, 1.0])
+        return S @ self.clip.joint_world(t)
+
+
+def test_a_scaled_scene_is_measured_in_bind_pose_units():
+    rng = np.random.default_rng(5)
+    V, W_a, W_b = rng.normal(size=(30, 3)), rng.random((30, 2)), rng.random((30, 2))
+    clip = _Swing(1.0, 60.0)
+    plain = compare_skins(V, W_a, W_b, _skeleton(), clip, fps=6)
+    scaled = compare_skins(V, W_a, W_b, _skeleton(), _Scaled(clip, 100.0), fps=6)
+    assert scaled.mean == pytest.approx(plain.mean) and scaled.max == pytest.approx(plain.max)
+    assert plain.mean > 0
+
+
 def test_identical_skins_and_the_bind_pose_give_zero():
     rng = np.random.default_rng(0)
     V, W = rng.random((10, 3)), rng.random((10, 2))
