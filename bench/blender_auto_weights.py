@@ -14,8 +14,8 @@ them again with ``parent_set(type='ARMATURE_AUTO')`` (bone heat) and writes ``ou
   the armature object's space (Blender puts the transforms of the nodes above a glTF
   skeleton on the armature object) — and ``m{i}_weights`` (n, B);
 * ``seconds`` — the time of ``parent_set`` alone; ``import_seconds``; ``report`` — notes.
-  Bone heat prints "failed to find solution for one or more bones" on Blender's output and
-  still reports success: the caller reads that output and counts unweighted vertices.
+  When bone heat fails for some bones it still returns FINISHED and, run headless, prints
+  nothing: the caller counts the vertices left without weight.
 
 Which positions match the file's bind space, and which vertices and bones are the file's,
 is for the caller to decide (Blender splits, merges and renames): see bench/characters.py.

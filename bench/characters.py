@@ -248,9 +248,6 @@ def _blender(blender: str, source: Path, work: Path, asset, fps: float) -> Metho
         return Method("blender", None, None, "failed")
     d = np.load(out)
     W, note = _blender_weights(d, asset)
-    heat = "failed to find solution" in proc.stdout + proc.stderr
-    if heat:
-        note += "; bone heat failed for some bones"
     figures = (
         compare_skins(asset.V, W, asset.artist_weights, asset.skeleton, asset.clip(), fps) if W is not None else None
     )

@@ -46,6 +46,7 @@ from typing import Dict, List, Union
 import numpy as np
 
 from fieldrig.core.errors import InputError
+from fieldrig.geometry.rotations import quaternion_to_matrix
 from fieldrig.geometry.skinned_asset import Clip, Skeleton, SkinnedAsset, SkinnedPart
 
 PathLike = Union[str, Path]
@@ -89,20 +90,25 @@ def _matrix(m) -> np.ndarray:
     return A
 
 
-def _trs(t) -> np.ndarray:
-    """ufbx Transform (translation, unit quaternion xyzw, scale) → (4, 4) = T · R · S."""
-    x, y, z, w = t.rotation
-    R = np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-    A = np.eye(4)
-    A[:3, :3] = R * np.asarray(t.scale, dtype=np.float64)[None, :]
-    A[:3, 3] = t.translation
-    return A
+def _trs(transforms) -> np.ndarray:
+    """ufbx Transforms (translation, unit quaternion xyzw, scale) → (k, 4, 4) = T · R · S."""
+    t = np.array([x.translation for x in transforms], dtype=np.float64).reshape(-1, 3)
+    q = np.array([x.rotation for x in transforms], dtype=np.float64).reshape(-1, 4)
+    s = np.array([x.scale for x in transforms], dtype=np.float64).reshape(-1, 3)
+    M = np.zeros((len(t), 4, 4))
+    M[:, :3, :3] = quaternion_to_matrix(q[:, [3, 0, 1, 2]]) * s[:, None, :]
+    M[:, :3, 3] = t
+    M[:, 3, 3] = 1.0
+    return M
+
+
+def _compose(local: np.ndarray, parents) -> np.ndarray:
+    """World matrices (k, 4, 4) from local ones, parents listed before their children."""
+    world = local.copy()
+    for i, p in enumerate(parents):
+        if p >= 0:
+            world[i] = world[p] @ local[i]
+    return world
 
 
 class FbxClip(Clip):
@@ -134,11 +140,8 @@ class FbxClip(Clip):
         import ufbx
 
         time = self._begin + min(max(float(t), 0.0), self.duration)
-        world = np.empty((len(self._chain), 4, 4))
-        for i, (node, p) in enumerate(zip(self._chain, self._chain_parents)):
-            local = _trs(ufbx.evaluate_transform(self._anim, node, time))
-            world[i] = local if p < 0 else world[p] @ local
-        return world[self._joint_rows]
+        local = _trs([ufbx.evaluate_transform(self._anim, node, time) for node in self._chain])
+        return _compose(local, self._chain_parents)[self._joint_rows]
 
 
 def read_fbx_assets(path: PathLike) -> List[SkinnedAsset]:
@@ -442,10 +445,7 @@ def _check_rest_composition(nodes: list, joint_nodes: list, parent: np.ndarray, 
     """Warn if composing local transforms from the root does not give ufbx's own world
     transforms (an inherit mode ufbx could not compensate): the clips would then be off."""
     chain, chain_parents, joint_rows = _chain(nodes, joint_nodes, parent)
-    world = np.empty((len(chain), 4, 4))
-    for i, (n, p) in enumerate(zip(chain, chain_parents)):
-        local = _trs(nodes[n].local_transform)
-        world[i] = local if p < 0 else world[p] @ local
+    world = _compose(_trs([nodes[n].local_transform for n in chain]), chain_parents)
     for r, n in zip(joint_rows, joint_nodes):
         expected = _matrix(nodes[n].node_to_world)
         if not np.allclose(world[r], expected, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(expected).max())):
