@@ -11,7 +11,9 @@ libigl's handles are points and single segments. A rig handle made of several se
 skeleton joint with several children) gives one libigl column per segment, and the columns
 of one handle are summed (without the bounds that is exactly the solution of the problem
 with the whole set held at 1, linearity; the bounds make it approximate). Handles that do
-not deform keep a zero column and are not given to libigl.
+not deform keep a zero column and are not given to libigl. A point handle on another
+handle's segment (a skeleton's leaf joint at its parent's bone tip) is refused with a
+message: libigl's boundary conditions cannot hold both.
 
 TetGen can crash the whole process on a bad surface, so everything runs in a child Python
 process with a timeout; the surface is checked first (closed, edge-manifold, no
@@ -110,6 +112,13 @@ def bbw_weights(
     outside = [placement.sentence(h) for h in np.flatnonzero(rig.deform) if placement.inside_fraction[h] < 1]
     if outside:
         raise BBWError(f"{source}: handles must lie inside the surface for BBW: " + "; ".join(outside))
+    clash = _points_on_other_handles(rig)
+    if clash:
+        raise BBWError(
+            f"{source}: libigl's boundary conditions cannot hold a point handle on another handle's segment ("
+            + "; ".join(clash)
+            + "); switch those handles' deform flag off to compare"
+        )
     if int(samples_per_bone) < 0 or int(max_iter) < 1 or not timeout_s > 0:
         raise InputError("bbw_weights", "samples_per_bone must be >= 0, max_iter >= 1 and timeout_s > 0")
     flags = tetgen_flags if "Q" in tetgen_flags else tetgen_flags + "Q"
@@ -181,6 +190,27 @@ def bbw_weights(
             np.add.at(W.T, columns, out["W"][index].T)
             info = {k: out[k].item() for k in ("tetgen_s", "bbw_s", "n_tets", "n_tet_vertices")}
     return (W, info) if return_info else W
+
+
+def _points_on_other_handles(rig: Rig) -> list:
+    """Deforming point handles that lie on a deforming segment of another handle (a skeleton's
+    leaf at its parent's bone tip), as "'leaf' on 'parent'" phrases."""
+    tiny = 1e-9 * rig.size
+    out = []
+    for i, j in enumerate(rig.point_handles):
+        h = rig.point_columns[i]
+        if not rig.deform[h]:
+            continue
+        for b, (a, c) in enumerate(rig.bones):
+            owner = rig.bone_handles[b]
+            if owner == h or not rig.deform[owner]:
+                continue
+            p, q = rig.joints[a], rig.joints[c]
+            t = np.clip(np.dot(rig.joints[j] - p, q - p) / max(np.dot(q - p, q - p), np.finfo(float).tiny), 0, 1)
+            if np.linalg.norm(p + t * (q - p) - rig.joints[j]) <= tiny:
+                out.append(f"{rig.handle_names[h]!r} on {rig.handle_names[owner]!r}")
+                break
+    return out
 
 
 def _solve(job: dict) -> dict:

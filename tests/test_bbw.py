@@ -125,3 +125,20 @@ def test_arm_matches_libigl_reference_weights(shared_data):
     difference = np.abs(W - reference)
     assert difference.mean() < 0.01  # RECIPES: ~0.006 (TetGen meshes differ slightly)
     assert np.percentile(difference.max(axis=1), 95) < 0.1
+
+
+def test_a_skeleton_handle_of_several_segments_sums_its_libigl_columns(capsule):
+    """A joint with two children is one handle of two segments: libigl solves it as two bones
+    and the handle's column is their sum; handles that do not deform keep zero columns."""
+    V, F, _ = capsule
+    positions = np.array([[0, 0, 0.0], [0, 0, -1.0], [0, 0, 0.6], [0, 0, 1.2]])
+    skeleton = Rig.from_skeleton(positions, [-1, 0, 0, 2], ["centre", "low", "high", "top"])
+    assert skeleton.bone_handles.tolist() == [0, 0, 2]  # centre: two segments; high: one
+    with pytest.raises(BBWError, match="cannot hold a point handle on another handle's segment \\('low' on 'centre'"):
+        bbw_weights(V, F, skeleton)  # the leaves are points at the ends of the others' segments
+    W = bbw_weights(V, F, skeleton.with_deform([True, False, True, False]), samples_per_bone=6)
+    bones = Rig.from_arrays(positions, bones=[[0, 1], [0, 2], [2, 3]])
+    W_bones = bbw_weights(V, F, bones, samples_per_bone=6)
+    np.testing.assert_allclose(W[:, 0], W_bones[:, 0] + W_bones[:, 1], atol=1e-12)
+    np.testing.assert_allclose(W[:, 2], W_bones[:, 2], atol=1e-12)
+    assert np.all(W[:, [1, 3]] == 0)

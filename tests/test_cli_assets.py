@@ -102,3 +102,31 @@ def test_an_animation_needs_a_skinned_file(tmp_path, capsys):
     finger = Path(assets_init).parent / "finger.obj"
     assert main(["deform", str(finger), "--animation", "Bend", "-o", str(tmp_path / "x.obj")]) == 1
     assert "--animation needs a skinned glTF or FBX file" in capsys.readouterr().err
+
+
+def test_several_skins_give_one_table_each_and_one_re_skinned_file(tmp_path):
+    import copy
+
+    from fieldrig import workflow
+    from fieldrig.geometry.gltf.document import write_gltf
+
+    character(tmp_path / "one.glb")
+    doc, blob = read_document(tmp_path / "one.glb")
+    doc["skins"].append(copy.deepcopy(doc["skins"][0]))
+    doc["nodes"][9]["skin"] = 1  # the eyes on a second skin
+    write_gltf(tmp_path / "two.glb", doc, [bytes(blob)])
+    subjects = workflow.load_subjects(tmp_path / "two.glb", exclude=["twist"])
+    assert [s.name for s in subjects] == ["two.glb skin 0", "two.glb skin 1"]
+    assert all(s.rig.deform.tolist() == [True, True, True, False, True] for s in subjects)
+    rng = np.random.default_rng(0)
+    results = []
+    for s in subjects:
+        W = rng.random((len(s.mesh.V), 5))
+        results.append(workflow.FitResult(s, W / W.sum(axis=1, keepdims=True)))
+    written = workflow.write_outputs([str(tmp_path / "w.npy"), str(tmp_path / "out.glb")], results)
+    assert written == [str(tmp_path / "w_skin0.npy"), str(tmp_path / "w_skin1.npy"), str(tmp_path / "out.glb")]
+    for k, r in enumerate(results):
+        np.testing.assert_array_equal(load_weights(tmp_path / f"w_skin{k}.npy"), r.W)
+    first, second = read_gltf_assets(tmp_path / "out.glb")
+    np.testing.assert_allclose(second.artist_weights.sum(axis=1), 1.0, atol=1e-6)
+    assert first.n_vertices == len(results[0].W) and second.n_vertices == len(results[1].W)

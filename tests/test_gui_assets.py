@@ -28,6 +28,7 @@ def test_a_skinned_file_opens_in_its_bind_pose_and_exports_re_skinned(app, qtbot
     assert any("'ik_target' lies outside the shape" in p for p in problems)
 
     # Switch the IK target off in the Rig tab: it keeps a zero column when weights are computed.
+    doc.set_setting("preset", "fast")
     app.window.rig_tab.tree.set_deform(JOINTS.index("ik_target"), False)
     assert doc.rig.deform.tolist() == [True, True, True, True, False] and doc.rig_state.weights_stale
     assert app.controller.compute_weights()

@@ -197,8 +197,12 @@ def test_some_degenerate_faces_are_a_warning_not_an_error():
     _, kept = validate_mesh(V, F, "m", warnings=notes)
     assert kept.tolist() == [[0, 1, 2]]
     assert any("1 of 2 faces are of zero area and were dropped" in n for n in notes)
-    with pytest.warns(UserWarning, match="zero area"):
+    with pytest.warns(UserWarning) as caught:
         validate_mesh(V, F, "m")
+    assert [str(w.message) for w in caught] == [
+        "m: 1 of 2 faces are of zero area and were dropped",
+        "m: 1 vertices are used by no face (they still get weights)",  # vertex 3 was only on that face
+    ]
 
 
 def test_collapsed_zero_area_and_duplicate_faces_are_dropped_vertices_kept(tmp_path):

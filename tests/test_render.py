@@ -147,3 +147,21 @@ def test_view_without_a_display_says_so(monkeypatch, capsys):
         pytest.skip("the display check is for Linux")
     assert main(["view", str(FINGER)]) == 1
     assert "no display to open windows on" in capsys.readouterr().err
+
+
+def test_render_a_characters_own_animation(tmp_path):
+    """The character's 'Bend' clip at two times gives two different pictures of it, in the
+    frame the clip puts it (its armature moves and scales it)."""
+    from gltf_build import character
+
+    character(tmp_path / "char.glb")
+    common = ["render", tmp_path / "char.glb", "--animation", "Bend", "--view", "front", "--size", 240, 180, "-q"]
+    result = fieldrig_runs(
+        [*common, "--time", 0.0, "-o", tmp_path / "t0.png"],
+        [*common, "--frame", 30, "-o", tmp_path / "t1.png"],
+        ["render", tmp_path / "char.glb", "--animation", "Run", "-o", tmp_path / "x.png"],
+    )
+    assert result.stdout.strip().endswith("[0, 0, 1]"), result.stderr
+    assert "has no animation 'Run' (it has 'Bend', 'Wave')" in result.stderr
+    a, b = foreground(tmp_path / "t0.png"), foreground(tmp_path / "t1.png")
+    assert a.mean() > 0.02 and b.mean() > 0.02 and (a != b).mean() > 0.02

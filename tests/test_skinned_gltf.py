@@ -187,19 +187,19 @@ def test_an_asset_from_elsewhere_becomes_a_new_file_that_plays_its_clips(char, t
 
 
 def _validator():
+    """(node, environment) when node can load the Khronos gltf-validator package, else None."""
+    import os
+
     node = shutil.which("node")
     if node is None:
         return None
-    probe = subprocess.run([node, "-e", "require('gltf-validator')"], capture_output=True)
-    if probe.returncode != 0:
-        probe = subprocess.run(
-            [node, "-e", "require('gltf-validator')"],
-            capture_output=True,
-            env={"NODE_PATH": subprocess.run(["npm", "root", "-g"], capture_output=True, text=True).stdout.strip()},
-        )
-        if probe.returncode != 0:
-            return None
-    return node
+    env = dict(os.environ)
+    npm = shutil.which("npm")
+    if npm is not None:
+        root = subprocess.run([npm, "root", "-g"], capture_output=True, text=True).stdout.strip()
+        env["NODE_PATH"] = os.pathsep.join(p for p in (env.get("NODE_PATH"), root) if p)
+    probe = subprocess.run([node, "-e", "require('gltf-validator')"], capture_output=True, env=env)
+    return (node, env) if probe.returncode == 0 else None
 
 
 VALIDATE = """
@@ -211,14 +211,10 @@ v.validateBytes(new Uint8Array(fs.readFileSync(process.argv[1])), {maxIssues: 0}
 
 
 def test_khronos_validator_finds_no_errors(char, tmp_path):
-    node = _validator()
-    if node is None:
+    found = _validator()
+    if found is None:
         pytest.skip("node with the gltf-validator package is not installed (npm install -g gltf-validator)")
-    import os
-
-    env = dict(
-        os.environ, NODE_PATH=subprocess.run(["npm", "root", "-g"], capture_output=True, text=True).stdout.strip()
-    )
+    node, env = found
     path, _ = char
     (asset,) = read_gltf_assets(path)
     W = _random_weights(asset.n_vertices, asset.skeleton.n_joints)
@@ -255,3 +251,45 @@ def test_bad_skinned_files(tmp_path, char):
         asset.clip("Run")
     with pytest.raises(InputError, match="FBX reader|no such file|not found"):
         load_skinned_assets(Path(tmp_path / "missing.fbx"))
+
+
+def test_sparse_and_normalised_accessors_decode(tmp_path):
+    from fieldrig.geometry.gltf import GltfDocument
+    from fieldrig.geometry.gltf.document import write_gltf
+
+    base = np.arange(12, dtype=np.float32).reshape(4, 3)
+    rows = np.array([1, 3], dtype=np.uint16)
+    values = np.array([[9, 9, 9], [7, 7, 7]], dtype=np.float32)
+    shorts = np.array([[0, 32767, -32767, -32768]], dtype=np.int16)
+    blob = base.tobytes() + rows.tobytes() + values.tobytes() + shorts.tobytes()
+    doc = {
+        "asset": {"version": "2.0"},
+        "buffers": [{"byteLength": len(blob)}],
+        "bufferViews": [
+            {"buffer": 0, "byteOffset": 0, "byteLength": 48},
+            {"buffer": 0, "byteOffset": 48, "byteLength": 4},
+            {"buffer": 0, "byteOffset": 52, "byteLength": 24},
+            {"buffer": 0, "byteOffset": 76, "byteLength": 8},
+        ],
+        "accessors": [
+            {
+                "bufferView": 0,
+                "componentType": 5126,
+                "count": 4,
+                "type": "VEC3",
+                "sparse": {
+                    "count": 2,
+                    "indices": {"bufferView": 1, "componentType": 5123},
+                    "values": {"bufferView": 2},
+                },
+            },
+            {"componentType": 5126, "count": 2, "type": "SCALAR", "sparse": {
+                "count": 1, "indices": {"bufferView": 1, "componentType": 5123}, "values": {"bufferView": 2}}},
+            {"bufferView": 3, "componentType": 5122, "count": 1, "type": "VEC4", "normalized": True},
+        ],
+    }  # fmt: skip
+    write_gltf(tmp_path / "s.glb", doc, [blob])
+    read = GltfDocument(tmp_path / "s.glb")
+    np.testing.assert_array_equal(read.accessor(0), [[0, 1, 2], [9, 9, 9], [6, 7, 8], [7, 7, 7]])
+    np.testing.assert_array_equal(read.accessor(1), [[0], [9]])  # no buffer view: zeros, then the sparse values
+    np.testing.assert_allclose(read.accessor(2), [[0, 1, -1, -1]])  # signed normalised: max(c / 32767, -1)

@@ -25,7 +25,7 @@ from fieldrig.gui.document import Document
 from fieldrig.gui.jobs import JobFailure, JobRunner
 from fieldrig.gui.state import CageState, RigState, copy_pose, mesh_problems
 
-MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf", ".xyz")
+MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf", ".xyz", ".fbx")
 RIG_SUFFIXES = (".tgf", ".json", ".glb", ".gltf")
 CAGE_SUFFIXES = (".obj", ".off", ".ply", ".json")
 POSED_MESH_SUFFIXES = (".obj", ".ply")
