@@ -80,9 +80,9 @@ def main() -> None:
             sys.exit(f"Blender could not import {glb.name}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
         data = json.loads(result.read_text())
         W = load_weights(npy)
-    from fieldrig.cli import load_any_rig
+    from fieldrig.geometry.rig import load_rig
 
-    names = load_any_rig(str(rig)).handle_names
+    names = load_rig(rig).handle_names
     idx, kept = prune_weights(W, 4)
     pruned = np.zeros_like(W)
     np.add.at(pruned, (np.repeat(np.arange(len(W)), idx.shape[1]), idx.ravel()), kept.ravel())

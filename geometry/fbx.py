@@ -114,20 +114,16 @@ def _compose(local: np.ndarray, parents) -> np.ndarray:
 class FbxClip(Clip):
     """An FBX animation stack, evaluated by ufbx.
 
-    Attributes
-    ----------
-    frame_rate : float
-        The scene's frames per second (FBX time mode).
+    The scene's frames per second (FBX time mode) is the clip's ``frame_rate``.
     """
 
     def __init__(self, name: str, begin: float, end: float, anim, chain: list, chain_parents, joint_rows, frame_rate):
-        super().__init__(name, max(0.0, end - begin))
+        super().__init__(name, max(0.0, end - begin), frame_rate)
         self._begin = begin
         self._anim = anim
         self._chain = chain  # raw ufbx nodes, parents first: every joint and its ancestors
         self._chain_parents = chain_parents
         self._joint_rows = joint_rows
-        self.frame_rate = float(frame_rate)
 
     def joint_world(self, t: float) -> np.ndarray:
         """World transforms of the skin's joints at time ``t`` (seconds from the stack's

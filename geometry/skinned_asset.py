@@ -84,11 +84,15 @@ class Clip:
     name : str
     duration : float
         Seconds; times run from 0 to ``duration``.
+    frame_rate : float or None
+        The file's frames per second when it has one (FBX time modes); None when the clip
+        is defined by its own key times (glTF).
     """
 
-    def __init__(self, name: str, duration: float):
+    def __init__(self, name: str, duration: float, frame_rate: Optional[float] = None):
         self.name = name
         self.duration = float(duration)
+        self.frame_rate = None if frame_rate is None else float(frame_rate)
 
     def joint_world(self, t: float) -> np.ndarray:
         """World transforms of the skin's joints at time ``t`` (seconds, clamped to the clip).

@@ -6,8 +6,9 @@ Every skin's joints become nodes whose local rest transforms come from the bind 
 as in the skeleton; every part becomes a mesh primitive (``POSITION``, ``NORMAL``,
 ``JOINTS_n``/``WEIGHTS_n``, triangle indices or points) on a mesh node at the scene root
 without a transform (the spec ignores a skinned mesh node's transform); the inverse bind
-matrices are the skeleton's. Each clip is sampled at 30 frames per second (and at its
-end) into ``LINEAR`` translation, rotation and scale channels of every joint, so the
+matrices are the skeleton's. Each clip is sampled at its file's frame rate (30 frames per
+second when it has none) and at its end into ``LINEAR`` translation, rotation and scale
+channels of every joint, so the
 animation plays; clips of the same name on several skins become one animation.
 
 For a rig, the skeleton is one joint node per handle (column order), at the handle's pivot
@@ -280,12 +281,13 @@ def _vertex_normals(V: np.ndarray, F: np.ndarray) -> np.ndarray:
 
 
 def _animations(buf: BufferBuilder, items, joint_nodes: List[List[int]]) -> List[dict]:
-    """Every clip sampled at :data:`FPS` into TRS channels; clips of one name merged."""
+    """Every clip sampled into TRS channels at its file's frame rate (:data:`FPS` when it has
+    none), so a file's own keys are kept; clips of one name merged."""
     by_name: Dict[str, dict] = {}
     for s, (asset, _) in enumerate(items):
         parents = asset.skeleton.parents
         for clip in asset.clips:
-            times = np.arange(0.0, clip.duration, 1.0 / FPS)
+            times = np.arange(0.0, clip.duration, 1.0 / (clip.frame_rate or FPS))
             times = np.append(times, clip.duration) if clip.duration > 0 else np.zeros(1)
             world = np.stack([clip.joint_world(t) for t in times])  # (k, J, 4, 4)
             local = world.copy()
