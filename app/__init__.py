@@ -58,7 +58,7 @@ _LAZY = {
     "write_dmat": "fieldrig.geometry.export",
     "save_mesh": "fieldrig.geometry.export",
     "write_skinned_gltf": "fieldrig.geometry.gltf",
-    "render_image": "fieldrig.render",
+    "render_image": "fieldrig.draw.render",
     "Project": "fieldrig.project",
     "save_project": "fieldrig.project",
     "load_project": "fieldrig.project",

@@ -9,8 +9,8 @@ pytest.importorskip("pytestqt")
 from gltf_build import JOINTS, character, read_document  # noqa: E402
 from test_gui import app, wait_idle  # noqa: E402, F401 (the app fixture)
 
+from fieldrig.draw.scene import posed_joints  # noqa: E402
 from fieldrig.geometry.gltf import read_gltf_assets  # noqa: E402
-from fieldrig.gui.scene import posed_joints  # noqa: E402
 
 
 def test_a_skinned_file_opens_in_its_bind_pose_and_exports_re_skinned(app, qtbot, tmp_path):  # noqa: F811

@@ -35,6 +35,10 @@ RIG_OUTPUT_SUFFIXES = (".json", ".tgf")
 CAGE_INPUT_SUFFIXES = (".obj", ".off", ".ply", ".json")
 #: Pictures.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: Camera directions of headless pictures (``fieldrig render --view``).
+RENDER_VIEWS = ("three-quarter", "front", "side", "top")
+#: How a mesh is coloured by its weights: its dominant handle's colour, one handle's weight, or not.
+COLOURINGS = ("dominant", "weight", "none")
 #: Projects.
 PROJECT_SUFFIX = ".fieldrig"
 

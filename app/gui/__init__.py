@@ -7,8 +7,8 @@ Modules, by responsibility:
 - :mod:`~fieldrig.gui.document` — the state (mesh, rig, weights, pose, cage, coordinates,
   settings) as undoable snapshots on a ``QUndoStack``.
 - :mod:`~fieldrig.gui.rig_edit` — rig edits as pure functions (no Qt).
-- :mod:`~fieldrig.gui.viewer` — the polyscope bridge: draws the document, gizmo, clicks;
-  :mod:`~fieldrig.gui.scene` — structures shared with the headless renderer;
+- :mod:`~fieldrig.gui.viewer` — the polyscope bridge: draws the document (through
+  :mod:`fieldrig.draw.scene`, shared with the headless renderer), gizmo, clicks;
   :mod:`~fieldrig.gui.preview` — the per-frame skinning.
 - :mod:`~fieldrig.gui.tools` — what a click does; :mod:`~fieldrig.gui.picking` — surface
   and volume placement.
@@ -16,7 +16,7 @@ Modules, by responsibility:
   :mod:`~fieldrig.gui.jobs` — the compute process, progress and cancel;
   :mod:`~fieldrig.gui.work` — what runs there; :mod:`~fieldrig.gui.state` — the state as
   plain values.
-- :mod:`~fieldrig.gui.panel`, :mod:`~fieldrig.gui.tabs`, :mod:`~fieldrig.gui.widgets`,
-  :mod:`~fieldrig.gui.colors` — the Qt panel.
+- :mod:`~fieldrig.gui.panel`, :mod:`~fieldrig.gui.tabs`, :mod:`~fieldrig.gui.widgets` —
+  the Qt panel.
 - :mod:`~fieldrig.gui.cli_commands` — the ``view`` and ``render`` subcommands.
 """

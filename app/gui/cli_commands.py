@@ -127,9 +127,9 @@ def cmd_render(args) -> int:
 
     from fieldrig import workflow
     from fieldrig.core.errors import InputError
+    from fieldrig.draw.render import render_image, write_image
     from fieldrig.geometry.export import load_weights
     from fieldrig.geometry.pose import Pose
-    from fieldrig.render import render_image, write_image
 
     if Path(args.output).suffix.lower() not in IMAGE_SUFFIXES:
         raise InputError(args.output, "expected a .png, .jpg or .jpeg output")

@@ -295,7 +295,7 @@ class Controller(QObject):
         image = np.ascontiguousarray(image)
 
         def job(progress):
-            from fieldrig.render import write_image
+            from fieldrig.draw.render import write_image
 
             write_image(path, image)
 

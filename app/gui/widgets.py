@@ -20,7 +20,7 @@ from PyQt6.QtWidgets import (
 )
 
 from fieldrig.core.progress import ProgressEvent
-from fieldrig.gui.colors import handle_palette
+from fieldrig.draw.colours import handle_palette
 from fieldrig.gui.document import Document
 
 
