@@ -18,5 +18,4 @@ Modules, by responsibility:
   plain values.
 - :mod:`~fieldrig.gui.panel`, :mod:`~fieldrig.gui.tabs`, :mod:`~fieldrig.gui.widgets` —
   the Qt panel.
-- :mod:`~fieldrig.gui.cli_commands` — the ``view`` and ``render`` subcommands.
 """
