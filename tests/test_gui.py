@@ -328,7 +328,7 @@ def test_project_save_and_reload_gives_identical_state(app, qtbot, tmp_path, mon
     cage_V = np.array(
         [[-1, -1, -1], [4, -1, -1], [-1, 1, -1], [4, 1, -1], [-1, -1, 1], [4, -1, 1], [-1, 1, 1], [4, 1, 1.0]]
     )
-    from fieldrig.gui.state import CageState
+    from fieldrig.session import CageState
 
     cage_F = np.array(
         [

@@ -13,6 +13,9 @@ from typing import Sequence
 SKINNING_PRESET_NAMES = ("fast", "balanced", "high")
 DEFAULT_SKINNING_PRESET = "balanced"
 
+#: Torch devices a user picks from (``auto``: CUDA when present, else the CPU); the CLI also takes ``cuda:N``.
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
 #: Skinning methods for posing: linear blend and dual quaternion.
 SKINNING_METHODS = ("lbs", "dqs")
 SKINNING_METHOD_LABELS = {"lbs": "Linear blend (LBS)", "dqs": "Dual quaternion (DQS)"}

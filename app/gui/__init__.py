@@ -4,8 +4,8 @@ Modules, by responsibility:
 
 - :mod:`~fieldrig.gui.app` — the event loop: both windows in one process and thread, a
   QTimer driving ``ps.frame_tick()``; ``fieldrig view`` starts it.
-- :mod:`~fieldrig.gui.document` — the state (mesh, rig, weights, pose, cage, coordinates,
-  settings) as undoable snapshots on a ``QUndoStack``.
+- :mod:`~fieldrig.gui.document` — the :class:`~fieldrig.session.Session` being edited, the
+  selection, and the ``QUndoStack`` whose steps swap the session's snapshots.
 - :mod:`~fieldrig.gui.rig_edit` — rig edits as pure functions (no Qt).
 - :mod:`~fieldrig.gui.viewer` — the polyscope bridge: draws the document (through
   :mod:`fieldrig.draw.scene`, shared with the headless renderer), gizmo, clicks;
@@ -14,8 +14,7 @@ Modules, by responsibility:
   and volume placement.
 - :mod:`~fieldrig.gui.controller` — open, compute, export, save, as background jobs;
   :mod:`~fieldrig.gui.jobs` — the compute process, progress and cancel;
-  :mod:`~fieldrig.gui.work` — what runs there; :mod:`~fieldrig.gui.state` — the state as
-  plain values.
+  :mod:`~fieldrig.gui.work` — what runs there.
 - :mod:`~fieldrig.gui.panel`, :mod:`~fieldrig.gui.tabs`, :mod:`~fieldrig.gui.widgets` —
   the Qt panel.
 """

@@ -23,7 +23,7 @@ from fieldrig.core.vocabulary import WEIGHT_TABLE_SUFFIXES
 from fieldrig.gui import work
 from fieldrig.gui.document import Document
 from fieldrig.gui.jobs import JobFailure, JobRunner
-from fieldrig.gui.state import CageState, RigState, copy_pose, mesh_problems
+from fieldrig.session import CageState, RigState, copy_pose, mesh_problems
 
 MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf", ".xyz", ".fbx")
 RIG_SUFFIXES = (".tgf", ".json", ".glb", ".gltf")
@@ -174,7 +174,9 @@ class Controller(QObject):
         return self._start(
             f"Importing {Path(path).name}",
             partial(work.import_weights, str(path), shape, self.doc.mesh.V),
-            lambda result: self.doc.set_weights(result[0], None, "Import weights", result[1]),
+            lambda result: self.doc.set_weights(
+                result[0], None, "Import weights", result[1], name=Path(path).stem, origin="file"
+            ),
         )
 
     # -------------------------------------------------------------- training
@@ -280,9 +282,8 @@ class Controller(QObject):
             str(path),
             doc.mesh.V,
             doc.mesh.F,
-            replace(doc.rig_state, preview=None),
+            doc.session.without_caches().rig_state,
             doc.cage_state,
-            doc.cage_pose,
             doc.settings["method"],
             "cage" if doc.mode == "cage" else "pose",
         )
@@ -320,33 +321,8 @@ class Controller(QObject):
         )
 
     # ------------------------------------------------------------ projects
-    def to_project(self):
-        """The document as a :class:`~fieldrig.project.Project`."""
-        from fieldrig.project import Project
-
-        doc = self.doc
-        rs, cs = doc.rig_state, doc.cage_state
-        return Project(
-            mesh=doc.mesh,
-            rig=rs.rig,
-            rig_source=rs.rig_source,
-            weights=rs.weights,
-            weights_stale=rs.weights_stale,
-            pose=copy_pose(rs.pose) if rs.rig is not None else None,
-            cage_vertices=cs.vertices,
-            cage_faces=cs.faces,
-            cage_source=cs.source,
-            cage_pose=doc.cage_pose,
-            coordinates=cs.coordinates,
-            skinning_field=rs.skinning_field,
-            barycentric_field=cs.barycentric_field,
-            settings=dict(doc.settings, mode=doc.mode),
-            camera=self.camera() if self.camera else None,
-            asset_index=doc.asset_index if doc.asset is not None else None,
-        )
-
     def save_project(self, path: str) -> bool:
-        """Write everything to one ``.fieldrig`` file, atomically."""
+        """Write the document's session to one ``.fieldrig`` file, atomically."""
         if not path.lower().endswith(PROJECT_SUFFIX):
             path += PROJECT_SUFFIX
 
@@ -356,48 +332,22 @@ class Controller(QObject):
             self.project_path_changed.emit(self.project_path)
             self.info.emit(f"Project saved to {path}")
 
-        return self._start("Saving project", partial(work.save_project, self.to_project(), str(path)), done)
+        session = replace(self.doc.session, camera=self.camera() if self.camera else None).without_caches()
+        return self._start("Saving project", partial(work.save_project, session, str(path)), done)
 
     def open_project(self, path: str) -> bool:
-        """Replace everything with a project's content (reports missing / changed files)."""
+        """Replace everything with a project's session (reports missing / changed files)."""
 
         def done(result):
-            project, report, preview = result
-            from fieldrig.geometry.pose import Pose
-
-            rig_state = RigState(
-                project.rig,
-                project.rig_source,
-                project.weights,
-                project.weights_stale,
-                project.skinning_field,
-                project.pose or Pose(),
-                preview,
-            )
-            cage_state = CageState(
-                project.cage_vertices,
-                project.cage_faces,
-                project.cage_source,
-                project.coordinates,
-                project.barycentric_field,
-            )
-            self.doc.restore(
-                project.mesh,
-                report,
-                rig_state,
-                cage_state,
-                project.cage_pose,
-                project.settings,
-                project.asset,
-                project.asset_index or 0,
-            )
-            if self.camera and project.camera:
-                self.camera(project.camera)
+            session, warnings, report = result
+            self.doc.restore(session, report)
+            if self.camera and session.camera:
+                self.camera(session.camera)
             self.project_path = str(path)
             self.project_path_changed.emit(self.project_path)
-            if project.warnings:
+            if warnings:
                 self.error.emit(
-                    "Open project", "The project was opened, with warnings:\n\n• " + "\n• ".join(project.warnings), ""
+                    "Open project", "The project was opened, with warnings:\n\n• " + "\n• ".join(warnings), ""
                 )
             else:
                 self.info.emit(f"Opened project {Path(path).name}")

@@ -40,9 +40,9 @@ from fieldrig.geometry.rotations import axis_angle_matrix
 from fieldrig.gui.controller import Controller
 from fieldrig.gui.document import Document
 from fieldrig.gui.rig_edit import delete_handle, joint_of_handle, move_joint, rename_handle, set_bone_parent
-from fieldrig.gui.state import copy_pose, mesh_problems
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.widgets import HandleTree, Vec3Edit
+from fieldrig.session import copy_pose, mesh_problems
 
 AskPath = Callable[[str, str], Optional[str]]
 
@@ -409,6 +409,10 @@ class WeightsTab(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         form.addRow(self.status)
+        self.weight_set = QComboBox()
+        self.weight_set.setToolTip("The weights shown, posed with and exported: the file's, imported or computed")
+        self.weight_set.activated.connect(document.select_weight_set)
+        form.addRow("Weight set", self.weight_set)
         layout.addWidget(box)
 
         view = QGroupBox("Show")
@@ -474,8 +478,19 @@ class WeightsTab(QWidget):
             else:
                 text = "No weights yet."
             self.status.setText(text)
+            self._show_weight_sets()
             if self.probed_vertex is not None:
                 self.show_vertex(self.probed_vertex)
+
+    def _show_weight_sets(self) -> None:
+        rs = self.doc.rig_state
+        self.weight_set.blockSignals(True)
+        self.weight_set.clear()
+        for ws in rs.weight_sets:
+            self.weight_set.addItem(f"{ws.name} ({ws.origin})")
+        self.weight_set.setCurrentIndex(rs.active if rs.weight_sets else -1)
+        self.weight_set.setEnabled(len(rs.weight_sets) > 1)
+        self.weight_set.blockSignals(False)
 
     def show_vertex(self, vertex: int) -> None:
         """Fill the readout with one vertex's weights, largest first."""

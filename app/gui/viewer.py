@@ -31,7 +31,7 @@ from fieldrig.geometry.rotations import nearest_rotation
 from fieldrig.gui.document import Document
 from fieldrig.gui.preview import PreviewSkinning
 from fieldrig.gui.rig_edit import move_joint
-from fieldrig.gui.state import copy_pose, deform_mesh
+from fieldrig.session import copy_pose, deform_mesh
 
 CAGE, CAGE_VERTICES, BONE_START = "cage", "cage vertices", "bone start"
 CLICK_TOLERANCE_PX = 4.0
@@ -265,7 +265,7 @@ class Viewer(QObject):
         doc = self.doc
         V = doc.mesh.V
         if doc.mode == "cage":
-            return deform_mesh(V, doc.rig_state, doc.cage_state, doc.cage_pose, deformation="cage").astype(np.float32)
+            return deform_mesh(V, doc.rig_state, doc.cage_state, deformation="cage").astype(np.float32)
         if doc.mode == "rig" or not doc.weights_usable():
             return V.astype(np.float32)
         skinner = self._skinning()
