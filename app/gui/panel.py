@@ -15,7 +15,8 @@ from fieldrig.core import vocabulary as vocab
 from fieldrig.gui.controller import Controller
 from fieldrig.gui.document import Document
 from fieldrig.gui.jobs import JobRunner
-from fieldrig.gui.tabs import CageTab, ExportTab, MeshTab, PoseTab, RigTab, WeightsTab, ask_then
+from fieldrig.gui.tabs import CageTab, ExportTab, MeshTab, PoseTab, RigTab, WeightsTab
+from fieldrig.gui.tabs.common import ask_then
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.widgets import ProgressStrip
 
