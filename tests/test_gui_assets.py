@@ -69,3 +69,21 @@ def test_a_skinned_file_opens_in_its_bind_pose_and_exports_re_skinned(app, qtbot
     assert [(ws.name, ws.origin) for ws in doc.rig_state.weight_sets] == [("skin", "file"), ("computed", "computed")]
     np.testing.assert_allclose(doc.rig_state.weight_sets[0].weights, info["artist"], atol=1e-6)
     assert doc.rig_state.preview is not None  # built in the compute process, for the set in use
+
+
+def test_a_dropped_fbx_opens_as_a_character(app, qtbot, tmp_path):  # noqa: F811
+    """FBX is among what the app opens (the file dialog's filter, dropped files): as a
+    skinned character, with its skeleton and weights."""
+    pytest.importorskip("ufbx")
+    import fbx_fixture as fx
+
+    from fieldrig.core import vocabulary as vocab
+
+    assert "*.fbx" in vocab.MESH_OPEN_FILTER.split("(")[1]
+    fx.write_fbx(fx.character(), tmp_path / "char.fbx")
+    app.window.open_files([str(tmp_path / "char.fbx")])
+    wait_idle(qtbot, app)
+    doc = app.document
+    assert app.window.errors == []
+    assert doc.asset is not None and doc.rig.is_skeleton and doc.weights_usable()
+    assert [(ws.name, ws.origin) for ws in doc.rig_state.weight_sets] == [("skin", "file")]

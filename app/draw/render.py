@@ -18,7 +18,7 @@ from typing import Optional, Union
 import numpy as np
 
 from fieldrig.core.errors import InputError
-from fieldrig.core.vocabulary import COLOURINGS, IMAGE_SUFFIXES, RENDER_VIEWS
+from fieldrig.core.vocabulary import COLOURINGS, IMAGE_SUFFIXES, RENDER_VIEWS, SKINNING_METHODS
 
 PathLike = Union[str, os.PathLike]
 #: Camera direction (towards the camera, y up) of each of :data:`~fieldrig.core.vocabulary.RENDER_VIEWS`.
@@ -97,6 +97,8 @@ def render_image(
 
     if view not in RENDER_VIEWS:
         raise InputError("view", f"expected one of {', '.join(RENDER_VIEWS)}, got {view!r}")
+    if method not in SKINNING_METHODS:
+        raise InputError("method", f"expected one of {', '.join(SKINNING_METHODS)}, got {method!r}")
     if colouring not in COLOURINGS:
         raise InputError("colouring", f"expected one of {', '.join(COLOURINGS)}, got {colouring!r}")
     if width < 16 or height < 16:

@@ -18,18 +18,12 @@ from typing import Callable, Optional
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from fieldrig.core import vocabulary as vocab
 from fieldrig.core.errors import InputError
-from fieldrig.core.vocabulary import WEIGHT_TABLE_SUFFIXES
 from fieldrig.gui import work
 from fieldrig.gui.document import Document
 from fieldrig.gui.jobs import JobFailure, JobRunner
 from fieldrig.session import CageState, RigState, copy_pose, mesh_problems
-
-MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf", ".xyz", ".fbx")
-RIG_SUFFIXES = (".tgf", ".json", ".glb", ".gltf")
-CAGE_SUFFIXES = (".obj", ".off", ".ply", ".json")
-POSED_MESH_SUFFIXES = (".obj", ".ply")
-PROJECT_SUFFIX = ".fieldrig"
 
 
 class Controller(QObject):
@@ -98,17 +92,17 @@ class Controller(QObject):
     def open_any(self, path: str) -> bool:
         """Open a dropped file by its kind: project, rig, or mesh (a rigged glTF brings its rig)."""
         suffix = Path(path).suffix.lower()
-        if suffix == PROJECT_SUFFIX:
+        if suffix == vocab.PROJECT_SUFFIX:
             return self.open_project(path)
-        if suffix in (".tgf", ".json"):
+        if suffix in vocab.RIG_FILE_SUFFIXES:
             return self.open_rig(path)
-        if suffix in MESH_SUFFIXES:
+        if suffix in vocab.MESH_INPUT_SUFFIXES:
             return self.open_mesh(path)
         return self._refuse("Open", f"{path}: not a mesh, rig or project file fieldrig knows")
 
     def open_mesh(self, path: str) -> bool:
         """Load a mesh, soup or point cloud and check it; a skinned glTF also brings its rig and weights."""
-        if not self._check_suffix("Open mesh", path, MESH_SUFFIXES):
+        if not self._check_suffix("Open mesh", path, vocab.MESH_INPUT_SUFFIXES):
             return False
 
         def done(result):
@@ -126,7 +120,7 @@ class Controller(QObject):
 
     def open_rig(self, path: str) -> bool:
         """Load a TGF / JSON / glTF skeleton (undoable: it replaces the rig)."""
-        if not self._check_suffix("Open rig", path, RIG_SUFFIXES):
+        if not self._check_suffix("Open rig", path, vocab.RIG_INPUT_SUFFIXES):
             return False
 
         def done(rig):
@@ -143,7 +137,7 @@ class Controller(QObject):
 
     def open_cage(self, path: str) -> bool:
         """Load a cage (undoable)."""
-        if not self._check_suffix("Open cage", path, CAGE_SUFFIXES):
+        if not self._check_suffix("Open cage", path, vocab.CAGE_INPUT_SUFFIXES):
             return False
 
         def done(cage):
@@ -166,7 +160,7 @@ class Controller(QObject):
 
     def load_weights(self, path: str) -> bool:
         """Import weights from NPY / CSV / DMAT (undoable)."""
-        if not self._check_suffix("Import weights", path, WEIGHT_TABLE_SUFFIXES):
+        if not self._check_suffix("Import weights", path, vocab.WEIGHT_TABLE_SUFFIXES):
             return False
         if self.doc.mesh is None or self.doc.rig is None:
             return self._refuse("Import weights", "Open a mesh and a rig first.")
@@ -244,7 +238,7 @@ class Controller(QObject):
         """Write the rig as JSON (names, parents) or TGF."""
         if self.doc.rig is None:
             return self._refuse("Save rig", "There is no rig to save.")
-        if not self._check_suffix("Save rig", path, (".json", ".tgf")):
+        if not self._check_suffix("Save rig", path, vocab.RIG_OUTPUT_SUFFIXES):
             return False
         return self._start(
             "Saving rig", partial(work.save_rig, self.doc.rig, str(path)), self._said(f"Rig saved to {path}")
@@ -254,7 +248,7 @@ class Controller(QObject):
         """Write the weights as NPY / CSV / DMAT."""
         if not self.doc.weights_usable():
             return self._refuse("Export weights", "There are no weights for this mesh and rig; compute them first.")
-        if not self._check_suffix("Export weights", path, WEIGHT_TABLE_SUFFIXES):
+        if not self._check_suffix("Export weights", path, vocab.WEIGHT_TABLE_SUFFIXES):
             return False
         job = partial(work.export_weights, str(path), self.doc.weights, self.doc.rig.handle_names)
         return self._start("Exporting weights", job, self._said(f"Weights written to {path}"))
@@ -264,7 +258,7 @@ class Controller(QObject):
         replaced) while the rig is its skeleton, else the mesh with the rig's skeleton and skin."""
         if not self.doc.weights_usable():
             return self._refuse("Export glTF", "There are no weights for this mesh and rig; compute them first.")
-        if not self._check_suffix("Export glTF", path, (".glb", ".gltf")):
+        if not self._check_suffix("Export glTF", path, vocab.GLTF_SUFFIXES):
             return False
         asset = self.doc.asset if self.doc.reskinnable() else None
         job = partial(work.export_gltf, str(path), self.doc.mesh, self.doc.rig, self.doc.weights, max_influences, asset)
@@ -275,7 +269,7 @@ class Controller(QObject):
         doc = self.doc
         if doc.mesh is None:
             return self._refuse("Export posed mesh", "Open a mesh first.")
-        if not self._check_suffix("Export posed mesh", path, POSED_MESH_SUFFIXES):
+        if not self._check_suffix("Export posed mesh", path, vocab.POSED_MESH_SUFFIXES):
             return False
         job = partial(
             work.export_posed_mesh,
@@ -291,7 +285,7 @@ class Controller(QObject):
 
     def save_screenshot(self, path: str, image: np.ndarray) -> bool:
         """Write an RGBA/RGB image (h, w, 3|4) uint8 as PNG/JPEG, atomically."""
-        if not self._check_suffix("Screenshot", path, (".png", ".jpg", ".jpeg")):
+        if not self._check_suffix("Screenshot", path, vocab.IMAGE_SUFFIXES):
             return False
         image = np.ascontiguousarray(image)
 
@@ -323,8 +317,8 @@ class Controller(QObject):
     # ------------------------------------------------------------ projects
     def save_project(self, path: str) -> bool:
         """Write the document's session to one ``.fieldrig`` file, atomically."""
-        if not path.lower().endswith(PROJECT_SUFFIX):
-            path += PROJECT_SUFFIX
+        if not path.lower().endswith(vocab.PROJECT_SUFFIX):
+            path += vocab.PROJECT_SUFFIX
 
         def done(_):
             self.project_path = str(path)

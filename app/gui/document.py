@@ -23,7 +23,14 @@ import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QUndoCommand, QUndoStack
 
-from fieldrig.core.vocabulary import COLOURINGS, DEFAULT_SKINNING_PRESET, DEVICE_CHOICES, SKINNING_METHODS
+from fieldrig.core.vocabulary import (
+    COLOURINGS,
+    DEFAULT_COORDINATE_OBJECTIVE,
+    DEFAULT_SKINNING_PRESET,
+    DEVICE_CHOICES,
+    JOINT_PLACEMENT_LABELS,
+    SKINNING_METHODS,
+)
 from fieldrig.geometry.mesh_check import MeshReport
 from fieldrig.geometry.mesh_io import MeshData
 from fieldrig.geometry.pose import Pose, pose_transforms
@@ -34,9 +41,9 @@ MODES = ("rig", "weights", "pose", "cage")
 DEFAULT_SETTINGS: Dict[str, Any] = {
     "preset": DEFAULT_SKINNING_PRESET,
     "device": DEVICE_CHOICES[0],
-    "objective": "dirichlet",
+    "objective": DEFAULT_COORDINATE_OBJECTIVE,
     "method": SKINNING_METHODS[0],
-    "placement": "surface",
+    "placement": next(iter(JOINT_PLACEMENT_LABELS)),
     "colouring": COLOURINGS[0],
 }
 

@@ -244,7 +244,7 @@ class MainWindow(QMainWindow):
 
     def open_files(self, paths: List[str]) -> None:
         """Open dropped files one after the other: projects, then meshes, then rigs."""
-        rank = {".fieldrig": 0, ".tgf": 2, ".json": 2}
+        rank = {vocab.PROJECT_SUFFIX: 0, **{suffix: 2 for suffix in vocab.RIG_FILE_SUFFIXES}}
         ordered = sorted(paths, key=lambda p: rank.get(Path(p).suffix.lower(), 1))
         self.queue_actions([partial(self.controller.open_any, p) for p in ordered])
 

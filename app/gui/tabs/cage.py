@@ -30,7 +30,7 @@ class CageTab(QWidget):
         self.objective = setting_combo(
             document,
             "objective",
-            [("Dirichlet (smooth, harmonic-like)", "dirichlet"), ("total variation (local)", "tv")],
+            [(label, objective) for objective, label in vocab.COORDINATE_OBJECTIVE_LABELS.items()],
         )
         form.addRow("Objective", self.objective)
         self.compute = button(

@@ -23,7 +23,7 @@ class MeshTab(QWidget):
             button(
                 "Open mesh…",
                 lambda: self._open(controller, ask_open),
-                "OBJ, PLY, OFF, STL, GLB/GLTF meshes and soups; PLY/XYZ point clouds",
+                "OBJ, PLY, OFF, STL, GLB/GLTF meshes and soups; PLY/XYZ point clouds; skinned GLB/GLTF/FBX characters",
             )
         )
         self.file = QLabel("No mesh")

@@ -63,7 +63,7 @@ class RigTab(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Place joints"))
         self.placement = setting_combo(
-            document, "placement", [("on the surface", "surface"), ("inside the volume", "volume")]
+            document, "placement", [(label, where) for where, label in vocab.JOINT_PLACEMENT_LABELS.items()]
         )
         row.addWidget(self.placement)
         row.addWidget(button("End chain", tools.end_chain, "Stop adding bones to the current chain (Esc)"))

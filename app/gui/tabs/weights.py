@@ -25,8 +25,6 @@ from fieldrig.gui.tabs.common import AskPath, ask_then, button, setting_combo
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.widgets import HandleTree
 
-DEVICES = ("auto", "cpu", "cuda")
-
 
 class WeightsTab(QWidget):
     """Compute weights (preset, device, progress) and inspect them (per handle, dominant, per vertex)."""
@@ -39,7 +37,7 @@ class WeightsTab(QWidget):
         form = QFormLayout(box)
         self.preset = setting_combo(document, "preset", vocab.SKINNING_PRESET_NAMES)
         form.addRow("Preset", self.preset)
-        self.device = setting_combo(document, "device", DEVICES)
+        self.device = setting_combo(document, "device", vocab.DEVICE_CHOICES)
         form.addRow("Device", self.device)
         self.device_label = QLabel("checking for a CUDA GPU…")
         form.addRow("In use", self.device_label)
