@@ -15,6 +15,12 @@ Modules, by responsibility:
 - :mod:`~fieldrig.gui.controller` — open, compute, export, save, as background jobs;
   :mod:`~fieldrig.gui.jobs` — the compute process, progress and cancel;
   :mod:`~fieldrig.gui.work` — what runs there.
-- :mod:`~fieldrig.gui.panel`, :mod:`~fieldrig.gui.tabs`, :mod:`~fieldrig.gui.widgets` —
-  the Qt panel.
+- :mod:`~fieldrig.gui.panel`, :mod:`~fieldrig.gui.tabs` (one module per tab),
+  :mod:`~fieldrig.gui.widgets` — the Qt panel.
+
+May import everything below it: :mod:`fieldrig.core`, :mod:`fieldrig.geometry`,
+:mod:`fieldrig.neural` (in the compute process), the API layer (:mod:`fieldrig.session`,
+:mod:`fieldrig.project`, :mod:`fieldrig.workflow`) and :mod:`fieldrig.draw`; Qt and
+polyscope. Never the CLI or batch. Only :mod:`~fieldrig.gui.work` and what it runs are
+loaded in the compute process, which has no Qt.
 """

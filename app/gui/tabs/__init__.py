@@ -5,6 +5,9 @@ its ``changed`` signal, and sends edits to the document (rig edits, pose) or act
 :class:`~fieldrig.gui.controller.Controller` (files, training). Buttons that open files
 call ``ask_open`` / ``ask_save`` (file dialogs) and then the same controller method a test
 or a script calls with a path. :mod:`~fieldrig.gui.tabs.common` holds what they share.
+
+Part of :mod:`fieldrig.gui`: the tabs import Qt, the document, the controller and the
+panel's widgets; no tab imports another.
 """
 
 from fieldrig.gui.tabs.cage import CageTab
