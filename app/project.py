@@ -319,7 +319,7 @@ def _weight_sets(meta, arrays, blobs, rig_state: RigState, source: str, warnings
         W = arrays.get(f"weights_{k}")
         name = str(entry.get("name", f"weights {k}"))
         if W is None:
-            continue
+            raise InputError(source, f"damaged project: the weights of {name!r} are missing")
         if rig is None or W.ndim != 2 or W.shape[1] != rig.n_handles:
             warnings.append(f"{source}: the stored weights {name!r} do not match the rig's handles and were dropped")
             continue

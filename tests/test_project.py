@@ -95,6 +95,18 @@ def test_weight_sets_that_do_not_fit_the_rig_are_dropped(project, tmp_path):
     assert [s.name for s in loaded.rig_state.weight_sets] == ["imported", "computed"]
     assert loaded.rig_state.active_set.name == "computed"
 
+    # a weight set whose table is not in the file: a damaged project, said so
+    with zipfile.ZipFile(tmp_path / "scene.fieldrig") as zf:
+        members = {name: zf.read(name) for name in zf.namelist() if name != "weights_1.npy"}
+    meta = json.loads(members["project.json"])
+    meta["arrays"].remove("weights_1")
+    members["project.json"] = json.dumps(meta)
+    with zipfile.ZipFile(tmp_path / "damaged.fieldrig", "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.raises(InputError, match="damaged project: the weights of 'imported' are missing"):
+        load_project(tmp_path / "damaged.fieldrig")
+
 
 def write_version_1(path, mesh_path, rig, W, skinning_field=None, settings=None):
     """A project as fieldrig wrote them before weight sets (format version 1)."""
