@@ -7,6 +7,14 @@ neither torch, Qt nor polyscope.
 >>> import fieldrig
 >>> V, F = fieldrig.load_mesh("arm.obj").V, fieldrig.load_mesh("arm.obj").F   # doctest: +SKIP
 >>> W = fieldrig.skinning_weights(V, F, "arm.tgf", preset="balanced")          # doctest: +SKIP
+
+The package, by layer (docs/architecture.md; tests/test_layers.py checks it): :mod:`fieldrig.core`
+(errors, progress, atomic files, vocabulary) → :mod:`fieldrig.geometry` (numpy, no torch) →
+:mod:`fieldrig.neural` (torch) → the API layer here (:mod:`~fieldrig.skinning`,
+:mod:`~fieldrig.coordinates`, :mod:`~fieldrig.workflow`, :mod:`~fieldrig.session`,
+:mod:`~fieldrig.project`) → the front ends (:mod:`~fieldrig.cli`, :mod:`~fieldrig.batch`,
+:mod:`fieldrig.gui`); :mod:`fieldrig.draw` draws with polyscope on core and geometry alone.
+This module imports nothing of them until a name is used.
 """
 
 from __future__ import annotations
@@ -58,8 +66,9 @@ _LAZY = {
     "write_dmat": "fieldrig.geometry.export",
     "save_mesh": "fieldrig.geometry.export",
     "write_skinned_gltf": "fieldrig.geometry.gltf",
-    "render_image": "fieldrig.render",
-    "Project": "fieldrig.project",
+    "render_image": "fieldrig.draw.render",
+    "Session": "fieldrig.session",
+    "WeightSet": "fieldrig.session",
     "save_project": "fieldrig.project",
     "load_project": "fieldrig.project",
     "load_gltf_rig": "fieldrig.geometry.gltf",

@@ -1,25 +1,32 @@
-"""Project files: everything the app holds, in one ``.fieldrig`` file, written atomically.
+"""Project files: a :class:`~fieldrig.session.Session` in one ``.fieldrig`` file, written
+atomically.
 
 A project file is a ZIP archive with
 
-- ``project.json`` — format version, the referenced files (mesh, and the files the rig
-  and cage were loaded from) as absolute path, path relative to the project file, SHA-256
-  and size; the rig itself (the JSON rig format, so edits made in the app are kept); the
-  names of the posed handles; settings; the camera;
-- one ``.npy`` member per array (weights, cage vertices/faces, deformed cage,
-  coordinates, pose rotations and translations), read back with ``allow_pickle=False``,
-  so numbers come back bit for bit;
-- optionally the trained fields (``skinning_field.bin``, ``barycentric_field.bin``) as
-  written by their own ``save`` methods.
+- ``project.json`` — format name and version; the referenced files (mesh, and the files
+  the rig and cage were loaded from) as absolute path, path relative to the project file,
+  SHA-256 and size; the rig itself (the JSON rig format, so edits made in the app are
+  kept); the weight sets (name, origin, stale) and which is active; the names of the posed
+  handles; the animation clip and time; the mode, settings and camera;
+- one ``.npy`` member per array (each weight set's weights, cage vertices/faces, deformed
+  cage, coordinates, pose rotations and translations), read back with
+  ``allow_pickle=False``, so numbers come back bit for bit;
+- the trained fields (``skinning_field_<k>.bin`` for weight set k,
+  ``barycentric_field.bin``) as written by their own ``save`` methods, when there are.
 
 The mesh is referenced, not copied; a skinned file is referenced with the skin the
-project works on (``skin``), and reopens as that skin's bind-pose parts, so its weights
-and exports (re-skinning the file) line up again. :func:`load_project` looks for it beside the project
-first (so a folder moved as a whole still opens), then at its absolute path. A missing
-mesh is an error that names the file; a mesh whose content changed loads with a warning,
-and per-vertex arrays that no longer match its vertex count are dropped with a warning,
-never silently reused. The rig and the cage are stored in the project, so a missing or
-changed rig/cage source file only gives a warning.
+session works on (``skin``), and reopens as that skin's bind-pose parts, so its weights
+and exports (re-skinning the file) line up again. :func:`load_project` looks for it beside
+the project first (so a folder moved as a whole still opens), then at its absolute path.
+A missing mesh is an error that names the file; a mesh whose content changed loads with a
+warning, and per-vertex arrays that no longer match its vertex count are dropped with a
+warning, never silently reused. The rig and the cage are stored in the project, so a
+missing or changed rig/cage source file only gives a warning.
+
+Format versions: 2 (this one) stores weight sets; 1 stored one table of weights
+(``weights.npy``, ``skinning_field.bin``, ``weights_stale``), read as one weight set —
+"computed" when its field was stored, else "skin" for a skinned file's mesh and
+"imported" for a plain one.
 """
 
 from __future__ import annotations
@@ -28,90 +35,33 @@ import io
 import json
 import os
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
 from fieldrig.core.atomic import atomic_path
 from fieldrig.core.errors import InputError
 from fieldrig.core.files import file_sha256
-from fieldrig.geometry.mesh_io import MeshData, load_mesh
+from fieldrig.core.vocabulary import PROJECT_SUFFIX
+from fieldrig.geometry.mesh_io import load_mesh
 from fieldrig.geometry.pose import Pose
-from fieldrig.geometry.rig import Rig, rig_from_json, rig_to_json
+from fieldrig.geometry.rig import rig_from_json, rig_to_json
+from fieldrig.session import AnimationState, CageState, RigState, Session, WeightSet
 
 PathLike = Union[str, os.PathLike]
 
-PROJECT_SUFFIX = ".fieldrig"
 FORMAT_NAME = "fieldrig-project"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
-
-@dataclass
-class Project:
-    """Everything a session holds, in memory.
-
-    Attributes
-    ----------
-    mesh : MeshData or None
-        The mesh (its ``path`` is what the project file refers to).
-    rig : Rig or None
-    rig_source : str or None
-        File the rig was first loaded from (recorded with its hash; the rig itself is
-        stored in the project).
-    weights : (n, H) float or None
-        Skinning weights, one column per handle of ``rig``.
-    weights_stale : bool
-        True when the rig was edited after the weights were computed.
-    pose : Pose or None
-    cage_vertices : (c, 3) float or None
-        Rest cage.
-    cage_faces : (k, 3) int or None
-    cage_source : str or None
-    cage_pose : (c, 3) float or None
-        Deformed cage vertex positions.
-    coordinates : (n, c) float or None
-        Barycentric coordinates of the mesh vertices in the cage.
-    skinning_field : bytes or None
-        A saved :class:`~fieldrig.SkinningField` (the bytes its ``save`` wrote).
-    barycentric_field : bytes or None
-        A saved barycentric field.
-    settings : dict
-        JSON-serialisable app settings (preset, device, objective, display mode, ...).
-    camera : str or None
-        The viewer's camera as polyscope view JSON.
-    warnings : list of str
-        Filled by :func:`load_project`: missing or changed referenced files, dropped arrays.
-    asset_index : int or None
-        The mesh is skin ``asset_index`` of a skinned file (its bind-pose parts); None for a
-        plain mesh.
-    asset : SkinnedAsset or None
-        That skin, as :func:`load_project` read it.
-    """
-
-    mesh: Optional[MeshData] = None
-    rig: Optional[Rig] = None
-    rig_source: Optional[str] = None
-    weights: Optional[np.ndarray] = None
-    weights_stale: bool = False
-    pose: Optional[Pose] = None
-    cage_vertices: Optional[np.ndarray] = None
-    cage_faces: Optional[np.ndarray] = None
-    cage_source: Optional[str] = None
-    cage_pose: Optional[np.ndarray] = None
-    coordinates: Optional[np.ndarray] = None
-    skinning_field: Optional[bytes] = None
-    barycentric_field: Optional[bytes] = None
-    settings: Dict[str, Any] = field(default_factory=dict)
-    camera: Optional[str] = None
-    warnings: List[str] = field(default_factory=list)
-    asset_index: Optional[int] = None
-    asset: Any = None
-
-
-_ARRAYS = ("weights", "cage_vertices", "cage_faces", "cage_pose", "coordinates")
-_BLOBS = ("skinning_field", "barycentric_field")
+#: Cage arrays: CageState attribute -> member name.
+_CAGE_ARRAYS = {
+    "vertices": "cage_vertices",
+    "faces": "cage_faces",
+    "deformed": "cage_pose",
+    "coordinates": "coordinates",
+}
 
 
 def _file_reference(path: Optional[str], project_dir: Path) -> Optional[dict]:
@@ -139,41 +89,49 @@ def _resolve_reference(ref: dict, project_dir: Path) -> Optional[Path]:
 
 
 # ------------------------------------------------------------------------ saving
-def save_project(project: Project, path: PathLike) -> None:
-    """Write ``project`` to ``path`` (a ``.fieldrig`` ZIP), atomically.
+def save_project(session: Session, path: PathLike) -> None:
+    """Write ``session`` to ``path`` (a ``.fieldrig`` ZIP), atomically.
 
     Parameters
     ----------
-    project : Project
+    session : Session
+        Its caches (previews) are not stored; ``asset_index`` says which skin of a skinned
+        mesh file it works on.
     path : str or PathLike
-        Should end in ``.fieldrig``.
+        Ends in ``.fieldrig``.
     """
     path = Path(path)
     if path.suffix.lower() != PROJECT_SUFFIX:
         raise InputError(str(path), f"project files end in {PROJECT_SUFFIX!r}")
     project_dir = path.parent
+    rs, cs = session.rig_state, session.cage_state
+    pose = rs.pose if rs.rig is not None else None
     meta: Dict[str, Any] = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
-        "mesh": _file_reference(project.mesh.path if project.mesh is not None else None, project_dir),
-        "vertex_count": None if project.mesh is None else int(len(project.mesh.V)),
-        "skin": project.asset_index,
-        "rig": None if project.rig is None else rig_to_json(project.rig),
-        "rig_source": _file_reference(project.rig_source, project_dir),
-        "weights_stale": bool(project.weights_stale),
-        "pose": None
-        if project.pose is None
-        else {"rotations": list(project.pose.rotations), "translations": list(project.pose.translations)},
-        "cage_source": _file_reference(project.cage_source, project_dir),
-        "settings": project.settings,
-        "camera": project.camera,
+        "mesh": _file_reference(session.mesh.path if session.mesh is not None else None, project_dir),
+        "vertex_count": None if session.mesh is None else int(len(session.mesh.V)),
+        "skin": session.asset_index,
+        "rig": None if rs.rig is None else rig_to_json(rs.rig),
+        "rig_source": _file_reference(rs.rig_source, project_dir),
+        "weight_sets": [{"name": ws.name, "origin": ws.origin, "stale": bool(ws.stale)} for ws in rs.weight_sets],
+        "active_weights": int(rs.active),
+        "pose": None if pose is None else {"rotations": list(pose.rotations), "translations": list(pose.translations)},
+        "animation": {"clip": session.animation.clip, "time": float(session.animation.time)},
+        "cage_source": _file_reference(cs.source, project_dir),
+        "mode": session.mode,
+        "settings": session.settings,
+        "camera": session.camera,
         "arrays": [],
         "blobs": [],
     }
-    arrays = {name: getattr(project, name) for name in _ARRAYS}
-    if project.pose is not None:  # stored as arrays: bit-exact, unlike decimal JSON
-        arrays["pose_rotations"] = np.array(list(project.pose.rotations.values())).reshape(-1, 3, 3)
-        arrays["pose_translations"] = np.array(list(project.pose.translations.values())).reshape(-1, 3)
+    arrays = {f"weights_{k}": ws.weights for k, ws in enumerate(rs.weight_sets)}
+    arrays.update({member: getattr(cs, name) for name, member in _CAGE_ARRAYS.items()})
+    if pose is not None:  # stored as arrays: bit-exact, unlike decimal JSON
+        arrays["pose_rotations"] = np.array(list(pose.rotations.values())).reshape(-1, 3, 3)
+        arrays["pose_translations"] = np.array(list(pose.translations.values())).reshape(-1, 3)
+    blobs = {f"skinning_field_{k}": ws.skinning_field for k, ws in enumerate(rs.weight_sets)}
+    blobs["barycentric_field"] = cs.barycentric_field
     with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
             for name, value in arrays.items():
@@ -182,8 +140,7 @@ def save_project(project: Project, path: PathLike) -> None:
                     np.lib.format.write_array(buffer, np.ascontiguousarray(value), allow_pickle=False)
                     zf.writestr(f"{name}.npy", buffer.getvalue())
                     meta["arrays"].append(name)
-            for name in _BLOBS:
-                value = getattr(project, name)
+            for name, value in blobs.items():
                 if value is not None:
                     zf.writestr(f"{name}.bin", value)
                     meta["blobs"].append(name)
@@ -191,26 +148,8 @@ def save_project(project: Project, path: PathLike) -> None:
 
 
 # ----------------------------------------------------------------------- loading
-def load_project(path: PathLike) -> Project:
-    """Read a project file and the mesh it refers to.
-
-    Parameters
-    ----------
-    path : str or PathLike
-
-    Returns
-    -------
-    Project
-        ``warnings`` lists referenced files that are missing or changed and arrays that
-        were dropped because they no longer fit the mesh.
-
-    Raises
-    ------
-    InputError
-        The project file is missing, not a fieldrig project, damaged, or the mesh it refers
-        to cannot be found or read; the message names the file.
-    """
-    path = Path(path)
+def _read_archive(path: Path) -> Tuple[dict, Dict[str, np.ndarray], Dict[str, bytes]]:
+    """``project.json``, the arrays and the blobs of a project file (any version)."""
     source = str(path)
     if not path.is_file():
         raise InputError(source, "project file not found")
@@ -227,20 +166,64 @@ def load_project(path: PathLike) -> Project:
             arrays = {
                 name: np.load(io.BytesIO(zf.read(f"{name}.npy")), allow_pickle=False) for name in meta.get("arrays", [])
             }
-            blobs = {name: zf.read(f"{name}.bin") for name in meta.get("blobs", []) if name in _BLOBS}
+            blobs = {name: zf.read(f"{name}.bin") for name in meta.get("blobs", [])}
     except zipfile.BadZipFile as exc:
         raise InputError(source, f"not a fieldrig project or damaged ({exc})") from exc
     except KeyError as exc:
         raise InputError(source, f"damaged project: member {exc} is missing") from exc
-    except (json.JSONDecodeError, ValueError) as exc:
+    except (json.JSONDecodeError, ValueError, TypeError) as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(source, f"damaged project ({exc})") from exc
+    if int(meta.get("version", 0)) < 2:
+        _upgrade_version_1(meta, arrays, blobs)
+    return meta, arrays, blobs
 
+
+def _upgrade_version_1(meta: dict, arrays: Dict[str, np.ndarray], blobs: Dict[str, bytes]) -> None:
+    """A version-1 project's one table of weights as one weight set, its mode out of its settings."""
+    if "weights" in arrays:
+        computed = "skinning_field" in blobs
+        name = "computed" if computed else "skin" if meta.get("skin") is not None else "imported"
+        meta["weight_sets"] = [
+            {"name": name, "origin": "computed" if computed else "file", "stale": meta.get("weights_stale", False)}
+        ]
+        arrays["weights_0"] = arrays.pop("weights")
+        if computed:
+            blobs["skinning_field_0"] = blobs.pop("skinning_field")
+    settings = dict(meta.get("settings") or {})
+    meta["mode"] = settings.pop("mode", "rig")
+    meta["settings"] = settings
+
+
+def load_project(path: PathLike) -> Tuple[Session, List[str]]:
+    """Read a project file and the mesh it refers to.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A project of this format version or an older one.
+
+    Returns
+    -------
+    session : Session
+    warnings : list of str
+        Referenced files that are missing or changed, and what was dropped because it no
+        longer fits the mesh, the rig or the skinned file.
+
+    Raises
+    ------
+    InputError
+        The project file is missing, not a fieldrig project, damaged, or the mesh it refers
+        to cannot be found or read; the message names the file.
+    """
+    path = Path(path)
+    source = str(path)
+    meta, arrays, blobs = _read_archive(path)
     project_dir = path.parent
     warnings: List[str] = []
-    project = Project(settings=dict(meta.get("settings") or {}), camera=meta.get("camera"), warnings=warnings)
 
+    mesh, asset, asset_index = None, None, None
     mesh_ref = meta.get("mesh")
     if mesh_ref is not None:
         mesh_path = _resolve_reference(mesh_ref, project_dir)
@@ -259,19 +242,20 @@ def load_project(path: PathLike) -> Project:
             subjects = asset_subjects(mesh_path)
             if not isinstance(skin, int) or not 0 <= skin < len(subjects):
                 raise InputError(source, f"refers to skin {skin!r} of {mesh_path}, which has {len(subjects)}")
-            project.mesh, project.asset, project.asset_index = subjects[skin].mesh, subjects[skin].asset, skin
+            mesh, asset, asset_index = subjects[skin].mesh, subjects[skin].asset, skin
         else:
-            project.mesh = load_mesh(mesh_path)
+            mesh = load_mesh(mesh_path)
         saved_n = meta.get("vertex_count")
-        if saved_n is not None and saved_n != len(project.mesh.V):
+        if saved_n is not None and saved_n != len(mesh.V):
             warnings.append(
-                f"{mesh_path}: has {len(project.mesh.V)} vertices, the project was "
+                f"{mesh_path}: has {len(mesh.V)} vertices, the project was "
                 f"saved with {saved_n}; its weights and coordinates were dropped"
             )
-            arrays.pop("weights", None)
+            meta["weight_sets"] = []
             arrays.pop("coordinates", None)
-            blobs.pop("skinning_field", None)
+            blobs.pop("barycentric_field", None)
 
+    sources = {}
     for key in ("rig_source", "cage_source"):
         ref = meta.get(key)
         if ref is None:
@@ -282,36 +266,84 @@ def load_project(path: PathLike) -> Project:
             warnings.append(
                 f"{ref.get('path')}: the {what} file is missing; the project's own copy of the {what} is used"
             )
-            setattr(project, key, ref.get("path"))
+            sources[key] = ref.get("path")
         else:
             if ref.get("sha256") and file_sha256(found) != ref["sha256"]:
                 warnings.append(
                     f"{found}: the {what} file changed since the project "
                     f"was saved; the project's own copy of the {what} is used"
                 )
-            setattr(project, key, str(found))
+            sources[key] = str(found)
 
-    if meta.get("rig") is not None:
-        project.rig = rig_from_json(meta["rig"], source + ":rig")
-    pose_rotations, pose_translations = arrays.pop("pose_rotations", None), arrays.pop("pose_translations", None)
-    if meta.get("pose") is not None and project.rig is not None:
-        project.pose = Pose(
-            dict(zip(meta["pose"]["rotations"], pose_rotations)),
-            dict(zip(meta["pose"]["translations"], pose_translations)),
+    rig = None if meta.get("rig") is None else rig_from_json(meta["rig"], source + ":rig")
+    pose = Pose()
+    if meta.get("pose") is not None and rig is not None:
+        pose = Pose(
+            dict(zip(meta["pose"]["rotations"], arrays.get("pose_rotations", []))),
+            dict(zip(meta["pose"]["translations"], arrays.get("pose_translations", []))),
         )
         try:
-            project.pose.local_arrays(project.rig)
+            pose.local_arrays(rig)
         except InputError as exc:
             warnings.append(f"{source}: the stored pose does not fit the rig ({exc.problem}); the rest pose is used")
-            project.pose = Pose()
-    project.weights_stale = bool(meta.get("weights_stale", False))
-    for name, value in arrays.items():
-        if name in _ARRAYS:
-            setattr(project, name, value)
-    for name, value in blobs.items():
-        setattr(project, name, value)
-    if project.weights is not None and (project.rig is None or project.weights.shape[1] != project.rig.n_handles):
-        warnings.append(f"{source}: the stored weights do not match the rig's handles and were dropped")
-        project.weights = None
-        project.skinning_field = None
-    return project
+            pose = Pose()
+    try:
+        rig_state = _weight_sets(
+            meta, arrays, blobs, RigState(rig, sources.get("rig_source"), pose=pose), source, warnings
+        )
+    except InputError as exc:  # a bad origin, duplicate names
+        raise InputError(source, f"damaged project ({exc.problem})") from exc
+    cage_state = CageState(
+        source=sources.get("cage_source"),
+        barycentric_field=blobs.get("barycentric_field"),
+        **{name: arrays.get(member) for name, member in _CAGE_ARRAYS.items()},
+    )
+    session = Session(
+        mesh=mesh,
+        asset=asset,
+        asset_index=asset_index,
+        rig_state=rig_state,
+        cage_state=cage_state,
+        animation=_animation(meta.get("animation"), asset, source, warnings),
+        settings=dict(meta.get("settings") or {}),
+        mode=str(meta.get("mode") or "rig"),
+        camera=meta.get("camera"),
+    )
+    return session, warnings
+
+
+def _weight_sets(meta, arrays, blobs, rig_state: RigState, source: str, warnings: List[str]) -> RigState:
+    """The stored weight sets that fit the rig, the active one still active when it does."""
+    rig, kept, active = rig_state.rig, [], 0
+    for k, entry in enumerate(meta.get("weight_sets") or []):
+        W = arrays.get(f"weights_{k}")
+        name = str(entry.get("name", f"weights {k}"))
+        if W is None:
+            raise InputError(source, f"damaged project: the weights of {name!r} are missing")
+        if rig is None or W.ndim != 2 or W.shape[1] != rig.n_handles:
+            warnings.append(f"{source}: the stored weights {name!r} do not match the rig's handles and were dropped")
+            continue
+        if k == meta.get("active_weights", 0):
+            active = len(kept)
+        kept.append(
+            WeightSet(
+                name,
+                W,
+                str(entry.get("origin", "file")),
+                bool(entry.get("stale", False)),
+                blobs.get(f"skinning_field_{k}"),
+            )
+        )
+    return replace(rig_state, weight_sets=tuple(kept), active=active)
+
+
+def _animation(data: Optional[dict], asset, source: str, warnings: List[str]) -> AnimationState:
+    """The stored clip and time, when the skinned file still has that clip."""
+    if not data or data.get("clip") is None:
+        return AnimationState()
+    clip = str(data["clip"])
+    names = [] if asset is None else [c.name for c in asset.clips]
+    if clip not in names:
+        warnings.append(f"{source}: the mesh has no animation {clip!r} any more; no clip plays")
+        return AnimationState()
+    return AnimationState(clip, float(data.get("time", 0.0)))

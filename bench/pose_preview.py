@@ -63,8 +63,8 @@ def main():
     from fieldrig.geometry.rig import Rig
     from fieldrig.gui.document import Document
     from fieldrig.gui.preview import PreviewSkinning
-    from fieldrig.gui.state import RigState
     from fieldrig.gui.viewer import Viewer
+    from fieldrig.session import RigState, WeightSet
 
     qt_app = QCoreApplication.instance() or QCoreApplication([])  # Qt objects (signals) need an application
     length = 10.0
@@ -87,7 +87,7 @@ def main():
         start = time.perf_counter()
         preview = PreviewSkinning(V, W)  # the app builds it in the worker thread, with the weights
         build_ms = 1e3 * (time.perf_counter() - start)
-        doc.rig_state = RigState(rig, None, W, preview=preview)
+        doc.set_rig_state(RigState(rig, weight_sets=(WeightSet("bench", W, preview=preview),)), "bench")
         doc.set_mode("pose")
         viewer.refresh()
         for method in ("lbs", "dqs"):

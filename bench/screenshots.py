@@ -63,7 +63,7 @@ class Session:
     def shoot(self, step: str):
         import polyscope as ps
 
-        from fieldrig.render import write_image
+        from fieldrig.draw.render import write_image
 
         view = np.ascontiguousarray(ps.screenshot_to_buffer(transparent_bg=False, include_UI=True))
         write_image(self.out / f"{step}-view.png", view)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import ctypes
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Union
 
@@ -115,10 +116,16 @@ class FbxClip(Clip):
     """An FBX animation stack, evaluated by ufbx.
 
     The scene's frames per second (FBX time mode) is the clip's ``frame_rate``.
+
+    Native ufbx objects do not pickle, so a clip pickles as where it comes from (file, skin,
+    stack): unpickling — in another process — reads it from the file again, once per file.
     """
 
-    def __init__(self, name: str, begin: float, end: float, anim, chain: list, chain_parents, joint_rows, frame_rate):
+    def __init__(
+        self, name: str, begin: float, end: float, anim, chain: list, chain_parents, joint_rows, frame_rate, origin
+    ):
         super().__init__(name, max(0.0, end - begin), frame_rate)
+        self._origin = origin  # (file, skin index, clip index)
         self._begin = begin
         self._anim = anim
         self._chain = chain  # raw ufbx nodes, parents first: every joint and its ancestors
@@ -138,6 +145,19 @@ class FbxClip(Clip):
         time = self._begin + min(max(float(t), 0.0), self.duration)
         local = _trs([ufbx.evaluate_transform(self._anim, node, time) for node in self._chain])
         return _compose(local, self._chain_parents)[self._joint_rows]
+
+    def __reduce__(self):
+        return (_clip_from_file, self._origin)
+
+
+@lru_cache(maxsize=8)
+def _assets_of(source: str, mtime_ns: int) -> List[SkinnedAsset]:
+    return read_fbx_assets(source)
+
+
+def _clip_from_file(source: str, asset_index: int, clip_index: int) -> "FbxClip":
+    """Clip ``clip_index`` of skin ``asset_index`` of an FBX file (how a pickled clip comes back)."""
+    return _assets_of(source, Path(source).stat().st_mtime_ns)[asset_index].clips[clip_index]
 
 
 def read_fbx_assets(path: PathLike) -> List[SkinnedAsset]:
@@ -192,8 +212,8 @@ def read_fbx_assets(path: PathLike) -> List[SkinnedAsset]:
     groups = _group_by_skeleton(skinned, order, parent)
     file_warnings = [f"{unskinned} mesh(es) without a skin were left out"] if unskinned else []
     assets = []
-    for meshes in groups:
-        asset = _asset(source, meshes, nodes, order, parent, scene)
+    for index, meshes in enumerate(groups):
+        asset = _asset(source, index, meshes, nodes, order, parent, scene)
         asset.warnings[:0] = file_warnings
         assets.append(asset)
     return assets
@@ -230,7 +250,7 @@ def _group_by_skeleton(meshes: list, order: Dict[int, int], parent: np.ndarray) 
     return list(groups.values())
 
 
-def _asset(source: str, meshes: list, nodes: list, order, parent, scene) -> SkinnedAsset:
+def _asset(source: str, index: int, meshes: list, nodes: list, order, parent, scene) -> SkinnedAsset:
     warnings: List[str] = []
     # joints: bones with a cluster, in scene order; the bind matrix of each from its first cluster
     bind_of: Dict[int, np.ndarray] = {}
@@ -253,7 +273,7 @@ def _asset(source: str, meshes: list, nodes: list, order, parent, scene) -> Skin
     skeleton = Skeleton(names, _joint_parents(joint_nodes, column, parent), np.linalg.inv(bind))
 
     parts = [_part(mesh, order, column, bind, warnings) for mesh in meshes]
-    clips = _clips(scene, nodes, joint_nodes, parent)
+    clips = _clips(scene, nodes, joint_nodes, parent, (source, index))
     warnings += [f"animation {c.name!r} has no time span; it is read as a still pose" for c in clips if c.duration == 0]
     _check_rest_composition(nodes, joint_nodes, parent, warnings)
     sk = {"format": "fbx", "skins": [m.skin_deformers[0].name for m in meshes], "space": "right-handed, Y up, metres"}
@@ -427,13 +447,14 @@ def _chain(nodes: list, joint_nodes: list, parent: np.ndarray):
     return chain, np.array([row.get(parent[n], -1) for n in chain]), np.array([row[n] for n in joint_nodes])
 
 
-def _clips(scene, nodes: list, joint_nodes: list, parent: np.ndarray) -> List[Clip]:
+def _clips(scene, nodes: list, joint_nodes: list, parent: np.ndarray, asset: tuple) -> List[Clip]:
+    """The scene's animation stacks as clips of one skin (``asset``: its file and index)."""
     chain, chain_parents, joint_rows = _chain(nodes, joint_nodes, parent)
     raw = [nodes[n].raw for n in chain]
     fps = scene.settings.frames_per_second
     return [
-        FbxClip(s.name, s.time_begin, s.time_end, s.anim.raw, raw, chain_parents, joint_rows, fps)
-        for s in scene.anim_stacks
+        FbxClip(s.name, s.time_begin, s.time_end, s.anim.raw, raw, chain_parents, joint_rows, fps, (*asset, c))
+        for c, s in enumerate(scene.anim_stacks)
     ]
 
 

@@ -137,3 +137,19 @@ def test_missing_and_unreadable_files_are_refused_in_one_line(tmp_path):
     cut.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 3])
     with pytest.raises(InputError, match=r"cut.fbx: "):
         read_fbx_assets(cut)
+
+
+def test_assets_pickle_with_their_clips(tmp_path):
+    """An FBX asset crosses to another process (the app's compute process) whole: its clips
+    come back from the file and give the same transforms."""
+    import pickle
+
+    scene = fx.character()
+    fx.write_fbx(scene, tmp_path / "char.fbx")
+    (asset,) = read_fbx_assets(tmp_path / "char.fbx")
+    (again,) = pickle.loads(pickle.dumps([asset]))
+    assert [c.name for c in again.clips] == [c.name for c in asset.clips] and asset.clips
+    for a, b in zip(asset.clips, again.clips):
+        for t in fx.KEY_TIMES:
+            np.testing.assert_array_equal(b.joint_world(t), a.joint_world(t))
+    np.testing.assert_array_equal(again.V, asset.V)

@@ -14,10 +14,10 @@ import pytest
 pytest.importorskip("pytestqt")
 from PyQt6.QtCore import Qt  # noqa: E402
 
+from fieldrig.draw.scene import JOINTS, MESH, posed_joints  # noqa: E402
 from fieldrig.geometry.deform import dual_quaternion_skinning, linear_blend_skinning  # noqa: E402
 from fieldrig.geometry.pose import pose_transforms  # noqa: E402
 from fieldrig.gui.app import FieldrigApp  # noqa: E402
-from fieldrig.gui.scene import JOINTS, MESH, posed_joints  # noqa: E402
 from fieldrig.gui.viewer import Pick  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -328,7 +328,7 @@ def test_project_save_and_reload_gives_identical_state(app, qtbot, tmp_path, mon
     cage_V = np.array(
         [[-1, -1, -1], [4, -1, -1], [-1, 1, -1], [4, 1, -1], [-1, -1, 1], [4, -1, 1], [-1, 1, 1], [4, 1, 1.0]]
     )
-    from fieldrig.gui.state import CageState
+    from fieldrig.session import CageState
 
     cage_F = np.array(
         [

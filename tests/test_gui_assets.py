@@ -9,8 +9,8 @@ pytest.importorskip("pytestqt")
 from gltf_build import JOINTS, character, read_document  # noqa: E402
 from test_gui import app, wait_idle  # noqa: E402, F401 (the app fixture)
 
+from fieldrig.draw.scene import posed_joints  # noqa: E402
 from fieldrig.geometry.gltf import read_gltf_assets  # noqa: E402
-from fieldrig.gui.scene import posed_joints  # noqa: E402
 
 
 def test_a_skinned_file_opens_in_its_bind_pose_and_exports_re_skinned(app, qtbot, tmp_path):  # noqa: F811
@@ -38,6 +38,16 @@ def test_a_skinned_file_opens_in_its_bind_pose_and_exports_re_skinned(app, qtbot
     assert W.shape == (len(asset.V), 5) and np.all(W[:, 4] == 0)
     np.testing.assert_allclose(W.sum(axis=1), 1.0, atol=1e-9)
 
+    # The file's weights stay beside the computed ones: a weight set each, the computed one in use.
+    combo = app.window.weights_tab.weight_set
+    assert [combo.itemText(i) for i in range(combo.count())] == ["skin (file)", "computed (computed)"]
+    assert combo.currentIndex() == 1 and combo.isEnabled()
+    doc.select_weight_set(0)
+    np.testing.assert_allclose(doc.weights, info["artist"], atol=1e-6)
+    assert combo.currentIndex() == 0 and doc.rig_state.weights_stale  # the joints' deform flags changed since
+    doc.undo_stack.undo()
+    assert doc.weights is W and combo.currentIndex() == 1
+
     assert app.controller.export_gltf(str(tmp_path / "out.glb"))
     wait_idle(qtbot, app)
     assert app.window.errors == []
@@ -56,3 +66,24 @@ def test_a_skinned_file_opens_in_its_bind_pose_and_exports_re_skinned(app, qtbot
     assert doc.asset is not None and doc.reskinnable()
     np.testing.assert_allclose(doc.mesh.V, asset.V)
     np.testing.assert_allclose(doc.weights, W)
+    assert [(ws.name, ws.origin) for ws in doc.rig_state.weight_sets] == [("skin", "file"), ("computed", "computed")]
+    np.testing.assert_allclose(doc.rig_state.weight_sets[0].weights, info["artist"], atol=1e-6)
+    assert doc.rig_state.preview is not None  # built in the compute process, for the set in use
+
+
+def test_a_dropped_fbx_opens_as_a_character(app, qtbot, tmp_path):  # noqa: F811
+    """FBX is among what the app opens (the file dialog's filter, dropped files): as a
+    skinned character, with its skeleton and weights."""
+    pytest.importorskip("ufbx")
+    import fbx_fixture as fx
+
+    from fieldrig.core import vocabulary as vocab
+
+    assert "*.fbx" in vocab.MESH_OPEN_FILTER.split("(")[1]
+    fx.write_fbx(fx.character(), tmp_path / "char.fbx")
+    app.window.open_files([str(tmp_path / "char.fbx")])
+    wait_idle(qtbot, app)
+    doc = app.document
+    assert app.window.errors == []
+    assert doc.asset is not None and doc.rig.is_skeleton and doc.weights_usable()
+    assert [(ws.name, ws.origin) for ws in doc.rig_state.weight_sets] == [("skin", "file")]

@@ -17,15 +17,19 @@ ASSETS = Path(__file__).resolve().parents[1] / "assets"
 FINGER, FINGER_RIG = ASSETS / "finger.obj", ASSETS / "finger.tgf"
 
 
-def fieldrig_runs(*runs):
+#: Prepended to a child's code: importing PyQt6 fails there, as on a machine without it.
+NO_QT = "import sys; sys.modules['PyQt6'] = None; "
+
+
+def fieldrig_runs(*runs, prelude: str = ""):
     """Run ``fieldrig`` command lines one after the other in one child process (polyscope
     starts once); returns the CompletedProcess, whose output ends with the exit codes."""
-    code = "import sys; from fieldrig.cli import main; print([main(a) for a in %r])" % [list(map(str, r)) for r in runs]
+    code = prelude + "from fieldrig.cli import main; print([main(a) for a in %r])" % [list(map(str, r)) for r in runs]
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
 
 
 def foreground(path: Path) -> np.ndarray:
-    """Mask of pixels that are not the (white) background."""
+    """Mask of pixels that are not the (white) background, read with Qt (not the writer's Pillow)."""
     from PyQt6.QtGui import QImage
 
     image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
@@ -49,6 +53,30 @@ def finger_files(tmp_path_factory):
     save_weights(folder / "w.npy", W / W.sum(axis=1, keepdims=True))
     Pose().set("bone1", rotation=axis_angle_matrix([0, 0, 1], 80)).save(folder / "bend.json")
     return folder
+
+
+def test_render_without_qt(finger_files, tmp_path):
+    """``fieldrig render`` and ``fieldrig.render_image`` + ``write_image`` work where PyQt6
+    cannot be imported: headless drawing needs polyscope and Pillow only."""
+    out_cli, out_api, out_jpg = tmp_path / "cli.png", tmp_path / "api.png", tmp_path / "api.jpg"
+    args = ["render", FINGER, "--rig", FINGER_RIG, "--weights", finger_files / "w.npy", "--size", 200, 150, "-q"]
+    result = fieldrig_runs([*args, "-o", out_cli], prelude=NO_QT)
+    assert result.returncode == 0 and result.stdout.strip().endswith("[0]"), result.stderr
+    code = NO_QT + (
+        "import numpy as np, fieldrig; from fieldrig.draw.render import write_image; "
+        f"m = fieldrig.load_mesh({str(FINGER)!r}); r = fieldrig.load_rig({str(FINGER_RIG)!r}); "
+        f"W = np.load({str(finger_files / 'w.npy')!r}); "
+        "image = fieldrig.render_image(m.V, m.F, r, W, width=200, height=150, view='front'); "
+        f"write_image({str(out_api)!r}, image); write_image({str(out_jpg)!r}, image); "
+        "print(image.shape, image.dtype, 'PyQt6' in sys.modules and sys.modules['PyQt6'] is not None)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("(150, 200, 4) uint8 False"), result.stdout
+    for path in (out_cli, out_api, out_jpg):
+        mask = foreground(path)
+        assert mask.shape == (150, 200)
+        assert 0.05 < mask.mean() < 0.9, f"{path.name}: {mask.mean():.3f} of the pixels are drawn"
 
 
 def test_render_rest_and_posed(finger_files):

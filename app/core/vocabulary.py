@@ -13,6 +13,17 @@ from typing import Sequence
 SKINNING_PRESET_NAMES = ("fast", "balanced", "high")
 DEFAULT_SKINNING_PRESET = "balanced"
 
+#: Torch devices a user picks from (``auto``: CUDA when present, else the CPU); the CLI also takes ``cuda:N``.
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+#: Barycentric-coordinate objectives the app offers, with their labels (the API takes more,
+#: :data:`fieldrig.neural.barycentric_energies.OBJECTIVES`).
+COORDINATE_OBJECTIVE_LABELS = {"dirichlet": "Dirichlet (smooth, harmonic-like)", "tv": "total variation (local)"}
+DEFAULT_COORDINATE_OBJECTIVE = "dirichlet"
+
+#: Where a click in the app places a joint, with its label.
+JOINT_PLACEMENT_LABELS = {"surface": "on the surface", "volume": "inside the volume"}
+
 #: Skinning methods for posing: linear blend and dual quaternion.
 SKINNING_METHODS = ("lbs", "dqs")
 SKINNING_METHOD_LABELS = {"lbs": "Linear blend (LBS)", "dqs": "Dual quaternion (DQS)"}
@@ -23,18 +34,26 @@ WEIGHT_TABLE_SUFFIXES = (".npy", ".csv", ".dmat")
 GLTF_SUFFIXES = (".glb", ".gltf")
 #: Everything ``fieldrig weights -o`` writes.
 WEIGHT_OUTPUT_SUFFIXES = WEIGHT_TABLE_SUFFIXES + GLTF_SUFFIXES
-#: Meshes, soups and point clouds that can be read.
-MESH_INPUT_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf", ".xyz")
+#: Meshes, soups, point clouds and skinned characters (glTF, FBX) that can be read.
+MESH_INPUT_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf", ".fbx", ".xyz")
 #: Meshes that can be written (a point cloud as ``.xyz``).
 MESH_OUTPUT_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".xyz")
-#: Rigs that can be read.
-RIG_INPUT_SUFFIXES = (".tgf", ".json", ".glb", ".gltf")
+#: The app's posed (or cage-deformed) mesh exports.
+POSED_MESH_SUFFIXES = (".obj", ".ply")
+#: Files that hold only a rig.
+RIG_FILE_SUFFIXES = (".tgf", ".json")
+#: Rigs that can be read (a skinned glTF's skeleton too).
+RIG_INPUT_SUFFIXES = RIG_FILE_SUFFIXES + GLTF_SUFFIXES
 #: Rigs that can be written.
 RIG_OUTPUT_SUFFIXES = (".json", ".tgf")
 #: Cages that can be read.
 CAGE_INPUT_SUFFIXES = (".obj", ".off", ".ply", ".json")
 #: Pictures.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: Camera directions of headless pictures (``fieldrig render --view``).
+RENDER_VIEWS = ("three-quarter", "front", "side", "top")
+#: How a mesh is coloured by its weights: its dominant handle's colour, one handle's weight, or not.
+COLOURINGS = ("dominant", "weight", "none")
 #: Projects.
 PROJECT_SUFFIX = ".fieldrig"
 
@@ -52,13 +71,13 @@ def dialog_filter(label: str, suffixes: Sequence[str]) -> str:
 
 
 #: File-dialog filters of the GUI.
-MESH_OPEN_FILTER = dialog_filter("Meshes", MESH_INPUT_SUFFIXES)
+MESH_OPEN_FILTER = dialog_filter("Meshes and characters", MESH_INPUT_SUFFIXES)
 RIG_OPEN_FILTER = dialog_filter("Rigs", RIG_INPUT_SUFFIXES)
 RIG_SAVE_FILTER = dialog_filter("Rigs", RIG_OUTPUT_SUFFIXES)
 CAGE_OPEN_FILTER = dialog_filter("Cages", CAGE_INPUT_SUFFIXES)
 WEIGHTS_FILTER = dialog_filter("Weights", WEIGHT_TABLE_SUFFIXES)
 GLTF_FILTER = dialog_filter("glTF", GLTF_SUFFIXES)
-POSED_MESH_SAVE_FILTER = dialog_filter("Meshes", (".obj", ".ply"))
+POSED_MESH_SAVE_FILTER = dialog_filter("Meshes", POSED_MESH_SUFFIXES)
 IMAGE_SAVE_FILTER = dialog_filter("Images", (".png", ".jpg"))
 POSE_FILTER = dialog_filter("Poses", (".json",))
 PROJECT_FILTER = dialog_filter("fieldrig projects", (PROJECT_SUFFIX,))

@@ -7,7 +7,6 @@ loop runs everything else. ``ps.show()`` is never called. Slow work runs in the 
 train.
 
     fieldrig view arm.obj --rig arm.tgf
-    python -m fieldrig.gui.app arm.obj --rig arm.tgf
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import sys
 import time
 from collections import deque
 from functools import partial
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import polyscope as ps
@@ -158,19 +157,3 @@ def run_app(
     app.shutdown()
     app.compute.stop()
     return code
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m fieldrig.gui.app [MESH] [--rig RIG] [--cage CAGE] [--project FILE]``."""
-    import argparse
-
-    from fieldrig.gui.cli_commands import add_view_arguments
-
-    parser = argparse.ArgumentParser(prog="fieldrig view", description="Open the fieldrig rigging app.")
-    add_view_arguments(parser)
-    args = parser.parse_args(argv)
-    return run_app(args.mesh, args.rig, args.cage, args.project)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,18 +18,12 @@ from typing import Callable, Optional
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from fieldrig.core import vocabulary as vocab
 from fieldrig.core.errors import InputError
-from fieldrig.core.vocabulary import WEIGHT_TABLE_SUFFIXES
 from fieldrig.gui import work
 from fieldrig.gui.document import Document
 from fieldrig.gui.jobs import JobFailure, JobRunner
-from fieldrig.gui.state import CageState, RigState, copy_pose, mesh_problems
-
-MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf", ".xyz", ".fbx")
-RIG_SUFFIXES = (".tgf", ".json", ".glb", ".gltf")
-CAGE_SUFFIXES = (".obj", ".off", ".ply", ".json")
-POSED_MESH_SUFFIXES = (".obj", ".ply")
-PROJECT_SUFFIX = ".fieldrig"
+from fieldrig.session import CageState, RigState, copy_pose, mesh_problems
 
 
 class Controller(QObject):
@@ -98,17 +92,17 @@ class Controller(QObject):
     def open_any(self, path: str) -> bool:
         """Open a dropped file by its kind: project, rig, or mesh (a rigged glTF brings its rig)."""
         suffix = Path(path).suffix.lower()
-        if suffix == PROJECT_SUFFIX:
+        if suffix == vocab.PROJECT_SUFFIX:
             return self.open_project(path)
-        if suffix in (".tgf", ".json"):
+        if suffix in vocab.RIG_FILE_SUFFIXES:
             return self.open_rig(path)
-        if suffix in MESH_SUFFIXES:
+        if suffix in vocab.MESH_INPUT_SUFFIXES:
             return self.open_mesh(path)
         return self._refuse("Open", f"{path}: not a mesh, rig or project file fieldrig knows")
 
     def open_mesh(self, path: str) -> bool:
         """Load a mesh, soup or point cloud and check it; a skinned glTF also brings its rig and weights."""
-        if not self._check_suffix("Open mesh", path, MESH_SUFFIXES):
+        if not self._check_suffix("Open mesh", path, vocab.MESH_INPUT_SUFFIXES):
             return False
 
         def done(result):
@@ -126,7 +120,7 @@ class Controller(QObject):
 
     def open_rig(self, path: str) -> bool:
         """Load a TGF / JSON / glTF skeleton (undoable: it replaces the rig)."""
-        if not self._check_suffix("Open rig", path, RIG_SUFFIXES):
+        if not self._check_suffix("Open rig", path, vocab.RIG_INPUT_SUFFIXES):
             return False
 
         def done(rig):
@@ -143,7 +137,7 @@ class Controller(QObject):
 
     def open_cage(self, path: str) -> bool:
         """Load a cage (undoable)."""
-        if not self._check_suffix("Open cage", path, CAGE_SUFFIXES):
+        if not self._check_suffix("Open cage", path, vocab.CAGE_INPUT_SUFFIXES):
             return False
 
         def done(cage):
@@ -166,7 +160,7 @@ class Controller(QObject):
 
     def load_weights(self, path: str) -> bool:
         """Import weights from NPY / CSV / DMAT (undoable)."""
-        if not self._check_suffix("Import weights", path, WEIGHT_TABLE_SUFFIXES):
+        if not self._check_suffix("Import weights", path, vocab.WEIGHT_TABLE_SUFFIXES):
             return False
         if self.doc.mesh is None or self.doc.rig is None:
             return self._refuse("Import weights", "Open a mesh and a rig first.")
@@ -174,7 +168,9 @@ class Controller(QObject):
         return self._start(
             f"Importing {Path(path).name}",
             partial(work.import_weights, str(path), shape, self.doc.mesh.V),
-            lambda result: self.doc.set_weights(result[0], None, "Import weights", result[1]),
+            lambda result: self.doc.set_weights(
+                result[0], None, "Import weights", result[1], name=Path(path).stem, origin="file"
+            ),
         )
 
     # -------------------------------------------------------------- training
@@ -242,7 +238,7 @@ class Controller(QObject):
         """Write the rig as JSON (names, parents) or TGF."""
         if self.doc.rig is None:
             return self._refuse("Save rig", "There is no rig to save.")
-        if not self._check_suffix("Save rig", path, (".json", ".tgf")):
+        if not self._check_suffix("Save rig", path, vocab.RIG_OUTPUT_SUFFIXES):
             return False
         return self._start(
             "Saving rig", partial(work.save_rig, self.doc.rig, str(path)), self._said(f"Rig saved to {path}")
@@ -252,7 +248,7 @@ class Controller(QObject):
         """Write the weights as NPY / CSV / DMAT."""
         if not self.doc.weights_usable():
             return self._refuse("Export weights", "There are no weights for this mesh and rig; compute them first.")
-        if not self._check_suffix("Export weights", path, WEIGHT_TABLE_SUFFIXES):
+        if not self._check_suffix("Export weights", path, vocab.WEIGHT_TABLE_SUFFIXES):
             return False
         job = partial(work.export_weights, str(path), self.doc.weights, self.doc.rig.handle_names)
         return self._start("Exporting weights", job, self._said(f"Weights written to {path}"))
@@ -262,7 +258,7 @@ class Controller(QObject):
         replaced) while the rig is its skeleton, else the mesh with the rig's skeleton and skin."""
         if not self.doc.weights_usable():
             return self._refuse("Export glTF", "There are no weights for this mesh and rig; compute them first.")
-        if not self._check_suffix("Export glTF", path, (".glb", ".gltf")):
+        if not self._check_suffix("Export glTF", path, vocab.GLTF_SUFFIXES):
             return False
         asset = self.doc.asset if self.doc.reskinnable() else None
         job = partial(work.export_gltf, str(path), self.doc.mesh, self.doc.rig, self.doc.weights, max_influences, asset)
@@ -273,16 +269,15 @@ class Controller(QObject):
         doc = self.doc
         if doc.mesh is None:
             return self._refuse("Export posed mesh", "Open a mesh first.")
-        if not self._check_suffix("Export posed mesh", path, POSED_MESH_SUFFIXES):
+        if not self._check_suffix("Export posed mesh", path, vocab.POSED_MESH_SUFFIXES):
             return False
         job = partial(
             work.export_posed_mesh,
             str(path),
             doc.mesh.V,
             doc.mesh.F,
-            replace(doc.rig_state, preview=None),
+            doc.session.without_caches().rig_state,
             doc.cage_state,
-            doc.cage_pose,
             doc.settings["method"],
             "cage" if doc.mode == "cage" else "pose",
         )
@@ -290,12 +285,12 @@ class Controller(QObject):
 
     def save_screenshot(self, path: str, image: np.ndarray) -> bool:
         """Write an RGBA/RGB image (h, w, 3|4) uint8 as PNG/JPEG, atomically."""
-        if not self._check_suffix("Screenshot", path, (".png", ".jpg", ".jpeg")):
+        if not self._check_suffix("Screenshot", path, vocab.IMAGE_SUFFIXES):
             return False
         image = np.ascontiguousarray(image)
 
         def job(progress):
-            from fieldrig.render import write_image
+            from fieldrig.draw.render import write_image
 
             write_image(path, image)
 
@@ -320,35 +315,10 @@ class Controller(QObject):
         )
 
     # ------------------------------------------------------------ projects
-    def to_project(self):
-        """The document as a :class:`~fieldrig.project.Project`."""
-        from fieldrig.project import Project
-
-        doc = self.doc
-        rs, cs = doc.rig_state, doc.cage_state
-        return Project(
-            mesh=doc.mesh,
-            rig=rs.rig,
-            rig_source=rs.rig_source,
-            weights=rs.weights,
-            weights_stale=rs.weights_stale,
-            pose=copy_pose(rs.pose) if rs.rig is not None else None,
-            cage_vertices=cs.vertices,
-            cage_faces=cs.faces,
-            cage_source=cs.source,
-            cage_pose=doc.cage_pose,
-            coordinates=cs.coordinates,
-            skinning_field=rs.skinning_field,
-            barycentric_field=cs.barycentric_field,
-            settings=dict(doc.settings, mode=doc.mode),
-            camera=self.camera() if self.camera else None,
-            asset_index=doc.asset_index if doc.asset is not None else None,
-        )
-
     def save_project(self, path: str) -> bool:
-        """Write everything to one ``.fieldrig`` file, atomically."""
-        if not path.lower().endswith(PROJECT_SUFFIX):
-            path += PROJECT_SUFFIX
+        """Write the document's session to one ``.fieldrig`` file, atomically."""
+        if not path.lower().endswith(vocab.PROJECT_SUFFIX):
+            path += vocab.PROJECT_SUFFIX
 
         def done(_):
             self.project_path = str(path)
@@ -356,48 +326,22 @@ class Controller(QObject):
             self.project_path_changed.emit(self.project_path)
             self.info.emit(f"Project saved to {path}")
 
-        return self._start("Saving project", partial(work.save_project, self.to_project(), str(path)), done)
+        session = replace(self.doc.session, camera=self.camera() if self.camera else None).without_caches()
+        return self._start("Saving project", partial(work.save_project, session, str(path)), done)
 
     def open_project(self, path: str) -> bool:
-        """Replace everything with a project's content (reports missing / changed files)."""
+        """Replace everything with a project's session (reports missing / changed files)."""
 
         def done(result):
-            project, report, preview = result
-            from fieldrig.geometry.pose import Pose
-
-            rig_state = RigState(
-                project.rig,
-                project.rig_source,
-                project.weights,
-                project.weights_stale,
-                project.skinning_field,
-                project.pose or Pose(),
-                preview,
-            )
-            cage_state = CageState(
-                project.cage_vertices,
-                project.cage_faces,
-                project.cage_source,
-                project.coordinates,
-                project.barycentric_field,
-            )
-            self.doc.restore(
-                project.mesh,
-                report,
-                rig_state,
-                cage_state,
-                project.cage_pose,
-                project.settings,
-                project.asset,
-                project.asset_index or 0,
-            )
-            if self.camera and project.camera:
-                self.camera(project.camera)
+            session, warnings, report = result
+            self.doc.restore(session, report)
+            if self.camera and session.camera:
+                self.camera(session.camera)
             self.project_path = str(path)
             self.project_path_changed.emit(self.project_path)
-            if project.warnings:
+            if warnings:
                 self.error.emit(
-                    "Open project", "The project was opened, with warnings:\n\n• " + "\n• ".join(project.warnings), ""
+                    "Open project", "The project was opened, with warnings:\n\n• " + "\n• ".join(warnings), ""
                 )
             else:
                 self.info.emit(f"Opened project {Path(path).name}")

@@ -1,11 +1,13 @@
-"""The app's state: mesh, rig, weights, pose, cage, coordinates, settings, and the undo stack.
+"""The app's state — one :class:`~fieldrig.session.Session` — with the selection and the
+undo stack.
 
-State that edits change is kept in immutable snapshots (:class:`RigState`, :class:`CageState`,
-a :class:`~fieldrig.geometry.pose.Pose`, the deformed cage), and every edit is a
-:class:`ReplaceState` command on a ``QUndoStack`` that swaps one snapshot for another. Undo
+The session is immutable: every edit is a :class:`ReplaceState` command on a
+``QUndoStack`` that swaps one of its snapshots (:class:`~fieldrig.session.RigState`,
+:class:`~fieldrig.session.CageState`, the pose, the deformed cage) for another. Undo
 therefore restores exactly what was there, weights included (adding a bone drops the
 weights; undoing it brings them back). Continuous drags (gizmo, sliders) merge into one
-undo step per interaction.
+undo step per interaction. Saving a project writes :attr:`Document.session` as it is;
+opening one installs the session it reads.
 
 Observers (the panel, the viewer bridge) connect to :attr:`Document.changed`, which carries
 the set of topics that changed: ``"mesh"``, ``"rig"``, ``"weights"``, ``"pose"``,
@@ -21,20 +23,28 @@ import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QUndoCommand, QUndoStack
 
+from fieldrig.core.vocabulary import (
+    COLOURINGS,
+    DEFAULT_COORDINATE_OBJECTIVE,
+    DEFAULT_SKINNING_PRESET,
+    DEVICE_CHOICES,
+    JOINT_PLACEMENT_LABELS,
+    SKINNING_METHODS,
+)
 from fieldrig.geometry.mesh_check import MeshReport
 from fieldrig.geometry.mesh_io import MeshData
 from fieldrig.geometry.pose import Pose, pose_transforms
 from fieldrig.geometry.rig import Rig
-from fieldrig.gui.state import CageState, RigState, deform_mesh
+from fieldrig.session import AnimationState, CageState, RigState, Session, WeightSet, deform_mesh
 
 MODES = ("rig", "weights", "pose", "cage")
 DEFAULT_SETTINGS: Dict[str, Any] = {
-    "preset": "balanced",
-    "device": "auto",
-    "objective": "dirichlet",
-    "method": "lbs",
-    "placement": "surface",
-    "colouring": "dominant",
+    "preset": DEFAULT_SKINNING_PRESET,
+    "device": DEVICE_CHOICES[0],
+    "objective": DEFAULT_COORDINATE_OBJECTIVE,
+    "method": SKINNING_METHODS[0],
+    "placement": next(iter(JOINT_PLACEMENT_LABELS)),
+    "colouring": COLOURINGS[0],
 }
 
 
@@ -45,7 +55,7 @@ class ReplaceState(QUndoCommand):
     ----------
     document : Document
     key : str
-        ``"rig_state"``, ``"pose"``, ``"cage_state"`` or ``"cage_pose"``.
+        ``"rig_state"``, ``"pose"``, ``"cage_state"`` or ``"cage_pose"`` (the deformed cage).
     before, after : object
         The snapshots.
     text : str
@@ -98,15 +108,8 @@ class Document(QObject):
     def __init__(self, parent: Optional[QObject] = None):
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
-        self.mesh: Optional[MeshData] = None
+        self.session = Session(settings=dict(DEFAULT_SETTINGS))
         self.mesh_report: Optional[MeshReport] = None
-        self.asset = None  # the SkinnedAsset the mesh is the bind pose of, when it is one
-        self.asset_index = 0  # its position among its file's skins
-        self.rig_state = RigState()
-        self.cage_state = CageState()
-        self.cage_pose: Optional[np.ndarray] = None
-        self.settings: Dict[str, Any] = dict(DEFAULT_SETTINGS)
-        self.mode = "rig"
         self.selected_handle: Optional[int] = None
         self.selected_joint: Optional[int] = None
         self.selected_cage_vertex: Optional[int] = None
@@ -115,27 +118,71 @@ class Document(QObject):
 
     # ------------------------------------------------------------- accessors
     @property
+    def mesh(self) -> Optional[MeshData]:
+        return self.session.mesh
+
+    @property
+    def asset(self):
+        """The SkinnedAsset the mesh is the bind pose of, or None."""
+        return self.session.asset
+
+    @property
+    def rig_state(self) -> RigState:
+        return self.session.rig_state
+
+    @property
+    def cage_state(self) -> CageState:
+        return self.session.cage_state
+
+    @property
+    def settings(self) -> Dict[str, Any]:
+        return self.session.settings
+
+    @property
+    def mode(self) -> str:
+        return self.session.mode
+
+    @property
+    def animation(self) -> AnimationState:
+        return self.session.animation
+
+    @property
     def rig(self) -> Optional[Rig]:
         return self.rig_state.rig
 
     @property
     def weights(self) -> Optional[np.ndarray]:
+        """The active weight set's weights, (n, H), or None."""
         return self.rig_state.weights
 
     @property
     def pose(self) -> Pose:
         return self.rig_state.pose
 
+    @property
+    def cage_pose(self) -> Optional[np.ndarray]:
+        """The deformed cage's vertices, (c, d), or None without a cage."""
+        return self.cage_state.deformed
+
     def emit(self, topics: Iterable[str]) -> None:
         """Tell observers that ``topics`` changed."""
         self.changed.emit(frozenset(topics))
 
     # ------------------------------------------------------- undoable changes
+    def _get(self, key: str):
+        if key == "pose":
+            return self.rig_state.pose
+        if key == "cage_pose":
+            return self.cage_state.deformed
+        return getattr(self.session, key)
+
     def _apply(self, key: str, value) -> None:
         if key == "pose":
-            self.rig_state = replace(self.rig_state, pose=value)
+            self.session = replace(self.session, rig_state=replace(self.rig_state, pose=value))
+        elif key == "cage_pose":
+            self.session = replace(self.session, cage_state=replace(self.cage_state, deformed=value))
         else:
-            setattr(self, key, value)
+            self.session = replace(self.session, **{key: value})
         if key == "rig_state":
             self._clamp_selection()
         if key == "cage_state" and self.cage_state.vertices is None:
@@ -143,7 +190,7 @@ class Document(QObject):
         self.emit(self._TOPICS[key])
 
     def _push(self, key: str, after, text: str, merge_token=None) -> None:
-        before = self.rig_state.pose if key == "pose" else getattr(self, key)
+        before = self._get(key)
         self.undo_stack.push(ReplaceState(self, key, before, after, text, merge_token))
 
     def end_interaction(self) -> None:
@@ -163,7 +210,7 @@ class Document(QObject):
     ) -> None:
         """Replace the rig with an edited version; weights and pose follow as they can.
 
-        Weights are kept when the handles are the same (same count; flagged stale when
+        Weight sets are kept when the handles are the same (same count; flagged stale when
         joints moved or deform flags changed) and dropped otherwise; the rig's problems list
         is cleared (the next fit redoes it). Pose entries are kept for handles whose name
         survives (``renamed`` maps old to new names). Edits with the same ``merge_token``
@@ -173,11 +220,9 @@ class Document(QObject):
         renamed = renamed or {}
         state = replace(old, rig=new_rig, problems=())
         if new_rig is None or old.rig is None or new_rig.n_handles != old.rig.n_handles:
-            state = replace(state, weights=None, skinning_field=None, weights_stale=False, preview=None)
-        elif old.weights is not None and (
-            not np.array_equal(new_rig.joints, old.rig.joints) or not np.array_equal(new_rig.deform, old.rig.deform)
-        ):
-            state = replace(state, weights_stale=True)
+            state = state.without_weights()
+        elif not np.array_equal(new_rig.joints, old.rig.joints) or not np.array_equal(new_rig.deform, old.rig.deform):
+            state = state.marked_stale()
         pose = Pose()
         if new_rig is not None:
             names = set(new_rig.handle_names)
@@ -192,17 +237,34 @@ class Document(QObject):
         self._push("rig_state", replace(state, pose=pose), text, merge_token)
 
     def set_weights(
-        self, weights: np.ndarray, skinning_field=None, text: str = "Compute weights", preview=None, problems=None
+        self,
+        weights: np.ndarray,
+        skinning_field=None,
+        text: str = "Compute weights",
+        preview=None,
+        problems=None,
+        name: str = "computed",
+        origin: str = "computed",
     ) -> None:
-        """Install computed or imported weights (undoable); ``preview`` is their skinning
-        operator when it was built away from the UI (the compute process); ``problems`` what
-        the fit reported about the rig (kept as they are when None)."""
-        state = replace(
-            self.rig_state, weights=weights, skinning_field=skinning_field, weights_stale=False, preview=preview
-        )
+        """Install computed, imported or painted weights as the weight set ``name`` (it
+        replaces a set of that name, or is added) and make it the active one (undoable).
+
+        ``preview`` is their skinning operator when it was built away from the UI (the
+        compute process); ``problems`` what the fit reported about the rig (kept as they
+        are when None).
+        """
+        state = self.rig_state.with_weight_set(WeightSet(name, weights, origin, False, skinning_field, preview))
         if problems is not None:
             state = replace(state, problems=tuple(problems))
         self._push("rig_state", state, text)
+
+    def select_weight_set(self, index: int) -> None:
+        """Make weight set ``index`` the one shown, posed with and exported (undoable)."""
+        sets = self.rig_state.weight_sets
+        if not 0 <= index < len(sets):
+            raise IndexError(f"no weight set {index} (there are {len(sets)})")
+        if index != self.rig_state.active:
+            self._push("rig_state", self.rig_state.with_active(index), f"Use weights {sets[index].name}")
 
     def set_pose(self, pose: Pose, text: str, merge_token=None) -> None:
         """Replace the pose (undoable; edits with the same ``merge_token`` merge)."""
@@ -210,10 +272,9 @@ class Document(QObject):
 
     def set_cage_state(self, state: CageState, text: str) -> None:
         """Replace the cage and its coordinates; the deformed cage goes back to rest."""
-        self.undo_stack.beginMacro(text)
-        self._push("cage_state", state, text)
-        self._push("cage_pose", None if state.vertices is None else state.vertices.copy(), text)
-        self.undo_stack.endMacro()
+        self._push(
+            "cage_state", replace(state, deformed=None if state.vertices is None else state.vertices.copy()), text
+        )
 
     def set_coordinates(
         self, coordinates: np.ndarray, barycentric_field=None, text: str = "Compute coordinates"
@@ -229,43 +290,39 @@ class Document(QObject):
 
     # --------------------------------------------------- non-undoable changes
     def set_mesh(self, mesh: MeshData, report: Optional[MeshReport], asset=None, asset_index: int = 0) -> None:
-        """Show a new mesh (``asset``: the skinned asset it is the bind pose of). Weights and
-        coordinates belong to the old one and are dropped; the rig and cage stay. The undo
-        history is cleared (it refers to the old mesh)."""
+        """Show a new mesh (``asset``: the skinned asset it is the bind pose of, skin
+        ``asset_index`` of its file). Weights and coordinates belong to the old one and are
+        dropped; the rig and cage stay. The undo history is cleared (it refers to the old mesh)."""
         self.undo_stack.clear()
-        self.mesh, self.mesh_report = mesh, report
-        self.asset, self.asset_index = asset, asset_index
-        self.rig_state = replace(self.rig_state, weights=None, skinning_field=None, weights_stale=False, preview=None)
-        self.cage_state = replace(self.cage_state, coordinates=None, barycentric_field=None)
+        self.mesh_report = report
+        self.session = replace(
+            self.session,
+            mesh=mesh,
+            asset=asset,
+            asset_index=None if asset is None else asset_index,
+            rig_state=self.rig_state.without_weights(),
+            cage_state=replace(self.cage_state, coordinates=None, barycentric_field=None),
+            animation=AnimationState(),
+        )
         self.emit({"mesh", "weights", "coords"})
 
-    def restore(
-        self,
-        mesh: Optional[MeshData],
-        report: Optional[MeshReport],
-        rig_state: RigState,
-        cage_state: CageState,
-        cage_pose: Optional[np.ndarray],
-        settings: Dict[str, Any],
-        asset=None,
-        asset_index: int = 0,
-    ) -> None:
-        """Replace the whole state (loading a project); clears the undo history."""
+    def restore(self, session: Session, report: Optional[MeshReport]) -> None:
+        """Replace the whole state with ``session`` (opening a project); unknown settings and
+        modes fall back to the defaults. Clears the undo history."""
         self.undo_stack.clear()
-        self.mesh, self.mesh_report = mesh, report
-        self.asset, self.asset_index = asset, asset_index
-        self.rig_state, self.cage_state, self.cage_pose = rig_state, cage_state, cage_pose
-        self.settings = {**DEFAULT_SETTINGS, **{k: v for k, v in settings.items() if k in DEFAULT_SETTINGS}}
-        self.mode = settings.get("mode", self.mode) if settings.get("mode") in MODES else self.mode
+        self.mesh_report = report
+        settings = {**DEFAULT_SETTINGS, **{k: v for k, v in session.settings.items() if k in DEFAULT_SETTINGS}}
+        mode = session.mode if session.mode in MODES else self.mode
+        self.session = replace(session, settings=settings, mode=mode)
         self.selected_handle = self.selected_joint = self.selected_cage_vertex = None
-        self.emit({"mesh", "rig", "weights", "pose", "cage", "coords", "cage_pose", "selection", "mode", "settings"})
+        self.emit(self.topics_all())
 
     def set_setting(self, key: str, value) -> None:
         """Change one setting (preset, device, objective, method, placement, colouring)."""
         if key not in DEFAULT_SETTINGS:
             raise KeyError(f"unknown setting {key!r}")
         if self.settings.get(key) != value:
-            self.settings[key] = value
+            self.session = replace(self.session, settings={**self.settings, key: value})
             self.emit({"settings"})
 
     def set_mode(self, mode: str) -> None:
@@ -273,7 +330,7 @@ class Document(QObject):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if mode != self.mode:
-            self.mode = mode
+            self.session = replace(self.session, mode=mode)
             self.emit({"mode"})
 
     def select_handle(self, handle: Optional[int]) -> None:
@@ -346,9 +403,7 @@ class Document(QObject):
         if self.mesh is None:
             return None
         deformation = deformation or ("cage" if self.mode == "cage" else "pose")
-        return deform_mesh(
-            self.mesh.V, self.rig_state, self.cage_state, self.cage_pose, self.settings["method"], deformation
-        )
+        return deform_mesh(self.mesh.V, self.rig_state, self.cage_state, self.settings["method"], deformation)
 
     def topics_all(self) -> FrozenSet[str]:
         """Every topic (for a full refresh)."""

@@ -15,7 +15,8 @@ from fieldrig.core import vocabulary as vocab
 from fieldrig.gui.controller import Controller
 from fieldrig.gui.document import Document
 from fieldrig.gui.jobs import JobRunner
-from fieldrig.gui.tabs import CageTab, ExportTab, MeshTab, PoseTab, RigTab, WeightsTab, ask_then
+from fieldrig.gui.tabs import CageTab, ExportTab, MeshTab, PoseTab, RigTab, WeightsTab
+from fieldrig.gui.tabs.common import ask_then
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.widgets import ProgressStrip
 
@@ -243,7 +244,7 @@ class MainWindow(QMainWindow):
 
     def open_files(self, paths: List[str]) -> None:
         """Open dropped files one after the other: projects, then meshes, then rigs."""
-        rank = {".fieldrig": 0, ".tgf": 2, ".json": 2}
+        rank = {vocab.PROJECT_SUFFIX: 0, **{suffix: 2 for suffix in vocab.RIG_FILE_SUFFIXES}}
         ordered = sorted(paths, key=lambda p: rank.get(Path(p).suffix.lower(), 1))
         self.queue_actions([partial(self.controller.open_any, p) for p in ordered])
 

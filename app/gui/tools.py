@@ -17,10 +17,10 @@ import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from fieldrig.core.errors import InputError
+from fieldrig.draw.scene import BONES, JOINTS, MESH
 from fieldrig.gui.document import Document
 from fieldrig.gui.picking import VolumePicker
 from fieldrig.gui.rig_edit import add_bone, add_point_handle
-from fieldrig.gui.scene import BONES, JOINTS, MESH
 from fieldrig.gui.viewer import CAGE_VERTICES, Pick, Viewer
 
 TOOLS = ("select", "point", "bone")

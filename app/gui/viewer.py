@@ -7,7 +7,7 @@ inside the frame, where the gizmo is read and clicks are detected. Nothing here 
 per frame it does at most one skinning update (see :class:`fieldrig.gui.preview.PreviewSkinning`)
 and small array uploads.
 
-Besides the structures of :mod:`fieldrig.gui.scene` (mesh, bones, joints, selection,
+Besides the structures of :mod:`fieldrig.draw.scene` (mesh, bones, joints, selection,
 unweighted vertices) it draws ``cage`` and ``cage vertices`` (click one to drag it) and
 ``bone start`` (the pending start of a bone chain while adding bones).
 """
@@ -24,14 +24,14 @@ import polyscope.imgui as psim
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from fieldrig.core.errors import InputError
+from fieldrig.draw import scene
+from fieldrig.draw.colours import SELECTION_COLOR
+from fieldrig.draw.scene import MESH
 from fieldrig.geometry.rotations import nearest_rotation
-from fieldrig.gui import scene
-from fieldrig.gui.colors import SELECTION_COLOR
 from fieldrig.gui.document import Document
 from fieldrig.gui.preview import PreviewSkinning
 from fieldrig.gui.rig_edit import move_joint
-from fieldrig.gui.scene import MESH
-from fieldrig.gui.state import copy_pose, deform_mesh
+from fieldrig.session import copy_pose, deform_mesh
 
 CAGE, CAGE_VERTICES, BONE_START = "cage", "cage vertices", "bone start"
 CLICK_TOLERANCE_PX = 4.0
@@ -265,7 +265,7 @@ class Viewer(QObject):
         doc = self.doc
         V = doc.mesh.V
         if doc.mode == "cage":
-            return deform_mesh(V, doc.rig_state, doc.cage_state, doc.cage_pose, deformation="cage").astype(np.float32)
+            return deform_mesh(V, doc.rig_state, doc.cage_state, deformation="cage").astype(np.float32)
         if doc.mode == "rig" or not doc.weights_usable():
             return V.astype(np.float32)
         skinner = self._skinning()

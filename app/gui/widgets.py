@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QIcon, QPixmap
 from PyQt6.QtWidgets import (
     QDoubleSpinBox,
@@ -20,7 +20,7 @@ from PyQt6.QtWidgets import (
 )
 
 from fieldrig.core.progress import ProgressEvent
-from fieldrig.gui.colors import handle_palette
+from fieldrig.draw.colours import handle_palette
 from fieldrig.gui.document import Document
 
 
@@ -45,13 +45,16 @@ class HandleTree(QTreeWidget):
         self.setSelectionMode(QTreeWidget.SelectionMode.SingleSelection)
         self._items = {}
         self._updating = False
+        self._editing = False  # inside an item's own itemChanged signal
         self.itemSelectionChanged.connect(self._selection_to_document)
         self.itemChanged.connect(self._deform_to_document)
         document.changed.connect(self._on_changed)
         self.rebuild()
 
     def _on_changed(self, topics) -> None:
-        if "rig" in topics:
+        if "rig" in topics and self._editing:  # rebuilding now would delete the item whose signal runs
+            QTimer.singleShot(0, self.rebuild)
+        elif "rig" in topics:
             self.rebuild()
         elif "selection" in topics:
             self._selection_from_document()
@@ -103,7 +106,11 @@ class HandleTree(QTreeWidget):
         on = item.checkState(2) == Qt.CheckState.Checked
         if bool(self.doc.rig.deform[h]) != on:
             name = self.doc.rig.handle_names[h]
-            self.doc.edit_rig(set_deform(self.doc.rig, h, on), f"{name} {'deforms' if on else 'does not deform'}")
+            self._editing = True
+            try:
+                self.doc.edit_rig(set_deform(self.doc.rig, h, on), f"{name} {'deforms' if on else 'does not deform'}")
+            finally:
+                self._editing = False
 
     def _selection_from_document(self) -> None:
         self._updating = True

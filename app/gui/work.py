@@ -1,7 +1,7 @@
 """The slow part of every app action, as a plain function run in the compute process.
 
 Each function takes its inputs and, last, a :mod:`fieldrig.core.progress` callback, and
-returns picklable values (arrays, rigs, :class:`~fieldrig.gui.state.RigState`, trained
+returns picklable values (arrays, rigs, :class:`~fieldrig.session.RigState`, trained
 fields as the bytes their ``save`` writes). Nothing here imports Qt or polyscope: the
 compute process (:class:`fieldrig.gui.jobs.ComputeProcess`) runs them away from the UI,
 so not even a library call that holds Python's GIL for seconds can stall the windows.
@@ -23,7 +23,7 @@ import numpy as np
 from fieldrig.core.errors import InputError
 from fieldrig.core.progress import Cancelled, ProgressEvent, Throttle
 from fieldrig.gui.preview import PreviewSkinning
-from fieldrig.gui.state import RigState
+from fieldrig.session import CageState, RigState, Session, WeightSet, deform_mesh
 
 Progress = Callable[[ProgressEvent], Optional[bool]]
 
@@ -173,13 +173,8 @@ def open_mesh(path: str, progress: Progress):
         mesh, asset = subject.mesh, subject.asset
         W = workflow.source_weights(subject) if asset.artist_weights is not None else None
         progress(ProgressEvent("checking the skeleton", 0.4))
-        rig_state = RigState(
-            subject.rig,
-            str(path),
-            W,
-            preview=None if W is None else PreviewSkinning(mesh.V, W),
-            problems=tuple(rig_problems(mesh, subject.rig)),
-        )
+        skin = () if W is None else (WeightSet("skin", W, "file", preview=PreviewSkinning(mesh.V, W)),)
+        rig_state = RigState(subject.rig, str(path), skin, problems=tuple(rig_problems(mesh, subject.rig)))
     else:
         from fieldrig.geometry.mesh_io import load_mesh
 
@@ -238,17 +233,23 @@ def import_weights(path: str, shape: Tuple[int, int], V: np.ndarray, progress: P
 
 
 def open_project(path: str, progress: Progress):
-    """A project, its mesh checked and its preview built: ``(Project, MeshReport or None, preview)``
-    (a skinned mesh comes back with its asset, :attr:`Project.asset`)."""
+    """A project, its mesh checked and the active weights' preview built:
+    ``(Session, warnings, MeshReport or None)``."""
+    from dataclasses import replace
+
     from fieldrig.geometry.mesh_check import check_mesh
     from fieldrig.project import load_project
 
     progress(ProgressEvent("reading", 0.1))
-    project = load_project(path)
+    session, warnings = load_project(path)
     progress(ProgressEvent("checking the mesh", 0.5))
-    report = None if project.mesh is None else check_mesh(project.mesh.V, project.mesh.F, project.mesh.path)
-    preview = None if project.weights is None else PreviewSkinning(project.mesh.V, project.weights)
-    return project, report, preview
+    mesh = session.mesh
+    report = None if mesh is None else check_mesh(mesh.V, mesh.F, mesh.path)
+    rs = session.rig_state
+    if rs.active_set is not None and mesh is not None:
+        rs = rs.with_weight_set(replace(rs.active_set, preview=PreviewSkinning(mesh.V, rs.weights)))
+        session = replace(session, rig_state=rs)
+    return session, warnings, report
 
 
 def load_pose(path: str, rig, progress: Progress):
@@ -314,23 +315,22 @@ def export_gltf(path: str, mesh, rig, W, max_influences: int, asset, progress: P
 
 
 def export_posed_mesh(
-    path: str, V, F, rig_state: RigState, cage_state, cage_pose, method: str, deformation: str, progress: Progress
+    path: str, V, F, rig_state: RigState, cage_state: CageState, method: str, deformation: str, progress: Progress
 ) -> None:
     """The mesh as the pose (or the cage) deforms it, written as OBJ / PLY."""
     from fieldrig.geometry.export import save_mesh
-    from fieldrig.gui.state import deform_mesh
 
-    save_mesh(path, deform_mesh(V, rig_state, cage_state, cage_pose, method, deformation), F)
+    save_mesh(path, deform_mesh(V, rig_state, cage_state, method, deformation), F)
 
 
 def save_pose(pose, path: str, progress: Progress) -> None:
     pose.save(path)
 
 
-def save_project(project, path: str, progress: Progress) -> None:
+def save_project(session: Session, path: str, progress: Progress) -> None:
     from fieldrig.project import save_project as write
 
-    write(project, path)
+    write(session, path)
 
 
 if __name__ == "__main__":  # the compute process: python -m fieldrig.gui.work ADDRESS [--no-probe]

@@ -5,6 +5,8 @@ buffers), :mod:`~fieldrig.geometry.gltf.skins` (skins as skinned assets, geometr
 ``load_mesh``), :mod:`~fieldrig.geometry.gltf.animation` (clips),
 :mod:`~fieldrig.geometry.gltf.weights` (skin attributes), :mod:`~fieldrig.geometry.gltf.writer`
 (new files) and :mod:`~fieldrig.geometry.gltf.reskin` (an input file with new weights).
+
+Part of :mod:`fieldrig.geometry`, and imports what it may (core, geometry, numpy, pygltflib).
 """
 
 from fieldrig.geometry.gltf.animation import GltfClip

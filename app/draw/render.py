@@ -3,10 +3,10 @@ pose, drawn by polyscope through EGL (no window, no display).
 
     fieldrig render arm.obj --rig arm.tgf --weights arm.npy --pose wave.json -o arm.png
 
-The picture is drawn like the app draws it (:mod:`fieldrig.gui.scene`): the mesh posed by
+The picture is drawn like the app draws it (:mod:`fieldrig.draw.scene`): the mesh posed by
 linear blend (or dual quaternion) skinning — by a pose, or by a skinned file's animation
 clip — coloured by its dominant handle or by one handle's weight, with the posed skeleton
-on top.
+on top. Images are written by Pillow: nothing here needs Qt.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from typing import Optional, Union
 import numpy as np
 
 from fieldrig.core.errors import InputError
+from fieldrig.core.vocabulary import COLOURINGS, IMAGE_SUFFIXES, RENDER_VIEWS, SKINNING_METHODS
 
 PathLike = Union[str, os.PathLike]
-VIEWS = {
+#: Camera direction (towards the camera, y up) of each of :data:`~fieldrig.core.vocabulary.RENDER_VIEWS`.
+VIEW_DIRECTIONS = {
     "three-quarter": (0.75, 0.45, 1.0),
     "front": (0.0, 0.0, 1.0),
     "side": (1.0, 0.0, 0.0),
@@ -89,14 +91,16 @@ def render_image(
     """
     import polyscope as ps
 
+    from fieldrig.draw import scene
     from fieldrig.geometry.deform import dual_quaternion_skinning, linear_blend_skinning
     from fieldrig.geometry.pose import pose_transforms
-    from fieldrig.gui import scene
 
-    if view not in VIEWS:
-        raise InputError("view", f"expected one of {', '.join(VIEWS)}, got {view!r}")
-    if colouring not in ("dominant", "weight", "none"):
-        raise InputError("colouring", f"expected dominant, weight or none, got {colouring!r}")
+    if view not in RENDER_VIEWS:
+        raise InputError("view", f"expected one of {', '.join(RENDER_VIEWS)}, got {view!r}")
+    if method not in SKINNING_METHODS:
+        raise InputError("method", f"expected one of {', '.join(SKINNING_METHODS)}, got {method!r}")
+    if colouring not in COLOURINGS:
+        raise InputError("colouring", f"expected one of {', '.join(COLOURINGS)}, got {colouring!r}")
     if width < 16 or height < 16:
         raise InputError("size", f"image must be at least 16×16 pixels, got {width}×{height}")
     if W is not None and (rig is None or W.shape != (len(V), rig.n_handles)):
@@ -126,7 +130,7 @@ def render_image(
         scene.show_skeleton(rig, scene.posed_joints(rig, T if W is not None else None))
     lo, hi = X.min(axis=0), X.max(axis=0)
     center, radius = 0.5 * (lo + hi), 0.5 * float(np.linalg.norm(hi - lo)) or 1.0
-    direction = np.asarray(VIEWS[view], dtype=np.float64)
+    direction = np.asarray(VIEW_DIRECTIONS[view], dtype=np.float64)
     fov = np.radians(ps.get_vertical_fov_degrees())
     distance = 1.1 * radius / np.tan(0.5 * fov) * max(1.0, height / width)
     ps.look_at(center + distance * direction / np.linalg.norm(direction), center)
@@ -137,18 +141,28 @@ def render_image(
 
 
 def write_image(path: PathLike, image: np.ndarray) -> None:
-    """Write an (h, w, 3|4) uint8 image as PNG (or JPEG by extension), atomically."""
-    from PyQt6.QtGui import QImage
+    """Write an image as PNG or JPEG (by the file's extension), atomically.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Ends in ``.png``, ``.jpg`` or ``.jpeg``.
+    image : (h, w, 3) or (h, w, 4) uint8
+        RGB or RGBA; a JPEG drops the alpha channel.
+    """
+    from PIL import Image
 
     from fieldrig.core.atomic import atomic_path
 
     path = Path(path)
-    if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise InputError(str(path), "expected a .png, .jpg or .jpeg output")
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise InputError(str(path), f"expected a {', '.join(IMAGE_SUFFIXES)} output")
     image = np.ascontiguousarray(image)
-    h, w, c = image.shape
-    fmt = QImage.Format.Format_RGBA8888 if c == 4 else QImage.Format.Format_RGB888
-    qimage = QImage(image.data, w, h, c * w, fmt)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise InputError(str(path), f"expected an (h, w, 3|4) uint8 image, got {image.dtype} {image.shape}")
+    picture = Image.fromarray(image, "RGBA" if image.shape[2] == 4 else "RGB")
+    if suffix != ".png":
+        picture = picture.convert("RGB")
     with atomic_path(path) as tmp:
-        if not qimage.save(str(tmp)):
-            raise OSError(f"{path}: could not write the image")
+        picture.save(tmp, format="PNG" if suffix == ".png" else "JPEG")

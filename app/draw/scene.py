@@ -1,5 +1,5 @@
 """Polyscope structures for a mesh, its rig and its weights — drawn the same way by the app's
-viewer and by the headless renderer (:mod:`fieldrig.render`). No Qt here.
+viewer and by the headless renderer (:mod:`fieldrig.draw.render`). No Qt here.
 
 Structure names: ``mesh`` (surface mesh or point cloud), ``bones`` (curve network, one
 segment per bone in the handle colours), ``joints`` (point cloud), ``selection`` (the
@@ -14,14 +14,14 @@ from typing import Optional
 import numpy as np
 import polyscope as ps
 
-from fieldrig.geometry.rig import Rig
-from fieldrig.gui.colors import (
+from fieldrig.draw.colours import (
     SELECTION_COLOR,
     UNWEIGHTED_COLOR,
     dominant_handle_colors,
     handle_palette,
     unweighted_vertices,
 )
+from fieldrig.geometry.rig import Rig
 
 MESH, BONES, JOINTS, SELECTION, UNWEIGHTED = "mesh", "bones", "joints", "selection", "unweighted vertices"
 WEIGHT_QUANTITY, DOMINANT_QUANTITY = "handle weight", "dominant handle"

@@ -1,0 +1,289 @@
+"""One model of a working session: the mesh, the rig with its weight sets and pose, the cage
+with its coordinates and deformation, the animation being played, settings and camera —
+as plain, immutable, picklable values (no Qt).
+
+The app edits it (each undo step swaps one snapshot for another), the compute process
+sends parts of it back, and a project file stores it (:mod:`fieldrig.project`): there is
+no second model to convert to.
+
+- :class:`WeightSet` — one named table of weights, with where it came from;
+- :class:`RigState` — the rig, its weight sets (one active), pose and problems;
+- :class:`CageState` — the cage, its coordinates and its deformed vertices;
+- :class:`AnimationState` — the clip of the skinned file being played, and the time;
+- :class:`Session` — all of them, with the mesh, settings and camera.
+
+:func:`deform_mesh` poses a mesh from a session's parts, :func:`mesh_problems` says what
+loading found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from fieldrig.core.errors import InputError
+from fieldrig.geometry.mesh_check import MeshReport
+from fieldrig.geometry.mesh_io import MeshData
+from fieldrig.geometry.pose import Pose, pose_transforms
+from fieldrig.geometry.rig import Rig
+
+#: Where a weight set came from: read from a file (a skin, an imported table), computed
+#: by fieldrig, or painted by hand.
+WEIGHT_ORIGINS = ("file", "computed", "painted")
+
+
+@dataclass(frozen=True)
+class WeightSet:
+    """One named table of skinning weights for the session's mesh and rig.
+
+    Attributes
+    ----------
+    name : str
+        Unique within a :class:`RigState` ("skin", "computed", ...).
+    weights : (n, H) float
+        One row per mesh vertex, one column per handle of the rig.
+    origin : {"file", "computed", "painted"}
+    stale : bool
+        The rig's joints (or deform flags) changed after the weights were made.
+    skinning_field : bytes or None
+        The trained :class:`~fieldrig.SkinningField` the weights came from, as the bytes
+        its ``save`` writes (computed sets).
+    preview : object or None
+        A cache: the skinning operator the app's viewer deforms the mesh with (built in the
+        compute process together with the weights). Never stored in projects, not compared.
+    """
+
+    name: str
+    weights: np.ndarray
+    origin: str = "computed"
+    stale: bool = False
+    skinning_field: Optional[bytes] = None
+    preview: Any = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.origin not in WEIGHT_ORIGINS:
+            raise InputError("weight set", f"origin must be one of {', '.join(WEIGHT_ORIGINS)}, got {self.origin!r}")
+        if not self.name:
+            raise InputError("weight set", "a weight set needs a name")
+
+
+@dataclass(frozen=True)
+class RigState:
+    """The rig and what depends on it (one undo snapshot).
+
+    Attributes
+    ----------
+    rig : Rig or None
+        None before any handle exists.
+    rig_source : str or None
+        File the rig was loaded from.
+    weight_sets : tuple of WeightSet
+        Every table of weights the session holds for this rig, distinct names.
+    active : int
+        Index of the weight set the app shows, poses with and exports (ignored when there
+        is none).
+    pose : Pose
+    problems : tuple of str
+        What the last check or fit found about the rig against the mesh (handles partly or
+        wholly outside the shape, excluded handles).
+    """
+
+    rig: Optional[Rig] = None
+    rig_source: Optional[str] = None
+    weight_sets: Tuple[WeightSet, ...] = ()
+    active: int = 0
+    pose: Pose = field(default_factory=Pose)
+    problems: Tuple[str, ...] = ()
+
+    def __post_init__(self):
+        names = [s.name for s in self.weight_sets]
+        if len(set(names)) != len(names):
+            raise InputError("weight sets", f"names must be distinct, got {names}")
+        if self.weight_sets and not 0 <= self.active < len(self.weight_sets):
+            raise InputError("weight sets", f"no weight set {self.active} (there are {len(self.weight_sets)})")
+
+    # ------------------------------------------------------------ the active set
+    @property
+    def active_set(self) -> Optional[WeightSet]:
+        """The weight set in use, or None when there is none."""
+        return self.weight_sets[self.active] if self.weight_sets else None
+
+    @property
+    def weights(self) -> Optional[np.ndarray]:
+        """The active set's weights, (n, H), or None."""
+        return None if self.active_set is None else self.active_set.weights
+
+    @property
+    def weights_stale(self) -> bool:
+        return self.active_set is not None and self.active_set.stale
+
+    @property
+    def skinning_field(self) -> Optional[bytes]:
+        return None if self.active_set is None else self.active_set.skinning_field
+
+    @property
+    def preview(self) -> Any:
+        return None if self.active_set is None else self.active_set.preview
+
+    # ---------------------------------------------------------------- edits
+    def with_weight_set(self, weight_set: WeightSet) -> "RigState":
+        """This state with ``weight_set`` in use: it replaces the set of the same name, or
+        is added after the others."""
+        sets = list(self.weight_sets)
+        names = [s.name for s in sets]
+        if weight_set.name in names:
+            index = names.index(weight_set.name)
+            sets[index] = weight_set
+        else:
+            index = len(sets)
+            sets.append(weight_set)
+        return replace(self, weight_sets=tuple(sets), active=index)
+
+    def with_active(self, index: int) -> "RigState":
+        """This state with weight set ``index`` in use."""
+        return replace(self, active=index)
+
+    def without_weights(self) -> "RigState":
+        """This state with no weight set (the handles changed, or the mesh)."""
+        return replace(self, weight_sets=(), active=0)
+
+    def marked_stale(self) -> "RigState":
+        """Every weight set flagged stale (the joints moved)."""
+        return replace(self, weight_sets=tuple(replace(s, stale=True) for s in self.weight_sets))
+
+
+@dataclass(frozen=True)
+class CageState:
+    """The cage and what depends on it (one undo snapshot).
+
+    Attributes
+    ----------
+    vertices : (c, d) float or None
+        Rest cage, d = 2 or 3.
+    faces : (k, 3) int or (k, 2) int or None
+    source : str or None
+        File the cage was loaded from (None for an automatic cage).
+    coordinates : (n, c) float or None
+        Barycentric coordinates of the mesh vertices.
+    barycentric_field : bytes or None
+        The trained barycentric field the coordinates came from, as saved bytes.
+    deformed : (c, d) float or None
+        The cage's vertices as moved by the user (the rest cage before any move).
+    """
+
+    vertices: Optional[np.ndarray] = None
+    faces: Optional[np.ndarray] = None
+    source: Optional[str] = None
+    coordinates: Optional[np.ndarray] = None
+    barycentric_field: Optional[bytes] = None
+    deformed: Optional[np.ndarray] = None
+
+
+@dataclass(frozen=True)
+class AnimationState:
+    """Where the session is in a skinned file's animation.
+
+    Attributes
+    ----------
+    clip : str or None
+        Name of one of the asset's clips; None: no clip plays (the pose applies).
+    time : float
+        Seconds from the clip's start.
+    """
+
+    clip: Optional[str] = None
+    time: float = 0.0
+
+
+@dataclass(frozen=True)
+class Session:
+    """Everything a working session holds.
+
+    Attributes
+    ----------
+    mesh : MeshData or None
+        The mesh (its ``path`` is what a project refers to).
+    asset : SkinnedAsset or None
+        The skin the mesh is the bind pose of, when it is one.
+    asset_index : int or None
+        That skin's position among its file's skins; None for a plain mesh.
+    rig_state : RigState
+    cage_state : CageState
+    animation : AnimationState
+    settings : dict
+        JSON-serialisable app settings (preset, device, objective, method, ...).
+    mode : str
+        What the app was doing ("rig", "weights", "pose", "cage").
+    camera : str or None
+        The viewer's camera as polyscope view JSON.
+    """
+
+    mesh: Optional[MeshData] = None
+    asset: Any = None
+    asset_index: Optional[int] = None
+    rig_state: RigState = field(default_factory=RigState)
+    cage_state: CageState = field(default_factory=CageState)
+    animation: AnimationState = field(default_factory=AnimationState)
+    settings: Dict[str, Any] = field(default_factory=dict)
+    mode: str = "rig"
+    camera: Optional[str] = None
+
+    def without_caches(self) -> "Session":
+        """This session without what can be rebuilt (previews, the loaded asset): what is
+        sent to another process to be saved."""
+        sets = tuple(replace(s, preview=None) for s in self.rig_state.weight_sets)
+        return replace(self, asset=None, rig_state=replace(self.rig_state, weight_sets=sets))
+
+
+def copy_pose(pose: Pose) -> Pose:
+    """An independent copy of a pose (its tables are copied; arrays are never mutated)."""
+    return Pose(dict(pose.rotations), dict(pose.translations))
+
+
+def mesh_problems(mesh: MeshData, report: Optional[MeshReport]) -> List[str]:
+    """What loading and checking found worth a warning, as sentences (empty: nothing)."""
+    found = list(mesh.warnings)
+    if report is not None:  # the first two lines are statistics; "BBW can run" is not a problem
+        found += [line for line in report.summary()[2:] if not line.startswith("libigl BBW reference can run")]
+    return found
+
+
+def deform_mesh(
+    V: np.ndarray,
+    rig_state: RigState,
+    cage_state: CageState,
+    method: str = "lbs",
+    deformation: str = "pose",
+) -> np.ndarray:
+    """Rest positions deformed by a pose (skinning) or a moved cage, in float64.
+
+    Parameters
+    ----------
+    V : (n, 3) float
+        Rest positions.
+    rig_state, cage_state : RigState, CageState
+        The active weights and pose; the coordinates and deformed cage.
+    method : {"lbs", "dqs"}
+        Skinning method for ``deformation="pose"``.
+    deformation : {"pose", "cage"}
+
+    Returns
+    -------
+    (n, 3) float
+        ``V`` itself when the weights or coordinates needed are missing or do not fit.
+    """
+    from fieldrig.geometry.deform import dual_quaternion_skinning, linear_blend_skinning
+
+    if deformation == "cage":
+        Phi, moved = cage_state.coordinates, cage_state.deformed
+        if Phi is None or moved is None or Phi.shape != (len(V), len(moved)):
+            return V
+        X = Phi @ moved
+        return X if X.shape[1] == 3 else np.hstack([X, V[:, X.shape[1] :]])
+    rig, W = rig_state.rig, rig_state.weights
+    if rig is None or W is None or W.shape != (len(V), rig.n_handles):
+        return V
+    skin: Callable = dual_quaternion_skinning if method == "dqs" else linear_blend_skinning
+    return np.asarray(skin(V, W, pose_transforms(rig, rig_state.pose)))
