@@ -53,6 +53,10 @@ class WeightSet:
     preview : object or None
         A cache: the skinning operator the app's viewer deforms the mesh with (built in the
         compute process together with the weights). Never stored in projects, not compared.
+    painted_vertices : (k,) int or None
+        The vertices whose rows the user set by hand (brush dabs, typed values, mirrored
+        from painted ones), sorted and distinct: with their rows ``weights[painted_vertices]``
+        they are the values a re-solve must keep. None for sets nobody painted.
     """
 
     name: str
@@ -61,12 +65,19 @@ class WeightSet:
     stale: bool = False
     skinning_field: Optional[bytes] = None
     preview: Any = field(default=None, compare=False, repr=False)
+    painted_vertices: Optional[np.ndarray] = None
 
     def __post_init__(self):
         if self.origin not in WEIGHT_ORIGINS:
             raise InputError("weight set", f"origin must be one of {', '.join(WEIGHT_ORIGINS)}, got {self.origin!r}")
         if not self.name:
             raise InputError("weight set", "a weight set needs a name")
+        if self.painted_vertices is not None:
+            ids = np.asarray(self.painted_vertices)
+            n = len(self.weights)
+            if ids.ndim != 1 or (ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= n)):
+                raise InputError("weight set", f"painted vertices must be indices in 0..{n - 1}")
+            object.__setattr__(self, "painted_vertices", np.unique(ids.astype(np.int64)))
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,9 @@ class RigState:
     problems : tuple of str
         What the last check or fit found about the rig against the mesh (handles partly or
         wholly outside the shape, excluded handles).
+    locked : tuple of str
+        Names of the handles whose weights the weight tools leave alone (sorted, distinct;
+        names the rig no longer has are ignored).
     """
 
     rig: Optional[Rig] = None
@@ -96,6 +110,7 @@ class RigState:
     active: int = 0
     pose: Pose = field(default_factory=Pose)
     problems: Tuple[str, ...] = ()
+    locked: Tuple[str, ...] = ()
 
     def __post_init__(self):
         names = [s.name for s in self.weight_sets]
@@ -140,6 +155,52 @@ class RigState:
             index = len(sets)
             sets.append(weight_set)
         return replace(self, weight_sets=tuple(sets), active=index)
+
+    def with_edited_weights(self, weights: np.ndarray, painted: Optional[np.ndarray] = None) -> "RigState":
+        """This state with the active set's weights edited by hand.
+
+        A painted set is edited in place; a set read from a file or computed is kept as it
+        was for comparison, and the edit goes into a new painted copy named
+        ``"<name> (painted)"`` (``"<name> (painted 2)"``, ... when taken), which becomes
+        the active one.
+
+        Parameters
+        ----------
+        weights : (n, H) float
+            The edited table (same shape as the active set's).
+        painted : (k,) int, optional
+            Vertices the user set by hand in this edit; added to the set's painted vertices.
+        """
+        current = self.active_set
+        if current is None:
+            raise InputError("weights", "there are no weights to edit")
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != current.weights.shape:
+            raise InputError("weights", f"expected a {current.weights.shape} table, got {weights.shape}")
+        before = current.painted_vertices if current.origin == "painted" else None
+        ids = np.zeros(0, np.int64) if painted is None else np.asarray(painted, dtype=np.int64).reshape(-1)
+        union = ids if before is None else np.union1d(before, ids)
+        if current.origin == "painted":
+            edited = replace(current, weights=weights, painted_vertices=union, preview=None)
+            sets = list(self.weight_sets)
+            sets[self.active] = edited
+            return replace(self, weight_sets=tuple(sets))
+        names = {s.name for s in self.weight_sets}
+        name, k = f"{current.name} (painted)", 2
+        while name in names:
+            name, k = f"{current.name} (painted {k})", k + 1
+        return self.with_weight_set(WeightSet(name, weights, "painted", current.stale, painted_vertices=union))
+
+    def locked_mask(self) -> np.ndarray:
+        """Which handles are locked, (H,) bool (empty without a rig)."""
+        if self.rig is None:
+            return np.zeros(0, dtype=bool)
+        locked = set(self.locked)
+        return np.array([name in locked for name in self.rig.handle_names], dtype=bool)
+
+    def with_locked(self, names) -> "RigState":
+        """This state with exactly the handles ``names`` locked."""
+        return replace(self, locked=tuple(sorted(set(names))))
 
     def with_active(self, index: int) -> "RigState":
         """This state with weight set ``index`` in use."""
