@@ -156,7 +156,9 @@ class RigState:
             sets.append(weight_set)
         return replace(self, weight_sets=tuple(sets), active=index)
 
-    def with_edited_weights(self, weights: np.ndarray, painted: Optional[np.ndarray] = None) -> "RigState":
+    def with_edited_weights(
+        self, weights: np.ndarray, painted: Optional[np.ndarray] = None, exact: bool = False
+    ) -> "RigState":
         """This state with the active set's weights edited by hand.
 
         A painted set is edited in place; a set read from a file or computed is kept as it
@@ -170,6 +172,9 @@ class RigState:
             The edited table (same shape as the active set's).
         painted : (k,) int, optional
             Vertices the user set by hand in this edit; added to the set's painted vertices.
+        exact : bool
+            ``painted`` are all the painted vertices after the edit (an edit that moves rows
+            between vertices, such as mirroring), not an addition.
         """
         current = self.active_set
         if current is None:
@@ -179,7 +184,7 @@ class RigState:
             raise InputError("weights", f"expected a {current.weights.shape} table, got {weights.shape}")
         before = current.painted_vertices if current.origin == "painted" else None
         ids = np.zeros(0, np.int64) if painted is None else np.asarray(painted, dtype=np.int64).reshape(-1)
-        union = ids if before is None else np.union1d(before, ids)
+        union = ids if before is None or exact else np.union1d(before, ids)
         if current.origin == "painted":
             edited = replace(current, weights=weights, painted_vertices=union, preview=None)
             sets = list(self.weight_sets)
@@ -209,6 +214,13 @@ class RigState:
     def without_weights(self) -> "RigState":
         """This state with no weight set (the handles changed, or the mesh)."""
         return replace(self, weight_sets=(), active=0)
+
+    def fitting(self, n_vertices: int) -> "RigState":
+        """This state with only the weight sets of ``n_vertices`` rows (another mesh's
+        vertices); the active one stays active when it is kept."""
+        kept = [k for k, s in enumerate(self.weight_sets) if len(s.weights) == n_vertices]
+        active = kept.index(self.active) if self.active in kept else 0
+        return replace(self, weight_sets=tuple(self.weight_sets[k] for k in kept), active=active)
 
     def marked_stale(self) -> "RigState":
         """Every weight set flagged stale (the joints moved)."""

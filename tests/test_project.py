@@ -323,6 +323,8 @@ def test_editing_weights_paints_a_copy_and_keeps_the_original():
     second = first.with_edited_weights(edited, painted=[3])  # a painted set is edited in place
     assert len(second.weight_sets) == 2
     np.testing.assert_array_equal(second.active_set.painted_vertices, [0, 3])
+    moved = second.with_edited_weights(edited, painted=[1], exact=True)  # rows moved between vertices
+    np.testing.assert_array_equal(moved.active_set.painted_vertices, [1])
     again = second.with_active(0).with_edited_weights(edited)  # painting the original again: a second copy
     assert again.active_set.name == "computed (painted 2)" and again.active_set.painted_vertices.size == 0
     with pytest.raises(InputError, match=r"expected a \(4, 2\) table"):

@@ -106,7 +106,14 @@ class Viewer(QObject):
         Files were dropped onto the polyscope window.
     shortcut(str)
         A key pressed in the 3D view: ``"undo"`` (Ctrl+Z), ``"redo"`` (Ctrl+Shift+Z, Ctrl+Y),
-        ``"delete"`` (Delete), ``"escape"`` (Escape).
+        ``"delete"`` (Delete), ``"escape"`` (Escape), ``"paint"`` (B).
+
+    Attributes
+    ----------
+    painter : object or None
+        The weight brush while it is on (:class:`fieldrig.gui.brush.BrushTool`): it gets the
+        camera ray under the mouse (``hover``, ``press`` — True when a stroke starts, and the
+        camera then stays put until release — ``move``, ``release``) and ``draw``s its outline.
     """
 
     picked = pyqtSignal(object)
@@ -129,6 +136,10 @@ class Viewer(QObject):
         self._skinner_of = (None, None)
         self.bone_start: Optional[np.ndarray] = None
         self.last_deform_ms = 0.0
+        self.painter = None
+        self._stroking = False
+        self.weight_display = scene.WeightDisplay()
+        self._overlay = (None, None)  # ((rig, pose), joints as shown)
         document.changed.connect(self._on_changed)
         ps.set_user_callback(self._frame_callback)
         ps.set_files_dropped_callback(lambda paths: self.files_dropped.emit([str(p) for p in paths]))
@@ -190,17 +201,18 @@ class Viewer(QObject):
             ps.remove_point_cloud(MESH, error_if_absent=False)
             return
         scene.register_mesh(mesh.V, mesh.F)
+        self.weight_display.forget()
         ps.reset_camera_to_home_view()
 
     def _update_colors(self) -> None:
         doc = self.doc
         show = doc.weights_usable() and doc.mode in ("weights", "pose")
         handle = doc.selected_handle if doc.selected_handle is not None else 0
-        scene.show_weights(
+        self.weight_display.show(
             doc.weights if show else None,
             doc.settings["colouring"],
             handle,
-            self.displayed_positions() if show else None,
+            self.displayed_positions if show else None,
         )
 
     def posed_joints(self) -> np.ndarray:
@@ -358,10 +370,15 @@ class Viewer(QObject):
 
     # ------------------------------------------------------------- clicks
     def _frame_callback(self) -> None:
-        """Runs inside ``ps.frame_tick()``: gizmo, clicks, keys."""
+        """Runs inside ``ps.frame_tick()``: gizmo, brush, clicks, keys, overlays."""
         self.sync_gizmo()
         io = psim.GetIO()
-        if psim.IsMouseClicked(0) and not io.WantCaptureMouse:
+        if self.painter is not None:
+            self._paint_input(io)
+        elif self._stroking:  # the brush went off mid-stroke
+            self._stroking = False
+            ps.set_do_default_mouse_interaction(True)
+        if psim.IsMouseClicked(0) and not io.WantCaptureMouse and not self._stroking:
             self._press = tuple(psim.GetMousePos())
         if psim.IsMouseReleased(0):
             self.doc.end_interaction()
@@ -371,6 +388,45 @@ class Viewer(QObject):
                 self.picked.emit(self.pick_at(pos))
         if not io.WantCaptureKeyboard:
             self._keys(io)
+        self._draw_overlays()
+
+    def ray_at(self, screen_xy) -> Tuple[np.ndarray, np.ndarray]:
+        """The camera ray through a pixel of the polyscope window: origin (3,), direction (3,)."""
+        origin = np.asarray(ps.get_view_camera_parameters().get_position(), dtype=np.float64)
+        return origin, np.asarray(ps.screen_coords_to_world_ray(screen_xy), dtype=np.float64)
+
+    def _paint_input(self, io) -> None:
+        """The brush's mouse: a press on the mesh starts a stroke, and the camera stays put
+        until the button comes up; elsewhere the brush follows the mouse."""
+        if not psim.IsMousePosValid():  # no mouse over the window yet
+            return
+        origin, direction = self.ray_at(tuple(psim.GetMousePos()))
+        if self._stroking:
+            if psim.IsMouseDown(0):
+                self.painter.move(origin, direction)
+                return
+            self._stroking = False
+            ps.set_do_default_mouse_interaction(True)
+            self.painter.release()
+            return
+        if io.WantCaptureMouse:
+            return
+        self.painter.hover(origin, direction)
+        if psim.IsMouseClicked(0) and self.painter.press(origin, direction):
+            self._stroking = True
+            ps.set_do_default_mouse_interaction(False)
+
+    def _draw_overlays(self) -> None:
+        """In the Weights tab the mesh is opaque: the skeleton is drawn in front of it."""
+        doc = self.doc
+        if doc.mode == "weights" and doc.rig is not None:
+            key, joints = self._overlay
+            if key is None or key[0] is not doc.rig or key[1] is not doc.pose:
+                joints = self.posed_joints()
+                self._overlay = ((doc.rig, doc.pose), joints)
+            scene.draw_skeleton_overlay(doc.rig, joints, doc.selected_handle)
+        if self.painter is not None:
+            self.painter.draw()
 
     def _keys(self, io) -> None:
         if io.KeyCtrl and psim.IsKeyPressed(psim.ImGuiKey_Z, False):
@@ -381,11 +437,12 @@ class Viewer(QObject):
             self.shortcut.emit("delete")
         elif psim.IsKeyPressed(psim.ImGuiKey_Escape, False):
             self.shortcut.emit("escape")
+        elif psim.IsKeyPressed(psim.ImGuiKey_B, False) and not io.KeyCtrl:
+            self.shortcut.emit("paint")
 
     def pick_at(self, screen_xy) -> Pick:
         """Resolve what is under a pixel of the polyscope window."""
-        origin = np.asarray(ps.get_view_camera_parameters().get_position(), dtype=np.float64)
-        direction = np.asarray(ps.screen_coords_to_world_ray(screen_xy), dtype=np.float64)
+        origin, direction = self.ray_at(screen_xy)
         result = ps.pick(screen_coords=screen_xy)
         if not result.is_hit:
             return Pick(None, None, None, None, None, origin, direction)
