@@ -334,8 +334,8 @@ def draw_skeleton_overlay(rig: Rig, X: np.ndarray, selected_handle: Optional[int
         h = int(rig.bone_handles[b])
         selected = h == selected_handle
         a, c = tuple(xy[i]), tuple(xy[j])
-        draw.AddLine(a, c, outline, 7.0 if selected else 5.0)
-        draw.AddLine(a, c, _u32(SELECTION_COLOR if selected else palette[h]), 4.0 if selected else 2.5)
+        draw.AddLine(a, c, outline, 8.0 if selected else 6.0)
+        draw.AddLine(a, c, _u32(SELECTION_COLOR if selected else palette[h]), 5.0 if selected else 3.5)
     fill = np.tile([0.95, 0.95, 0.95], (len(X), 1))  # joints light, point handles in their colour
     fill[rig.point_handles] = palette[rig.point_columns]
     for j in np.flatnonzero(depth > 0):

@@ -224,7 +224,7 @@ class Document(QObject):
         """
         old = self.rig_state
         renamed = renamed or {}
-        state = replace(old, rig=new_rig, problems=())
+        state = replace(old, rig=new_rig, problems=(), locked=tuple(sorted(renamed.get(n, n) for n in old.locked)))
         if new_rig is None or old.rig is None or new_rig.n_handles != old.rig.n_handles:
             state = state.without_weights()
         elif not np.array_equal(new_rig.joints, old.rig.joints) or not np.array_equal(new_rig.deform, old.rig.deform):

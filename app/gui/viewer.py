@@ -404,6 +404,7 @@ class Viewer(QObject):
         if self._stroking:
             if psim.IsMouseDown(0):
                 self.painter.move(origin, direction)
+                self.refresh()  # the callback runs before polyscope draws: the dabs show in this frame
                 return
             self._stroking = False
             ps.set_do_default_mouse_interaction(True)
@@ -415,6 +416,7 @@ class Viewer(QObject):
         if psim.IsMouseClicked(0) and self.painter.press(origin, direction):
             self._stroking = True
             ps.set_do_default_mouse_interaction(False)
+            self.refresh()
 
     def _draw_overlays(self) -> None:
         """In the Weights tab the mesh is opaque: the skeleton is drawn in front of it."""

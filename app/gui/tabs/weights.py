@@ -341,7 +341,7 @@ class WeightsTab(QWidget):
 
     def _show_weight_sets(self) -> None:
         rs = self.doc.rig_state
-        labels = [f"{ws.name} ({ws.origin})" for ws in rs.weight_sets]
+        labels = [ws.name if ws.origin in ws.name else f"{ws.name} ({ws.origin})" for ws in rs.weight_sets]
         current = [self.weight_set.itemText(i) for i in range(self.weight_set.count())]
         self.weight_set.blockSignals(True)
         if labels != current:  # a brush stroke changes the weights many times a second, not the sets
