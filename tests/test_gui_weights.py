@@ -236,6 +236,11 @@ def test_weight_tools_locks_and_the_vertex_table(app, qtbot, tmp_path, monkeypat
 
     assert not tab.resolve.isEnabled() and "trained field" in tab.resolve.toolTip()
 
+    from fieldrig.gui.rig_edit import rename_handle
+
+    doc.edit_rig(rename_handle(doc.rig, 2, "tip"), "Rename bone2", renamed={"bone2": "tip"})
+    assert doc.rig_state.locked == ("tip",) and doc.rig_state.locked_mask().tolist() == [False, False, True]
+
 
 def test_mirror_swaps_left_and_right_by_name(app, qtbot, tmp_path):
     import trimesh

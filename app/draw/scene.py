@@ -155,7 +155,10 @@ class WeightDisplay:
                 where = positions()
             show_weights(W, colouring, handle, where)
             self._key, self._W = key, W
-            self._bad = None if key is None else unweighted_vertices(W)
+            self._bad = None
+            if key is not None:
+                self._bad = np.zeros(len(W), dtype=bool)
+                self._bad[unweighted_vertices(W)] = True
             self._colors = None
             if key is not None and colouring != "weight":
                 self._colors = dominant_handle_colors(W, handle_palette(W.shape[1]))
@@ -171,10 +174,11 @@ class WeightDisplay:
         else:
             self._colors[rows] = dominant_handle_colors(W[rows], handle_palette(W.shape[1]))
             s.get_quantity_buffer(DOMINANT_QUANTITY, "colors").update_data(self._colors)
-        bad = np.union1d(np.setdiff1d(self._bad, rows), rows[unweighted_vertices(W[rows])])
-        if not np.array_equal(bad, self._bad):
-            self._bad = bad
-            _show_unweighted(bad, positions() if callable(positions) else positions)
+        bad = np.zeros(len(rows), dtype=bool)
+        bad[unweighted_vertices(W[rows])] = True
+        if not np.array_equal(bad, self._bad[rows]):  # vertices lost or found all their weight
+            self._bad[rows] = bad
+            _show_unweighted(np.flatnonzero(self._bad), positions() if callable(positions) else positions)
         self.last_update = "rows"
 
 

@@ -177,10 +177,7 @@ class WeightsTab(QWidget):
         for col, (label, widget) in enumerate(
             (("Radius", self.radius), ("Strength", self.strength), ("Value", self.value))
         ):
-            pair = QHBoxLayout()
-            pair.addWidget(QLabel(label))
-            pair.addWidget(widget, stretch=1)
-            grid.addLayout(pair, 1, col)
+            grid.addLayout(_pair(QLabel(label), widget), 1, col)
         self.accumulate = QCheckBox("Accumulate within a stroke")
         self.accumulate.setToolTip("Dabs of one stroke add up (off: a stroke acts once per vertex, as in Blender)")
         self.accumulate.toggled.connect(lambda on: self.brush.set_settings(accumulate=on))
@@ -196,30 +193,22 @@ class WeightsTab(QWidget):
             0,
         )
         self.prune_threshold = _spin(0.0, 0.999, 0.01, 0.005, 3, "Weights below this are dropped")
-        pair = QHBoxLayout()
-        pair.addWidget(
-            button(
-                "Prune <",
-                lambda: self._run(weight_tools.prune, self.prune_threshold.value()),
-                "Drop small weights (each vertex keeps its largest) and renormalise",
-            )
+        prune = button(
+            "Prune <",
+            lambda: self._run(weight_tools.prune, self.prune_threshold.value()),
+            "Drop small weights (each vertex keeps its largest) and renormalise",
         )
-        pair.addWidget(self.prune_threshold, stretch=1)
-        grid.addLayout(pair, 3, 1)
+        grid.addLayout(_pair(prune, self.prune_threshold), 3, 1)
         self.max_influences = QSpinBox()
         self.max_influences.setRange(1, 64)
         self.max_influences.setValue(4)
         self.max_influences.setToolTip("Influences per vertex (glTF and game engines: 4)")
-        pair = QHBoxLayout()
-        pair.addWidget(
-            button(
-                "Limit to",
-                lambda: self._run(weight_tools.limit_influences, self.max_influences.value()),
-                "Keep each vertex's largest weights (locked ones count and stay)",
-            )
+        limit = button(
+            "Limit to",
+            lambda: self._run(weight_tools.limit_influences, self.max_influences.value()),
+            "Keep each vertex's largest weights (locked ones count and stay)",
         )
-        pair.addWidget(self.max_influences, stretch=1)
-        grid.addLayout(pair, 3, 2)
+        grid.addLayout(_pair(limit, self.max_influences), 3, 2)
 
         self.mirror_axis = QComboBox()
         for axis in weight_tools.MIRROR_AXES:
@@ -402,6 +391,14 @@ class WeightsTab(QWidget):
         else:
             self._run(weight_tools.set_vertex_weight, vertex, handle, value)
         self.show_vertex(vertex)  # what the document holds, typed or refused
+
+
+def _pair(first: QWidget, second: QWidget) -> QHBoxLayout:
+    """Two widgets side by side, the second taking the room."""
+    row = QHBoxLayout()
+    row.addWidget(first)
+    row.addWidget(second, stretch=1)
+    return row
 
 
 def _parse_weight(text: str) -> Optional[float]:
