@@ -63,7 +63,8 @@ class ReplaceState(QUndoCommand):
     ----------
     document : Document
     key : str
-        ``"rig_state"``, ``"pose"``, ``"cage_state"`` or ``"cage_pose"`` (the deformed cage).
+        ``"rig_state"``, ``"pose"``, ``"cage_state"``, ``"cage_pose"`` (the deformed cage) or
+        ``"active"`` (which weight set is in use, alone: the A/B swap).
     before, after : object
         The snapshots.
     text : str
@@ -73,7 +74,7 @@ class ReplaceState(QUndoCommand):
         gizmo drag, one slider drag).
     """
 
-    _IDS = {"rig_state": 1, "pose": 2, "cage_state": 3, "cage_pose": 4}
+    _IDS = {"rig_state": 1, "pose": 2, "cage_state": 3, "cage_pose": 4, "active": 5}
 
     def __init__(self, document: "Document", key: str, before, after, text: str, merge_token=None):
         super().__init__(text)
@@ -112,6 +113,7 @@ class Document(QObject):
         "pose": frozenset({"pose"}),
         "cage_state": frozenset({"cage", "coords", "cage_pose", "selection"}),
         "cage_pose": frozenset({"cage_pose"}),
+        "active": frozenset({"weights"}),
     }
 
     def __init__(self, parent: Optional[QObject] = None):
@@ -185,6 +187,8 @@ class Document(QObject):
             return self.rig_state.pose
         if key == "cage_pose":
             return self.cage_state.deformed
+        if key == "active":
+            return self.rig_state.active
         return getattr(self.session, key)
 
     def _apply(self, key: str, value) -> None:
@@ -192,6 +196,8 @@ class Document(QObject):
             self.session = replace(self.session, rig_state=replace(self.rig_state, pose=value))
         elif key == "cage_pose":
             self.session = replace(self.session, cage_state=replace(self.cage_state, deformed=value))
+        elif key == "active":
+            self.session = replace(self.session, rig_state=self.rig_state.with_active(value))
         else:
             self.session = replace(self.session, **{key: value})
         if key == "rig_state":
@@ -308,10 +314,13 @@ class Document(QObject):
             )
 
     def swap_compared(self) -> None:
-        """Use the other weight set of the A/B pair (undoable; consecutive swaps are one step)."""
+        """Use the other weight set of the A/B pair (undoable; consecutive swaps are one step).
+
+        Only the weights change (topic ``"weights"``), so a swap during playback re-skins the
+        frame and recolours the mesh, nothing else."""
         state = self.rig_state.swapped()
         if state is not self.rig_state:
-            self._push("rig_state", state, f"Show weights {state.active_set.name}", merge_token=("swap weights",))
+            self._push("active", state.active, f"Show weights {state.active_set.name}", merge_token=("swap weights",))
 
     def set_show_difference(self, on: bool) -> None:
         """Colour the mesh by the A/B difference (a view choice, not undoable)."""
