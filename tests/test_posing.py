@@ -18,6 +18,7 @@ from fieldrig.geometry.posing import (
 )
 from fieldrig.geometry.rig import Rig
 from fieldrig.geometry.rotations import axis_angle_matrix, matrix_to_quaternion, quaternion_to_matrix
+from fieldrig.geometry.weight_edit import mirror_joint_map
 
 
 def random_rotation(rng):
@@ -189,3 +190,9 @@ def test_mirror_one_side_onto_the_other(legs):
     )
     q = matrix_to_quaternion(mirror_pose(legs, twisted, normal=[0, 1, 0]).rotations["spine"])
     np.testing.assert_allclose(q, matrix_to_quaternion(axis_angle_matrix([0, 1, 0], 30)), atol=1e-12)
+
+
+def test_sides_between_separators_pair_up():
+    """Characters name sides in the middle too (assimp's Testwuson: ForeLeg_L_03; Blender's copies: hand.L.001)."""
+    names = ["ForeLeg_L_03", "Tail01", "ForeLeg_R_03", "hand.L.001", "hand.R.001", "Spine_Back01"]
+    assert mirror_joint_map(names).tolist() == [2, 1, 0, 4, 3, 5]
