@@ -26,7 +26,7 @@ from fieldrig.geometry.rig import Rig
 
 MESH, BONES, JOINTS, SELECTION, UNWEIGHTED = "mesh", "bones", "joints", "selection", "unweighted vertices"
 WEIGHT_QUANTITY, DOMINANT_QUANTITY = "handle weight", "dominant handle"
-DIFFERENCE_QUANTITY = "weights A/B difference (L1)"
+DIFFERENCE_QUANTITY = "A/B weight L1"
 #: Colour map of the A/B difference heat map (white: the same weights, dark red: the most apart).
 DIFFERENCE_CMAP = "reds"
 MESH_COLOR = (0.78, 0.78, 0.80)
