@@ -163,6 +163,10 @@ def test_gizmo_moves_a_child_and_r_g_work_like_blender(legs):
     np.testing.assert_allclose(doc.pose.translations["thigh_r"], [0.25, 0, 0], atol=1e-12)
     doc.select_handle(None)
     assert not tool.start("grab", *ray_to(pivot), LOOK)
+    select(gui, "thigh_r")
+    assert tool.start("grab", *ray_to(pivot), LOOK)
+    select_tab(gui, "Weights")  # another mode: the move ends where it is
+    assert not tool.active
 
 
 def test_mirror_the_pose(legs, qtbot):

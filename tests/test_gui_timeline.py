@@ -60,6 +60,10 @@ def test_clips_play_scrub_loop_and_drop_frames(character_app, qtbot):
     frames = doc.clip_frames()
     assert frames.n_frames == 31 and strip.slider.maximum() == 30
     assert "poses the rig" in gui.window.pose_tab.clip_note.text() and not gui.window.pose_tab.box.isEnabled()
+    doc.select_handle(1)
+    gui.tick()
+    assert not gui.viewer.gizmo.get_enabled()  # the clip poses the rig: no gizmo, no R / G
+    assert not gui.viewer.tool.start("rotate", np.zeros(3), np.array([0, 0, -1.0]), np.array([0, 0, -1.0]))
 
     strip.slider.setValue(12)  # scrub
     gui.tick()

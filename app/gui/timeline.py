@@ -33,7 +33,6 @@ from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -41,6 +40,7 @@ from PyQt6.QtWidgets import (
 
 from fieldrig.geometry.clip_frames import ClipFrames
 from fieldrig.gui.document import Document
+from fieldrig.gui.tabs.common import button
 from fieldrig.session import SPEED_RANGE
 
 #: Modes in which the clip deforms the mesh.
@@ -225,9 +225,9 @@ class TimelineStrip(QWidget):
         self.clip.setToolTip("The skinned file's animation clips; 'No clip' poses the rig by hand (Pose tab)")
         self.clip.activated.connect(lambda _i: self.playback.choose_clip(self.clip.currentData()))
         top.addWidget(self.clip, 1)
-        self.back = self._button("◀", "One frame back (Left in the 3D view)", lambda: self.playback.step(-1))
-        self.play = self._button("Play", "Play / pause (Space in the 3D view)", self.playback.toggle)
-        self.forward = self._button("▶", "One frame forward (Right in the 3D view)", lambda: self.playback.step(1))
+        self.back = button("◀", lambda: self.playback.step(-1), "One frame back (Left in the 3D view)")
+        self.play = button("Play", self.playback.toggle, "Play / pause (Space in the 3D view)")
+        self.forward = button("▶", lambda: self.playback.step(1), "One frame forward (Right in the 3D view)")
         for w in (self.back, self.play, self.forward):
             top.addWidget(w)
         self.loop = QCheckBox("Loop")
@@ -267,8 +267,8 @@ class TimelineStrip(QWidget):
             combo.setToolTip(f"Weight set {label} of the comparison")
             combo.activated.connect(self._compare_chosen)
             pick.addWidget(combo, 1)
-        self.swap = self._button(
-            "Swap A/B", "Deform with the other set of the pair (B, also in the 3D view)", document.swap_compared
+        self.swap = button(
+            "Swap A/B", document.swap_compared, "Deform with the other set of the pair (B, also in the 3D view)"
         )
         self.swap.setShortcut("B")
         pick.addWidget(self.swap)
@@ -286,13 +286,6 @@ class TimelineStrip(QWidget):
         self.playback.playing_changed.connect(lambda on: self.play.setText("Pause" if on else "Play"))
         document.changed.connect(self._on_changed)
         self._on_changed(document.topics_all())
-
-    @staticmethod
-    def _button(text: str, tip: str, slot) -> QPushButton:
-        b = QPushButton(text)
-        b.setToolTip(tip)
-        b.clicked.connect(lambda _checked=False: slot())
-        return b
 
     # ------------------------------------------------------------- showing
     def _on_changed(self, topics) -> None:

@@ -58,6 +58,12 @@ class TransformTool:
         self.axis: Optional[str] = None
         self.typed = ""
         self._count = 0
+        document.changed.connect(self._on_changed)
+
+    def _on_changed(self, topics) -> None:
+        """A new mesh or rig, another mode or a clip: the move ends where it is (one undo step)."""
+        if self.active and (topics & {"mesh", "rig", "mode"} or "animation" in topics and not self.can_start()):
+            self.confirm()
 
     @property
     def active(self) -> bool:
