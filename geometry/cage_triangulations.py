@@ -222,6 +222,7 @@ def cage_triangulations(
             covered += _facet_mask(tri[-1], cells, n)
             if progress is not None:
                 progress(len(tri))
+    tri, lifts = _distinct(tri, lifts)
     counts = np.array([len(t) for t in tri])
     allsimp = np.concatenate(tri)
     simplices, inverse = np.unique(allsimp, axis=0, return_inverse=True)
@@ -230,6 +231,18 @@ def cage_triangulations(
     for l in range(len(tri)):
         members[l, : counts[l]] = inverse.reshape(-1)[offsets[l] : offsets[l + 1]]
     return TriangulationFamily(simplices.astype(np.int64), members, counts, np.stack(lifts))
+
+
+def _distinct(tri: List[np.ndarray], lifts: List[np.ndarray]):
+    """The triangulations without repeats (few-vertex cages have few triangulations: a
+    tetrahedron has one), with their heights."""
+    seen, keep = set(), []
+    for k, t in enumerate(tri):
+        key = t[np.lexsort(t.T[::-1])].tobytes()  # rows are sorted vertex lists; sort the rows too
+        if key not in seen:
+            seen.add(key)
+            keep.append(k)
+    return [tri[k] for k in keep], [lifts[k] for k in keep]
 
 
 def _facet_mask(simplices: np.ndarray, cells: np.ndarray, n: int) -> np.ndarray:

@@ -49,9 +49,11 @@ from fieldrig.neural.device import resolve_device
 FORMAT = "fieldrig-barycentric-field"
 VERSION = 1
 _CHUNK = 8192
-#: Plane evaluations per chunk when a walk falls back to the plane test (bounds its memory).
+#: Bounds points × cage vertices per evaluated chunk (the dense coordinates of a chunk).
+_CHUNK_ENTRIES = 1 << 22
+#: Plane (or barycentric) evaluations per chunk of a search over all simplices (bounds its memory).
 _PLANE_BUDGET = 1 << 22
-#: Walk steps before the plane test takes over, and points walked at once.
+#: Walk steps before a search over all simplices takes over, and points walked at once.
 _MAX_WALK = 200
 _WALK_CHUNK = 4096
 #: Up to this many simplices per triangulation, points without a hint are located by the
@@ -201,8 +203,8 @@ class SimplexLocator(torch.nn.Module):
     one fixed simplex of each triangulation) steps across the face whose barycentric
     coordinate is most negative until none is. Walks terminate in regular triangulations
     (their visibility order is acyclic) and cost the number of simplices crossed; the rare
-    pairs still walking after a cap get the plane test. The same code runs on CPU and
-    CUDA.
+    pairs still walking after a cap, or stopped by a rounding-level tie, are settled by
+    testing every simplex of their triangulation. The same code runs on CPU and CUDA.
     """
 
     def __init__(self, V: np.ndarray, family: TriangulationFamily):
@@ -228,7 +230,8 @@ class SimplexLocator(torch.nn.Module):
         self.register_buffer("simplex_vertices", torch.as_tensor(S.T.copy()))  # (d+1, S)
         self.register_buffer("members", torch.as_tensor(family.members))
         self.register_buffer("neighbours", torch.as_tensor(neighbours))
-        self.register_buffer("planes", torch.as_tensor(planes))
+        # the plane test's planes, kept only where it is used (small triangulations)
+        self.register_buffer("planes", torch.as_tensor(planes) if T <= _PLANE_SEARCH_MAX else None)
         self.register_buffer("affine", torch.as_tensor(affine))  # (S, d+1, d+1)
         # start of the walks: the simplex holding the centroid of the cage vertices (in every hull)
         self.register_buffer("start", torch.as_tensor(np.argmax(planes[..., d], axis=1)))
@@ -266,12 +269,14 @@ class SimplexLocator(torch.nn.Module):
         simplex = self.members[which, local]
         bary = self._bary(simplex, u)
         tie = bary.amin(dim=0) < -1e-9
-        if bool(tie.any()):  # a walk stopped on a rounding-level tie: take the best simplex
+        if bool(tie.any()):  # a rounding-level tie, or a walk past its cap: the best simplex of all
             p_idx, l_idx = tie.nonzero(as_tuple=True)
-            cand = self.members[l_idx]  # (k, T)
-            score = self._bary(cand.clamp(min=0), u[p_idx]).amin(dim=0)
-            score = score.masked_fill(cand < 0, -float("inf"))
-            local[p_idx, l_idx] = score.argmax(dim=1)
+            step = max(1, _PLANE_BUDGET // self.max_simplices)
+            for a in range(0, len(p_idx), step):
+                p, l = p_idx[a : a + step], l_idx[a : a + step]
+                cand = self.members[l]  # (k, T)
+                score = self._bary(cand.clamp(min=0), u[p]).amin(dim=0)
+                local[p, l] = score.masked_fill(cand < 0, -float("inf")).argmax(dim=1)
             simplex[p_idx, l_idx] = self.members[l_idx, local[p_idx, l_idx]]
             bary[:, p_idx, l_idx] = self._bary(simplex[p_idx, l_idx, None], u[p_idx])[..., 0]
         return local, self.simplex_vertices[:, simplex], bary.clamp(min=0.0)
@@ -303,12 +308,7 @@ class SimplexLocator(torch.nn.Module):
             flat[active[move]] = step[move]
             active = active[move]
             if len(active) == 0:
-                return flat.view(P, L)
-        lifted = torch.cat([u, torch.ones_like(u[:, :1])], dim=1)[point[active]]
-        for a in range(0, len(active), max(1, _PLANE_BUDGET // self.max_simplices)):
-            part = active[a : a + max(1, _PLANE_BUDGET // self.max_simplices)]
-            t = tri[part]
-            flat[part] = (self.planes[t] @ lifted[a : a + len(part), :, None])[..., 0].argmax(dim=1)
+                break
         return flat.view(P, L)
 
     def _bary(self, simplex: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -410,7 +410,7 @@ class BarycentricField(torch.nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return self.locator.planes.device
+        return self.locator.centre.device
 
     @property
     def n_candidates(self) -> int:
@@ -447,9 +447,11 @@ class BarycentricField(torch.nn.Module):
         cv = torch.as_tensor(cell_vertices, dtype=torch.long, device=dev)
         cw = torch.as_tensor(cell_weights, dtype=torch.float64, device=dev)
         delta = torch.as_tensor(distance, dtype=torch.float64, device=dev) / self.cage.diameter
-        # φ_∂(p) at each candidate's vertices, then |β − φ_∂|₁ over all cage vertices
-        exact = torch.zeros(len(xt), self.cage.n_vertices, dtype=torch.float64, device=dev).scatter_add(1, cv, cw)
-        at_candidate = torch.stack([exact.gather(1, v) for v in vertices])  # (d+1, P, L)
+        # φ_∂(p) at each candidate's vertices (the closest cell's weight where a vertex is one
+        # of its corners), then |β − φ_∂|₁ over all cage vertices
+        at_candidate = sum(
+            (vertices == cv[None, :, c, None]) * cw[None, :, c, None] for c in range(cv.shape[1])
+        )  # (d+1, P, L)
         mismatch = (bary - at_candidate).abs().sum(dim=0) + 1.0 - at_candidate.sum(dim=0)
         t = (delta / self.config.boundary_band).clamp(min=1e-300, max=1.0)
         strength = self.config.boundary_sharpness * (t - 1.0 - torch.log(t)) + self.config.boundary_layer * (
@@ -509,8 +511,9 @@ class BarycentricField(torch.nn.Module):
         """
         P = self.cage.check_inside(points)
         out = np.empty((len(P), self.cage.n_vertices))
-        for start in range(0, len(P), _CHUNK):
-            chunk = P[start : start + _CHUNK]
+        step = min(_CHUNK, max(64, _CHUNK_ENTRIES // self.cage.n_vertices))
+        for start in range(0, len(P), step):
+            chunk = P[start : start + step]
             out[start : start + len(chunk)] = self(self.geometry_of(chunk), torch.float64).cpu().numpy()
         return out
 

@@ -92,9 +92,9 @@ class BarycentricPreset:
 #: Named presets: "fast" for tests and previews, "balanced" (default) for the quality the
 #: bench reports, "high" for more steps.
 BARYCENTRIC_PRESETS: Dict[str, BarycentricPreset] = {
-    "fast": BarycentricPreset(steps=150, batch=256, boundary_batch=64, pool=8192),
+    "fast": BarycentricPreset(steps=100, batch=128, boundary_batch=32, pool=2048),
     "balanced": BarycentricPreset(),
-    "high": BarycentricPreset(steps=1500, batch=1024, boundary_batch=256, pool=65536),
+    "high": BarycentricPreset(steps=1000, batch=512, boundary_batch=128, pool=32768),
 }
 
 
@@ -187,6 +187,8 @@ def _geometry(field: BarycentricField, points: np.ndarray, group: int, work, sta
     return PointGeometry.concatenate(parts)
 
 
+#: Predicted CPU time (on a 2-core CPU) beyond which a fit is refused before it starts.
+_CPU_LIMIT_S = 1800.0
 #: Points located per chunk while building the pool (one progress report each).
 _LOCATE_CHUNK = 8192
 
@@ -240,6 +242,14 @@ def fit_field(
 
 def _train(cage, weights, preset, config, dev, seed, progress, poses, radii, pins) -> BarycentricField:
     work = _Work(ProgressReporter(progress), cage, preset, config)
+    predicted = sum(work.costs.values())
+    if dev.type == "cpu" and predicted > _CPU_LIMIT_S:
+        raise InputError(
+            cage.source,
+            f"coordinates of a {cage.n_vertices:,}-vertex cage with these settings would take about "
+            f"{predicted / 60:.0f} min on a 2-core CPU (the limit is {_CPU_LIMIT_S / 60:.0f} min); a cage is a coarse "
+            "control shape: use fewer vertices (tens to a few hundred), a lighter preset, or a GPU",
+        )
     work.begin("building triangulations")
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)

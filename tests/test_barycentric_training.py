@@ -229,3 +229,32 @@ def test_the_api_takes_keywords_and_preset_objects():
 def test_points_outside_are_refused_before_training():
     with pytest.raises(InputError, match="outside the cage"):
         fieldrig.barycentric_coordinates(SQUARE, [[0.5, 0.5], [2.0, 0.5]], preset="fast", device="cpu")
+
+
+def test_setup_stages_report_progress_and_can_be_cancelled():
+    events = []
+    fieldrig.fit_barycentric_field(Cage.from_arrays(*extruded_l()), progress=events.append, **quick(steps=5))
+    stages = [e.stage for e in events]
+    first_step = next(i for i, s in enumerate(stages) if s.startswith("training step"))
+    setup = {s.split(" (")[0] for s in stages[:first_step]}
+    assert {"building triangulations", "sampling stencils", "locating stencils", "locating boundary pairs"} <= setup
+    # the setup has its share of the fraction (its time), and the fraction never goes back
+    assert 0 < events[first_step - 1].fraction < events[first_step].fraction < 1
+    assert all(a.fraction <= b.fraction for a, b in zip(events, events[1:]))
+    with pytest.raises(Cancelled, match="building triangulations"):
+        fieldrig.fit_barycentric_field(SQUARE, progress=lambda e: False, **QUICK)
+
+
+def test_a_fit_predicted_to_take_hours_is_refused_before_it_starts():
+    with pytest.raises(InputError, match="min on a 2-core CPU"):
+        fieldrig.fit_barycentric_field(SQUARE, **quick(steps=10**7))
+
+
+def test_the_fit_restores_torch_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        fieldrig.fit_barycentric_field(SQUARE, **quick(steps=2, cpu_threads=1))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
