@@ -104,32 +104,19 @@ def fit_barycentric_field(
     )
 
 
-def barycentric_coordinates(
-    cage,
-    points,
-    *,
-    objective: Objective = "dirichlet",
-    preset: Union[str, "BarycentricPreset"] = "balanced",
-    device: Optional[str] = None,
-    seed: int = 0,
-    progress: Optional[ProgressCallback] = None,
-    poses: Optional[Sequence[np.ndarray]] = None,
-    influence: Optional[Mapping[int, float]] = None,
-    pins: Optional[Tuple[np.ndarray, np.ndarray]] = None,
-    config: Optional["FieldConfig"] = None,
-) -> np.ndarray:
+def barycentric_coordinates(cage, points, **options) -> np.ndarray:
     """Neural generalized barycentric coordinates of points inside a cage.
 
-    Trains a field with :func:`fit_barycentric_field` (same keyword arguments) and
-    evaluates it.
+    Trains a field with :func:`fit_barycentric_field` and evaluates it.
 
     Parameters
     ----------
     cage : Cage, str, PathLike, (n, 2) array or (V, F) tuple
     points : (k, d) float
         Points inside the cage or on its boundary (d = 2 or 3, the cage's dimension).
-    objective, preset, device, seed, progress, poses, influence, pins, config
-        See :func:`fit_barycentric_field`.
+    **options
+        The keyword arguments of :func:`fit_barycentric_field` (``objective``, ``preset``,
+        ``device``, ``seed``, ``progress``, ``poses``, ``influence``, ``pins``, ``config``).
 
     Returns
     -------
@@ -146,16 +133,4 @@ def barycentric_coordinates(
     """
     cage = as_cage(cage)
     P = cage.check_inside(points)
-    field = fit_barycentric_field(
-        cage,
-        objective=objective,
-        preset=preset,
-        device=device,
-        seed=seed,
-        progress=progress,
-        poses=poses,
-        influence=influence,
-        pins=pins,
-        config=config,
-    )
-    return field.evaluate(P)
+    return fit_barycentric_field(cage, **options).evaluate(P)

@@ -107,9 +107,10 @@ class FieldConfig:
         """Defaults for a cage.
 
         Polygons of up to 16 vertices get every forced triangulation (the 12-vertex star:
-        101 candidates per point); larger polygons and 3D cages get 32 / 24 random ones
-        and forced ones only where cells are not yet facets of 4 / 2 of them (the 32-vertex
-        spot cage: 25), which keeps the cost per point independent of C(n, d+1).
+        83 distinct candidates per point); larger polygons and 3D cages get 64 / 24 random
+        ones and forced ones only where cells are not yet facets of 4 / 2 of them (woody's
+        21-vertex cage: 65, spot's 40-vertex cage: 25), which keeps the cost per point
+        independent of C(n, d+1).
         ``sharp`` (total-variation objectives, whose optimum concentrates on few candidates)
         raises the logit scale from 10 to 50.
         """

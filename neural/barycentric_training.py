@@ -351,7 +351,8 @@ class _Work:
 
     Each stage's cost is predicted from the sizes of its work (points, candidates per
     point, simplices per triangulation, cage size, network size) with constants fitted to
-    stage timings on a 2-core CPU for cages of 6 to 1,202 vertices (within ±40%); only
+    stage timings on a 2-core CPU for cages of 6 to 1,202 vertices (within ±30%, ±50% for
+    the shortest stages); only
     their ratios matter, since the ETA divides the elapsed time by the fraction done. The
     triangulation family is predicted with its random triangulations only; once it is
     built, the rest is predicted from its actual size and mapped onto the fractions left.
@@ -383,11 +384,11 @@ class _Work:
         macs = (2 * c.fourier_features + d) * c.width + (c.depth - 1) * c.width**2 + c.width * n
         P = p.batch * (d + 1) + p.boundary_batch
         return {
-            "building triangulations": L * (2.3e-4 + 2.1e-5 * n),
-            "sampling stencils": 2.5e-7 * tested * np.sqrt(m),
-            "locating stencils": N * (d + 1) * (1.9e-8 * L * k + 1.05e-7 * n) + 6e-9 * N * L * k * walk,
-            "locating boundary pairs": Nb * (1.9e-8 * L * k + 1.05e-7 * n) + 6e-9 * Nb * L * k * walk,
-            "training": p.steps * (1.5e-3 + P * (2.1e-8 * L * (d + 1) + 2.2e-8 * n + 3e-11 * macs)),
+            "building triangulations": L * (1e-4 + 1.8e-5 * n),
+            "sampling stencils": 1.5e-7 * tested * np.sqrt(m),
+            "locating stencils": N * (d + 1) * (2.05e-8 * L * k + 5.2e-8 * n) + 6.2e-9 * N * L * k * walk,
+            "locating boundary pairs": Nb * (2.05e-8 * L * k + 5.2e-8 * n) + 6.2e-9 * Nb * L * k * walk,
+            "training": p.steps * (2.2e-3 + P * (5.9e-9 * L * (d + 1) + 1.9e-8 * n + 3e-11 * macs)),
         }
 
     def triangulation_built(self, count: int) -> None:
