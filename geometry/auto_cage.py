@@ -3,7 +3,8 @@
 3D: the ``offset``-level set of the signed distance to the mesh (marching cubes,
 ``igl.offset_surface``), decimated by edge collapses (``igl.decimate``) to about the
 requested number of vertices; vertices are then pushed outward until every mesh vertex
-is strictly inside and no mesh triangle crosses the cage.
+is strictly inside and no mesh triangle crosses the cage (a very coarse cage that stays
+crossed is scaled about the mesh's centre instead).
 
 2D (a flat mesh, or a polygon's interior triangulation): the same level set of the
 signed distance to the mesh's boundary, traced by marching squares, then simplified by
@@ -32,9 +33,11 @@ def auto_cage(V, F, vertices: Optional[int] = None, offset: float = 0.04, resolu
     F : (m, 3) int
         Mesh triangles.
     vertices : int, optional
-        Number of cage vertices to aim for (default 40 in 3D, 16 in 2D). 3D cages get
-        about this many; 2D cages at most this many unless the offset is too thin to
-        simplify that far without touching the mesh (then as few as it allows).
+        Number of cage vertices to aim for: the cage's resolution (default 40 in 3D, 16
+        in 2D). 3D cages get about this many, from 4 up to about the offset surface's
+        vertex count at ``resolution``; 2D cages at most this many, from 3. Cages too
+        coarse to clear the mesh by the offset are scaled about the mesh's centre until
+        they enclose it.
     offset : float
         Distance from the mesh to the cage before simplification, as a fraction of the
         mesh's bounding-box diagonal.
@@ -50,7 +53,8 @@ def auto_cage(V, F, vertices: Optional[int] = None, offset: float = 0.04, resolu
     Raises
     ------
     InputError
-        Bad arguments, or no valid cage could be built (the message says what to change).
+        Bad arguments (``vertices`` below 4 / 3 or above what the resolution gives), or no
+        valid cage could be built (the message says what to change).
     """
     from fieldrig.geometry.mesh_io import validate_mesh
 
@@ -91,6 +95,12 @@ def _polyhedral_cage(V: np.ndarray, F: np.ndarray, target: int, offset: float, r
         CV, CF, *_ = igl.decimate(SV, SF.astype(np.int32), max(2 * target - 4, 4))
         CV, CF = np.ascontiguousarray(CV), np.ascontiguousarray(CF, dtype=np.int64)
         CV, CF = _unreferenced_removed(CV, CF)
+        if len(CV) < 0.9 * target:
+            raise InputError(
+                "vertices",
+                f"{target} cage vertices asked for, but the offset surface at resolution {resolution} has only "
+                f"{len(SV)}; ask for fewer or raise the resolution",
+            )
         cage, pushed = _inflated_until_enclosing(CV, CF, V, F, level)
         if cage is not None:
             return cage

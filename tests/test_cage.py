@@ -163,10 +163,13 @@ def test_auto_cage_resolution_from_a_tetrahedron_to_many_vertices(vertices):
     assert cage.boundary_projection(V)[0].min() > 0
 
 
-def test_auto_cage_with_too_few_vertices_is_a_clear_error():
+def test_auto_cage_with_too_few_or_too_many_vertices_is_a_clear_error():
     with pytest.raises(InputError) as err:
         auto_cage(*extruded_l(), vertices=3)
     assert err.value.source == "vertices" and "at least 4" in str(err.value)
+    with pytest.raises(InputError) as err:  # more than the offset surface has at this resolution
+        auto_cage(*extruded_l(), vertices=100_000, resolution=16)
+    assert err.value.source == "vertices" and "raise the resolution" in str(err.value)
     import igl.triangle
 
     outline = star(10, 0.5) * 2.0
