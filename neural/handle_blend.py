@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 _PAIR_CHUNK = 2_000_000  # (point, segment) pairs per block
+_TIE = 1e-200  # added to the squared distance to segments: breaks exact ties only
 
 
 class HandleGeometry:
@@ -195,9 +196,15 @@ class HandleGeometry:
         closest : (m, 3)
         a : (m,) squared distance to the nearest handle
         b : (m,) squared distance to the second-nearest handle (inf with one handle)
+
+        A point handle wins a tie: a leaf joint's point sits at the end of its parent's
+        segment, and keeps weight 1 there.
         """
         d2, closest = self.per_handle(X)
-        two = torch.topk(d2, min(2, self.n_handles), dim=1, largest=False)
+        length = np.zeros(self.n_handles)
+        np.maximum.at(length, self.owner, np.linalg.norm(self.ends - self.starts, axis=1))
+        extended = torch.as_tensor(length > 0, device=X.device)
+        two = torch.topk(torch.where(extended, d2 + _TIE, d2), min(2, self.n_handles), dim=1, largest=False)
         handle = two.indices[:, 0]
         b = two.values[:, 1] if self.n_handles > 1 else torch.full_like(two.values[:, 0], float("inf"))
         return handle, closest[torch.arange(len(X), device=X.device), handle], two.values[:, 0], b
