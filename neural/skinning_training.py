@@ -38,7 +38,7 @@ from fieldrig.geometry.sizing import SizingField
 from fieldrig.geometry.visibility import SegmentVisibility
 from fieldrig.neural.handle_blend import HandleGeometry
 from fieldrig.neural.skinning_field import KernelSupport, SkinningField, shepard_basis
-from fieldrig.neural.sparse_solve import DENSE_LIMIT, CoarseCorrection, NormalMatrix, solve_regularised
+from fieldrig.neural.sparse_solve import CoarseCorrection, NormalMatrix, prefers_dense, solve_regularised
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,9 @@ class SkinningPreset:
     across: float = 3.0
     along: float = 6.0
     largest_spacing: float = 0.016
-    smallest_spacing: float = 0.001
+    smallest_spacing: float = 0.003
     gradation: float = 0.5
-    max_particles: int = 30_000
+    max_particles: int = 12_000
     samples_per_particle: float = 12.0
     surface_samples_per_particle: float = 2.0
     kernel_width: float = 1.0
@@ -108,12 +108,15 @@ class SkinningPreset:
 
 
 SKINNING_PRESETS: Dict[str, SkinningPreset] = {
-    "fast": SkinningPreset(largest_spacing=0.022, across=2.5, along=4.0, max_particles=8_000),
+    "fast": SkinningPreset(largest_spacing=0.022, across=2.5, along=4.0, max_particles=4_000),
     "balanced": SkinningPreset(),
-    "high": SkinningPreset(levels=3, largest_spacing=0.01, across=4.0, along=8.0, max_particles=100_000),
+    "high": SkinningPreset(
+        levels=3, largest_spacing=0.01, smallest_spacing=0.002, across=4.0, along=8.0, max_particles=100_000
+    ),
 }
 
-_BLOCK = 100_000  # energy samples per block of rows (bounds the memory of the pairs)
+_BLOCK = 25_000  # energy samples per block of rows (bounds the memory of the pairs)
+_COARSE_LIMIT = 4000  # largest coarser level used as the coarse space of CG (dense inverse)
 
 
 class _Timer:
@@ -234,6 +237,7 @@ def fit_field(
             visibility,
             sizing,
             factor,
+            stretch,
             cell_h * factor,
             expected / factor**3,
             handles,
@@ -268,6 +272,7 @@ def _fit_level(
     visibility: Optional[SegmentVisibility],
     sizing: SizingField,
     factor: float,
+    stretch: float,
     cell_h: np.ndarray,
     expected: float,
     handles: HandleGeometry,
@@ -280,6 +285,7 @@ def _fit_level(
     timer: _Timer,
 ):
     report("sampling", 0.0)
+    cap = preset.max_particles / factor**3 * stretch**3
     n_est = max(int(math.ceil(expected)), 16)
     density = cell_h**-3.0
     with timer("sampling"):
@@ -291,7 +297,16 @@ def _fit_level(
             int(preset.surface_samples_per_particle * n_est), rng, density=face_h**-2.0
         )
     with timer("particles"):
-        particles, spacing = _place_particles(points[:n_candidates], sizing(points[:n_candidates]) * factor, domain)
+        target = sizing(points[:n_candidates]) * factor
+        particles, spacing = _place_particles(points[:n_candidates], target, domain)
+        # Voxels cut by the surface of thin parts make more particles than the volume
+        # estimate says: past the cap, coarsen everything and group again.
+        for _ in range(3):
+            if len(particles) <= 1.1 * cap:
+                break
+            grow = (len(particles) / cap) ** (1 / 3)
+            factor, target = factor * grow, target * grow
+            particles, spacing = _place_particles(points[:n_candidates], target, domain)
         sigma = preset.kernel_width * spacing
         radius = preset.kernel_support * sigma
         support = KernelSupport(particles, radius)
@@ -367,7 +382,8 @@ def _fit_level(
     with timer("solve"):
         eps = preset.prior_weight * float(gram.diagonal.mean())
         coarse = None
-        if coarser is not None and gram.n >= DENSE_LIMIT and preset.solver != "dense":
+        cg = preset.solver == "cg" or (preset.solver == "auto" and not prefers_dense(gram, H))
+        if coarser is not None and cg and len(coarser.particles) <= _COARSE_LIMIT:
             coarse = CoarseCorrection(coarser.interpolation(particles), gram, eps)
         values, solve_info = solve_regularised(gram, b, prior, eps, preset.solver, coarse)
         values = project_to_simplex(values)
