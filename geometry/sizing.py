@@ -8,8 +8,7 @@
   function); a ray goes on through a surface with the solid still behind it (a wall
   inside a soup of overlapping parts). Points along the inward ray, across the part,
   get ``T / across``: a finger gets ``across`` particles across it. Samples where no
-  side is inside (open sheets, walls inside a soup) and rays that meet nothing give no
-  thickness.
+  side is inside (open sheets) and rays that meet nothing give no thickness.
 * **handles.** Handle ``k`` of length scale ``l_k`` (its longest segment, or the distance
   to the nearest other handle for a point) gets ``l_k / along`` along it.
 
@@ -159,15 +158,18 @@ def local_thickness(domain: ShapeDomain, caster: SegmentVisibility, P: np.ndarra
     Returns
     -------
     thickness : (k,) float
-        inf where neither side of the surface is inside (open sheets, walls inside a
-        soup) or most rays meet nothing.
+        inf where neither side of the surface is inside (open sheets) or most rays
+        meet nothing.
     inward : (k, 3) float
         The normal turned to the inside (zero where neither side is).
     """
     step = 1e-4 * domain.diagonal
-    both = np.abs(winding_numbers(domain.V, domain.F, np.concatenate([P + step * N, P - step * N]), domain.N)) > 0.5
-    plus, minus = both[: len(P)], both[len(P) :]
-    side = np.where(plus & ~minus, 1.0, np.where(minus & ~plus, -1.0, 0.0))
+    # the back first (outward-oriented surfaces), the front only where the back is outside
+    side = np.zeros(len(P))
+    back = np.abs(winding_numbers(domain.V, domain.F, P - step * N, domain.N)) > 0.5
+    side[back] = -1.0
+    rest = np.flatnonzero(~back)
+    side[rest[np.abs(winding_numbers(domain.V, domain.F, P[rest] + step * N[rest], domain.N)) > 0.5]] = 1.0
     T = np.full(len(P), np.inf)
     use = np.flatnonzero(side != 0)
     if not len(use):
@@ -181,7 +183,18 @@ def local_thickness(domain: ShapeDomain, caster: SegmentVisibility, P: np.ndarra
     c, s = np.cos(_CONE), np.sin(_CONE)
     directions = [inward] + [c * inward + s * sign * t for t in (t1, t2) for sign in (1.0, -1.0)]
     origin = P[use] + caster.margin * inward
-    lengths = np.stack([_through_walls(domain, caster, origin, d, step) for d in directions], axis=1)
+    lengths = np.stack([caster.hit_distance(origin, d) for d in directions], axis=1)
+    # Walls inside a soup: where the median ray's hit has the solid behind it, all five
+    # rays go on through such walls.
+    median = np.argsort(lengths, axis=1)[:, 2]
+    row = np.flatnonzero(np.isfinite(lengths[np.arange(len(use)), median]))
+    hit_dir = np.stack(directions, axis=1)[row, median[row]]
+    beyond = origin[row] + (lengths[row, median[row]] + step)[:, None] * hit_dir
+    walls = row[np.abs(winding_numbers(domain.V, domain.F, beyond, domain.N)) > 0.5]
+    if len(walls):
+        lengths[walls] = np.stack(
+            [_through_walls(domain, caster, origin[walls], d[walls], step) for d in directions], axis=1
+        )
     T[use] = np.median(lengths, axis=1) + caster.margin  # inf when three or more rays miss
     return T, N * side[:, None]
 

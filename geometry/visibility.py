@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-_CHUNK = 2_000_000
+_CHUNK = 262_144  # rays per Embree call (bounds the temporary arrays)
 
 
 class SegmentVisibility:

@@ -115,7 +115,7 @@ SKINNING_PRESETS: Dict[str, SkinningPreset] = {
     ),
 }
 
-_BLOCK = 25_000  # energy samples per block of rows (bounds the memory of the pairs)
+_BLOCK = 8192  # energy samples per block of rows (bounds the memory of the pairs)
 _COARSE_LIMIT = 4000  # largest coarser level used as the coarse space of CG (dense inverse)
 
 
