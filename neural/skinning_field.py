@@ -309,8 +309,8 @@ class SkinningField:
 
     def _fallback(self, X: np.ndarray) -> np.ndarray:
         dist, idx = self._support.nearest(X, 8)
-        sigma = self.sigma[idx]
-        g = np.exp(-(dist**2) / (2 * sigma**2) + (dist[:, :1] ** 2 / (2 * sigma[:, :1] ** 2)))
+        exponent = -(dist**2) / (2 * self.sigma[idx] ** 2)
+        g = np.exp(exponent - exponent.max(axis=1, keepdims=True))
         g /= g.sum(axis=1, keepdims=True)
         return np.einsum("mk,mkh->mh", g, self.values[idx])
 

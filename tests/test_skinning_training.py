@@ -92,7 +92,8 @@ def test_a_thin_part_beside_a_thick_one_gets_particles_and_its_own_weights(body_
 def test_constraints_are_exact_with_multi_segment_handles_and_a_leaf_point(body_and_finger):
     V, F, handles, part, field = body_and_finger
     X = np.random.default_rng(1).uniform(V.min(0), V.max(0), (3000, 3))
-    W = field.evaluate(np.vstack([V, X]))
+    far = np.array([[100.0, 0, 0], [0, -50.0, 3.0], [1e4, 1e4, 1e4]])  # see no particle: nearest kernels
+    W = field.evaluate(np.vstack([V, X, far]))
     assert W.min() >= 0
     np.testing.assert_allclose(W.sum(1), 1.0, atol=1e-12)
     for h, (a, b) in enumerate(zip(handles.starts, handles.ends)):
