@@ -21,12 +21,18 @@ fieldrig rows are repeated on the GPU (and the bunny's weights compared across d
 
     python bench/skinning.py [--data ../shared/data] [--preset balanced] [--device auto|cpu|cuda]
                              [--cases arm,arm-holes,arm-soup,spot,fingers,scales,bunny,character,100k]
+                             [--threads 1]
+
+``--threads`` sets torch's and the BLAS CPU threads of the fieldrig runs (default 1, as
+libigl's BBW runs: on the busy 2-core development machine two torch threads ran the
+kernel stages 3x slower than one).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -191,7 +197,13 @@ def _level_info(field) -> dict:
 
 def run_job(job: dict) -> dict:
     """One measurement (in a child process): fit or BBW on one case, weights saved to disk."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
     import fieldrig
+
+    torch.set_num_threads(job.get("threads", 1))
+    threadpool_limits(job.get("threads", 1))
 
     out = {"case": job["case"], "method": job["method"], "device": job.get("device", "cpu")}
     start = time.perf_counter()
@@ -255,7 +267,9 @@ def lagrange_error(field, rig) -> float:
 
 # ----------------------------------------------------------------------------- parent
 def spawn(job: dict) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--job", json.dumps(job)], capture_output=True, text=True)
+    threads = str(job.get("threads", 1))
+    env = dict(os.environ, OMP_NUM_THREADS=threads, IGL_NUM_THREADS=threads)
+    proc = subprocess.run([sys.executable, __file__, "--job", json.dumps(job)], capture_output=True, text=True, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
@@ -325,6 +339,7 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="balanced")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--cases", default="arm,arm-holes,arm-soup,spot,fingers,scales,bunny,character")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads of the fieldrig runs (default 1)")
     parser.add_argument("--job", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.job:
@@ -355,6 +370,7 @@ def main(argv=None) -> int:
             cases.append("arm")  # the reference of the scaled runs
         for job in _jobs(case, devices, args):
             job.update(
+                threads=args.threads,
                 data=str(args.data),
                 bunny=str(args.bunny),
                 character=str(args.character),
@@ -370,7 +386,7 @@ def main(argv=None) -> int:
     print()
     print(
         f"fieldrig {fieldrig.__version__}, preset {args.preset}; torch {torch.__version__}; "
-        f"CPU threads {torch.get_num_threads()}"
+        f"CPU threads {args.threads} (libigl BBW: 1)"
         + (f"; GPU {torch.cuda.get_device_name()}" if "cuda" in devices else "")
     )
     reference = fieldrig.read_dmat(args.data / "arm-weights.dmat") if have_arm else None

@@ -1,23 +1,28 @@
 """Fitting a skinning field: multiscale minimisation of the biharmonic energy.
 
-Each level places particles (voxel centroids of random domain points, spacing ``h``),
-draws Monte Carlo samples of the solid (``x_m``), of its surface (``y_s``, normals ``n_s``)
-and of the handles (``z_j`` on handle ``k_j``), and minimises over the particle values::
+The fit runs in a normalised frame (bounding box centred, diagonal 1). The particle
+spacing follows the shape (:class:`fieldrig.geometry.sizing.SizingField`: finer in thin
+parts and near short handles). Each level places particles (voxel centroids of domain
+points, voxel size = the local target spacing), draws importance-weighted Monte Carlo
+samples of the solid (``x_m``, volume weights ``w_m``), of its surface (``y_s``, normals
+``n_s``, area weights ``a_s``) and of the handles (``z_j`` on handle ``k_j``), and
+minimises over the particle values::
 
-    vol/M sum_m |Lap u(x_m)|^2  +  lambda area/(M_s sigma^2) sum_s |du/dn(y_s)|^2
-    +  mu vol/(M sigma^4) sum_j |u(z_j) - e_(k_j)|^2  +  eps |P - P_prior|^2
+    sum_m w_m |Lap u(x_m)|^2  +  lambda sum_s a_s |du/dn(y_s)|^2 / sigma(y_s)^2
+    +  mu sum_j omega_j |u(z_j) - e_(k_j)|^2 / sigma(z_j)^4  +  eps |P - P_prior|^2
 
 — the biharmonic energy with the zero-Neumann condition at the surface that libigl's
 BBW imposes implicitly, and the handle values imposed on the handles themselves (lines
 and points, as BBW does; imposing them on a tube would also clamp the field's slope
 there). ``u`` is linear in the particle values and every derivative is in closed form,
-so this is a sparse linear least-squares problem: one Cholesky factorisation of its
-normal matrix on the torch device (CPU or CUDA), then a Euclidean projection of every
-particle value onto the probability simplex. ``P_prior`` is the coarser level's field
-evaluated at the new particles (the first level uses the normalised inverse squared
-distances to the handles); it fixes the few value combinations the samples leave
-undetermined and keeps partition of unity exact (every term is satisfied by constants).
-The final field adds the thin exact blend of :mod:`fieldrig.neural.handle_blend`.
+so this is a sparse linear least-squares problem (:mod:`fieldrig.neural.sparse_solve`:
+sparse normal matrix, dense Cholesky or conjugate gradients, on the torch device), then
+a Euclidean projection of every particle value onto the probability simplex.
+``P_prior`` is the coarser level's field evaluated at the new particles (the first level
+uses the normalised inverse squared distances to the handles); it fixes the few value
+combinations the samples leave undetermined and keeps partition of unity exact (every
+term is satisfied by constants). The final field adds the thin exact blend of
+:mod:`fieldrig.neural.handle_blend`.
 """
 
 from __future__ import annotations
