@@ -97,6 +97,7 @@ class SkinningPreset:
     along: float = 6.0
     largest_spacing: float = 0.016
     smallest_spacing: float = 0.003
+    bulk_particles: int = 4000
     gradation: float = 0.5
     max_particles: int = 12_000
     samples_per_particle: float = 12.0
@@ -113,10 +114,16 @@ class SkinningPreset:
 
 
 SKINNING_PRESETS: Dict[str, SkinningPreset] = {
-    "fast": SkinningPreset(largest_spacing=0.022, across=2.5, along=4.0, max_particles=4_000),
+    "fast": SkinningPreset(largest_spacing=0.022, across=2.5, along=4.0, bulk_particles=1000, max_particles=2_500),
     "balanced": SkinningPreset(),
     "high": SkinningPreset(
-        levels=3, largest_spacing=0.01, smallest_spacing=0.002, across=4.0, along=8.0, max_particles=100_000
+        levels=3,
+        largest_spacing=0.01,
+        smallest_spacing=0.002,
+        across=4.0,
+        along=8.0,
+        bulk_particles=10_000,
+        max_particles=100_000,
     ),
 }
 
@@ -213,7 +220,7 @@ def fit_field(
             handles.length_scales()[handles.owner],
             across=preset.across,
             along=preset.along,
-            largest=preset.largest_spacing,
+            largest=max(preset.largest_spacing, (domain.volume / preset.bulk_particles) ** (1 / 3)),
             smallest=preset.smallest_spacing,
             gradation=preset.gradation,
             samples=8192,
