@@ -226,7 +226,11 @@ def run_job(job: dict) -> dict:
                 from fieldrig.neural.skinning_training import SKINNING_PRESETS
 
                 preset = replace(
-                    SKINNING_PRESETS["high"], largest_spacing=0.0035, smallest_spacing=0.002, max_particles=100_000
+                    SKINNING_PRESETS["high"],
+                    largest_spacing=0.0035,
+                    smallest_spacing=0.002,
+                    bulk_particles=100_000,
+                    max_particles=100_000,
                 )
             field = fieldrig.fit_skinning_field(V, F, rig, preset=preset, device=job["device"], seed=0)
             W = field.evaluate(V)

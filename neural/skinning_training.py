@@ -99,7 +99,7 @@ class SkinningPreset:
     smallest_spacing: float = 0.003
     bulk_particles: int = 4000
     gradation: float = 0.5
-    max_particles: int = 12_000
+    max_particles: int = 6_500
     samples_per_particle: float = 12.0
     surface_samples_per_particle: float = 2.0
     kernel_width: float = 1.0
