@@ -166,6 +166,17 @@ class ShapeDomain:
         """Cells per axis of the grid the candidate cells belong to."""
         return tuple(int(v) for v in np.maximum(np.ceil((self.upper - self.lower) / self._cell).astype(np.int64), 1))
 
+    def grid_index(self, Q: np.ndarray):
+        """The grid cell of every point, and whether it lies in the grid.
+
+        Returns
+        -------
+        index : (q, 3) int
+        inside : (q,) bool
+        """
+        idx = np.floor((np.asarray(Q) - self.lower) / self._cell).astype(np.int64)
+        return idx, np.all((idx >= 0) & (idx < np.array(self.grid_shape)), axis=1)
+
     @property
     def cell_size(self) -> float:
         """Edge length of the candidate cells."""
@@ -188,9 +199,7 @@ class ShapeDomain:
         """
         if self._clearance is None:
             return np.zeros(len(Q))
-        shape = np.array(self._clearance.shape)
-        idx = np.floor((Q - self.lower) / self._cell).astype(np.int64)
-        inside = np.all((idx >= 0) & (idx < shape), axis=1)
+        idx, inside = self.grid_index(Q)
         out = np.zeros(len(Q))
         out[inside] = self._clearance[tuple(idx[inside].T)]
         return out

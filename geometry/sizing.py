@@ -76,7 +76,7 @@ class SizingField:
         rng: np.random.Generator,
     ):
         self.largest, self.smallest, self.gradation = float(largest), float(smallest), float(gradation)
-        self._lower, self._cell = domain.lower, domain.cell_size
+        self._index, self._cell = domain.grid_index, domain.cell_size
         self._grid = np.full(domain.grid_shape, self.largest)
         if caster is not None and caster.has_surface:
             P, N = domain.sample_surface(samples, rng)
@@ -115,11 +115,6 @@ class SizingField:
         h = np.full(len(X), self.largest)
         h[inside] = self._grid[tuple(idx[inside].T)]
         return np.clip(h, self.smallest, self.largest)
-
-    def _index(self, X: np.ndarray):
-        idx = np.floor((np.asarray(X) - self._lower) / self._cell).astype(np.int64)
-        inside = np.all((idx >= 0) & (idx < np.array(self._grid.shape)), axis=1)
-        return idx, inside
 
     def _write(self, X: np.ndarray, value: np.ndarray) -> None:
         """Lower the cells holding points to the points' values."""
