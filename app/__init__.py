@@ -51,6 +51,8 @@ _LAZY = {
     "barycentric_coordinates": "fieldrig.coordinates",
     "fit_barycentric_field": "fieldrig.coordinates",
     "BarycentricField": "fieldrig.neural.barycentric_field",
+    "BARYCENTRIC_PRESETS": "fieldrig.neural.barycentric_training",
+    "BarycentricPreset": "fieldrig.neural.barycentric_training",
     "Cage": "fieldrig.geometry.cage",
     "load_cage": "fieldrig.geometry.cage",
     "auto_cage": "fieldrig.geometry.auto_cage",

@@ -575,6 +575,7 @@ def cmd_coords(args) -> int:
     if bad is not None:
         return bad
     import time
+    from dataclasses import replace
 
     import fieldrig
     from fieldrig import workflow
@@ -595,15 +596,14 @@ def cmd_coords(args) -> int:
     start = time.perf_counter()
     bar = workflow.ProgressBar(f"coords {Path(args.mesh).name}", not args.quiet)
     try:
-        steps = {"steps": args.steps} if args.steps else {}
+        preset = fieldrig.BARYCENTRIC_PRESETS[args.preset]
         field = fieldrig.fit_barycentric_field(
             cage,
             objective=args.objective,
-            preset=args.preset,
+            preset=replace(preset, steps=args.steps) if args.steps else preset,
             seed=args.seed,
             device=args.device,
             progress=bar,
-            **steps,
         )
         Phi = field.evaluate(points)
     finally:

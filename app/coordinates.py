@@ -9,28 +9,33 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from fieldrig.core.progress import ProgressCallback
 from fieldrig.geometry.cage import as_cage
+
+if TYPE_CHECKING:  # torch stays unimported until a fit
+    from fieldrig.neural.barycentric_field import BarycentricField, FieldConfig
+    from fieldrig.neural.barycentric_training import BarycentricPreset
 
 Objective = Union[str, Mapping[str, float]]
 
 
 def fit_barycentric_field(
     cage,
+    *,
     objective: Objective = "dirichlet",
+    preset: Union[str, "BarycentricPreset"] = "balanced",
+    device: Optional[str] = None,
     seed: int = 0,
-    device=None,
-    progress=None,
-    preset: str = "balanced",
-    poses: Optional[Sequence] = None,
+    progress: Optional[ProgressCallback] = None,
+    poses: Optional[Sequence[np.ndarray]] = None,
     influence: Optional[Mapping[int, float]] = None,
-    pins=None,
-    config=None,
-    **settings,
-):
+    pins: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+    config: Optional["FieldConfig"] = None,
+) -> "BarycentricField":
     """Train generalized barycentric coordinates of a cage as a neural field.
 
     The result is valid (non-negative, partition of unity, linear reproduction, exact
@@ -47,18 +52,19 @@ def fit_barycentric_field(
         ``"dirichlet"`` (harmonic-like, default), ``"tv"`` (total variation: local
         coordinates), ``"arap"`` (as-rigid-as-possible over ``poses``), or a weighted sum
         such as ``{"dirichlet": 1.0, "arap": 0.5, "influence": 10.0}``.
+    preset : {"fast", "balanced", "high"} or BarycentricPreset
+        Time/quality trade-off (see ``fieldrig.BARYCENTRIC_PRESETS``), or custom settings,
+        e.g. ``dataclasses.replace(fieldrig.BARYCENTRIC_PRESETS["balanced"], steps=100)``.
+    device : {"cpu", "cuda", "auto"} or None
+        None/"auto": CUDA when available, else CPU; "cuda" without a GPU raises
+        :class:`~fieldrig.InputError`.
     seed : int
         Seeds sampling, the triangulation family and the network: equal seeds give equal
         fields.
-    device : str, torch.device or None
-        ``None``/``"auto"``: CUDA when available, else CPU; ``"cuda"`` without a GPU
-        raises :class:`~fieldrig.InputError`.
     progress : callable, optional
-        Receives :class:`~fieldrig.ProgressEvent`; returning ``False`` cancels
-        (:class:`~fieldrig.Cancelled` is raised).
-    preset : str
-        ``"fast"``, ``"balanced"`` (default) or ``"high"``, see
-        :data:`fieldrig.neural.barycentric_training.BARYCENTRIC_PRESETS`.
+        Receives :class:`~fieldrig.ProgressEvent` from the start (setup included); the
+        fraction is proportional to the predicted time, so its ETA holds. Returning
+        ``False`` cancels (:class:`~fieldrig.Cancelled` is raised).
     poses : sequence of (n, d) arrays, optional
         Example cage poses for the ``"arap"`` term.
     influence : mapping {vertex index: radius}, optional
@@ -68,10 +74,8 @@ def fit_barycentric_field(
         Prescribed coordinates at some points (a penalty, weight 1000 unless the objective
         names ``"pins"``); the values must be valid coordinates of their points.
     config : FieldConfig, optional
-        Network and candidate-family settings (defaults depend on the cage's size).
-    **settings
-        Overrides of :class:`~fieldrig.neural.barycentric_training.TrainingSettings`
-        (``steps``, ``batch``, ``learning_rate``, ...).
+        Network and candidate-family settings (defaults depend on the cage's size, see
+        :meth:`~fieldrig.neural.barycentric_field.FieldConfig.default_for`).
 
     Returns
     -------
@@ -81,46 +85,38 @@ def fit_barycentric_field(
     Raises
     ------
     InputError
-        Invalid cage, objective, settings or control data.
+        Invalid cage, objective, preset, control data or other argument (the message
+        names it).
     """
     from fieldrig.neural.barycentric_training import fit_field
 
     return fit_field(
         as_cage(cage),
-        objective,
-        seed=seed,
-        device=device,
-        progress=progress,
+        objective=objective,
         preset=preset,
-        config=config,
+        device=device,
+        seed=seed,
+        progress=progress,
         poses=poses,
         influence=influence,
         pins=pins,
-        **settings,
+        config=config,
     )
 
 
-def barycentric_coordinates(
-    cage,
-    points,
-    objective: Objective = "dirichlet",
-    seed: int = 0,
-    device=None,
-    progress=None,
-    preset: str = "balanced",
-    **options,
-) -> np.ndarray:
+def barycentric_coordinates(cage, points, **options) -> np.ndarray:
     """Neural generalized barycentric coordinates of points inside a cage.
 
-    Trains a field with :func:`fit_barycentric_field` (same arguments) and evaluates it.
+    Trains a field with :func:`fit_barycentric_field` and evaluates it.
 
     Parameters
     ----------
     cage : Cage, str, PathLike, (n, 2) array or (V, F) tuple
     points : (k, d) float
         Points inside the cage or on its boundary (d = 2 or 3, the cage's dimension).
-    objective, seed, device, progress, preset, **options
-        See :func:`fit_barycentric_field`.
+    **options
+        The keyword arguments of :func:`fit_barycentric_field` (``objective``, ``preset``,
+        ``device``, ``seed``, ``progress``, ``poses``, ``influence``, ``pins``, ``config``).
 
     Returns
     -------
@@ -132,12 +128,9 @@ def barycentric_coordinates(
     Raises
     ------
     InputError
-        Invalid cage or objective, or points of the wrong shape or outside the cage
+        Invalid cage or arguments, or points of the wrong shape or outside the cage
         (checked before any training).
     """
     cage = as_cage(cage)
     P = cage.check_inside(points)
-    field = fit_barycentric_field(
-        cage, objective, seed=seed, device=device, progress=progress, preset=preset, **options
-    )
-    return field.evaluate(P)
+    return fit_barycentric_field(cage, **options).evaluate(P)

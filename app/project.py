@@ -6,9 +6,9 @@ A project file is a ZIP archive with
 - ``project.json`` — format name and version; the referenced files (mesh, and the files
   the rig and cage were loaded from) as absolute path, path relative to the project file,
   SHA-256 and size; the rig itself (the JSON rig format, so edits made in the app are
-  kept); the weight sets (name, origin, stale) and which is active; the locked handles'
-  names; the names of the posed handles; the animation clip and time; the mode, settings
-  and camera;
+  kept); the weight sets (name, origin, stale), which is active and which two are compared
+  (A/B); the locked handles' names; the names of the posed handles; the animation clip,
+  time, loop and speed; the mode, settings and camera;
 - one ``.npy`` member per array (each weight set's weights and, for painted sets, the
   vertices painted by hand; cage vertices/faces, deformed cage, coordinates, pose
   rotations and translations), read back with
@@ -27,7 +27,8 @@ missing or changed rig/cage source file only gives a warning.
 
 Format versions: 3 (this one) adds the painted vertices of each weight set
 (``painted_<k>.npy``) and the locked handles (``locked``); 2 stored weight sets without
-them (read with none painted, none locked); 1 stored one table of weights
+them (read with none painted, none locked), and the A/B pair and playback settings as
+optional entries; 1 stored one table of weights
 (``weights.npy``, ``skinning_field.bin``, ``weights_stale``), read as one weight set —
 "computed" when its field was stored, else "skin" for a skinned file's mesh and
 "imported" for a plain one.
@@ -122,7 +123,13 @@ def save_project(session: Session, path: PathLike) -> None:
         "active_weights": int(rs.active),
         "locked": list(rs.locked),
         "pose": None if pose is None else {"rotations": list(pose.rotations), "translations": list(pose.translations)},
-        "animation": {"clip": session.animation.clip, "time": float(session.animation.time)},
+        "compare": list(rs.compare),
+        "animation": {
+            "clip": session.animation.clip,
+            "time": float(session.animation.time),
+            "loop": bool(session.animation.loop),
+            "speed": float(session.animation.speed),
+        },
         "cage_source": _file_reference(cs.source, project_dir),
         "mode": session.mode,
         "settings": session.settings,
@@ -341,19 +348,30 @@ def _weight_sets(meta, arrays, blobs, rig_state: RigState, source: str, warnings
                 painted_vertices=arrays.get(f"painted_{k}"),
             )
         )
+    compare = tuple(str(n) for n in meta.get("compare") or ())
+    if compare and not set(compare) <= {ws.name for ws in kept}:
+        warnings.append(f"{source}: the weight sets compared ({', '.join(compare)}) are not all there any more")
+        compare = ()
     locked = meta.get("locked") or []
     if not isinstance(locked, list) or not all(isinstance(name, str) for name in locked):
         raise InputError(source, f"damaged project: locked handles must be a list of names, got {locked!r}")
-    return replace(rig_state, weight_sets=tuple(kept), active=active).with_locked(locked)
+    return replace(rig_state, weight_sets=tuple(kept), active=active, compare=compare).with_locked(locked)
 
 
 def _animation(data: Optional[dict], asset, source: str, warnings: List[str]) -> AnimationState:
-    """The stored clip and time, when the skinned file still has that clip."""
-    if not data or data.get("clip") is None:
-        return AnimationState()
-    clip = str(data["clip"])
-    names = [] if asset is None else [c.name for c in asset.clips]
-    if clip not in names:
+    """The stored clip (when the skinned file still has it), time, loop and speed."""
+    data, defaults = data or {}, AnimationState()
+    clip = None if data.get("clip") is None else str(data["clip"])
+    if clip is not None and clip not in ([] if asset is None else [c.name for c in asset.clips]):
         warnings.append(f"{source}: the mesh has no animation {clip!r} any more; no clip plays")
-        return AnimationState()
-    return AnimationState(clip, float(data.get("time", 0.0)))
+        clip = None
+    try:
+        return AnimationState(
+            clip,
+            float(data.get("time", defaults.time)) if clip is not None else defaults.time,
+            bool(data.get("loop", defaults.loop)),
+            float(data.get("speed", defaults.speed)),
+        )
+    except (InputError, TypeError, ValueError) as exc:
+        warnings.append(f"{source}: the stored playback settings are not usable ({exc}); the clip starts afresh")
+        return AnimationState(clip)

@@ -3,15 +3,23 @@ screenshots of both windows; print how smooth the UI stayed while the field trai
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python bench/screenshots.py \\
         [--mesh assets/legs.obj --rig assets/legs.json] [--preset balanced] [--out out/screenshots] \\
-        [--readme docs/screenshot.png] [--paint-readme docs/paint.png]
+        [--readme docs/screenshot.png] [--paint-readme docs/paint.png] \\
+        [--character /work/ext/chars/Testwuson.glb] [--docs docs] [--shots rig character]
 
 Steps, as a user does them: open the mesh and its rig; compute weights (progress bar
 running, the 3D view still turning); look at the dominant-handle colours and one handle's
-weight field; select bones in the Pose tab and bend them with the sliders; back in the rest
-pose, paint a stroke of one handle's weight with the brush. Each step saves
+weight field; select bones in the Pose tab and bend them by typing axis and angle; back in
+the rest pose, paint a stroke of one handle's weight with the brush. Each step saves
 ``<out>/<step>-view.png`` (the polyscope window, with its own UI) and ``<out>/<step>-panel.png``
 (the Qt panel). ``--readme`` also writes the two windows of the pose step side by side,
 scaled to fit in 300 KB; ``--paint-readme`` those of the paint step.
+
+Then, on a skinned character (``--character``, skipped with a message when the file is not
+there): compute fast-preset weights beside the file's own "skin" set, compare the two (A/B),
+play the file's longest clip and stop on a frame with the difference view on
+(``6-timeline-difference``); then, with no clip, turn a few joints by typed angles and
+leave the gizmo on one of them (``7-pose-gizmo``). ``--docs`` writes those two side by side
+as ``timeline.png`` and ``posing.png`` there.
 """
 
 import argparse
@@ -43,6 +51,13 @@ def parse_args():
     parser.add_argument("--paint", default="shin_l", help="the handle whose weight the paint step paints")
     parser.add_argument("--paint-readme", help="also write the paint step's picture here (e.g. docs/paint.png)")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
+    parser.add_argument(
+        "--character", default="/work/ext/chars/Testwuson.glb", help="a skinned glTF/FBX with clips, for the timeline"
+    )
+    parser.add_argument("--docs", help="also write timeline.png and posing.png (both windows) here, e.g. docs")
+    parser.add_argument(
+        "--shots", nargs="+", choices=("rig", "character"), default=["rig", "character"], help="which sessions to run"
+    )
     return parser.parse_args()
 
 
@@ -142,8 +157,7 @@ class Session:
         for spec in self.args.bend:
             name, *angles = spec.split(":")
             window.pose_tab.tree.select(doc.rig.handle_names.index(name))
-            for slider, angle in zip(window.pose_tab.sliders, angles):
-                slider.setValue(int(float(angle)))
+            type_rotation(window.pose_tab, *(float(a) for a in angles))
             doc.end_interaction()
             yield self.frames(3)
         self.figures["preview_ms_last_frame"] = app.viewer.last_deform_ms
@@ -202,9 +216,77 @@ class Session:
         if active.origin != "painted" or active.painted_vertices is None or not len(active.painted_vertices):
             raise RuntimeError(f"the stroke painted nothing: {window.statusBar().currentMessage()}")
         self.figures["painted"] = (active.name, len(active.painted_vertices), list(app.brush.dab_ms))
-        view = self.shoot("6-paint")
+        view = self.shoot("5b-paint")
         if self.args.paint_readme:
             self.readme_picture(view, Path(self.args.paint_readme))
+
+    def character_steps(self):
+        """The timeline with the A/B difference view, and the posing gizmo, on a skinned character."""
+        import polyscope as ps
+
+        from fieldrig.geometry.posing import handle_frame
+
+        app, doc, window = self.app, self.app.document, self.app.window
+        path = Path(self.args.character)
+        if not path.is_file():
+            print(f"  {path} not found: no timeline or gizmo shots", flush=True)
+            return
+        window.ask_choice = lambda title, text, choices: "Discard"  # the legs session is not kept
+        app.controller.open_mesh(str(path))
+        yield self.idle
+        if window.errors or doc.asset is None or not doc.clip_names():
+            raise RuntimeError(f"{path}: not a skinned file with clips ({window.errors})")
+        self.select_tab("Weights")
+        window.weights_tab.preset.setCurrentText("fast")
+        window.weights_tab.compute.click()
+        yield self.idle
+        if window.errors or len(doc.rig_state.weight_sets) < 2:
+            raise RuntimeError(f"training failed: {window.errors}")
+        strip = window.timeline
+        for combo, name in ((strip.set_a, "skin"), (strip.set_b, "computed")):
+            combo.setCurrentIndex(combo.findData(name))
+            combo.activated.emit(combo.currentIndex())
+        clip = max(doc.asset.clips, key=lambda c: c.duration).name
+        strip.clip.setCurrentIndex(strip.clip.findData(clip))
+        strip.clip.activated.emit(strip.clip.currentIndex())
+        self.select_tab("Pose")
+        ps.set_build_default_gui_panels(False)  # the character, the colour bar and the gizmo, not polyscope's lists
+        V = doc.mesh.V
+        centre, size = 0.5 * (V.min(axis=0) + V.max(axis=0)), float(np.linalg.norm(np.ptp(V, axis=0)))
+        ps.look_at(centre + size * np.array([0.8, 0.3, 0.45]), centre)
+        strip.play.click()
+        start = time.perf_counter()
+        yield lambda: time.perf_counter() - start > 1.2  # plays in real time, then stops on a frame
+        strip.play.click()
+        strip.difference.setChecked(True)
+        yield self.frames(10)
+        self.figures["timeline"] = (clip, strip.time_label.text(), strip.playback.shown, strip.playback.dropped)
+        view = self.shoot("6-timeline-difference")
+        if self.args.docs:
+            self.readme_picture(view, Path(self.args.docs) / "timeline.png")
+
+        strip.difference.setChecked(False)
+        window.weights_tab.show_dominant.setChecked(True)
+        strip.clip.setCurrentIndex(0)  # no clip: the pose by hand
+        strip.clip.activated.emit(0)
+        names = doc.rig.handle_names
+        bends = [(n, 0.0, 0.0, 25.0) for n in names if "HindLeg_L_02" in n or "ForeLeg_R_02" in n]
+        bends += [(n, 0.0, -30.0, 0.0) for n in names if n.startswith("Tail0") and n[-1] in "246"]
+        for name, *angles in bends:
+            window.pose_tab.tree.select(names.index(name))
+            type_rotation(window.pose_tab, *angles)
+            doc.end_interaction()
+            yield self.frames(2)
+        joint = next((n for n in names if "ForeLeg_L_03" in n), names[len(names) // 2])
+        window.pose_tab.tree.select(names.index(joint))
+        type_rotation(window.pose_tab, -35.0, 0.0, 0.0)
+        doc.end_interaction()
+        pivot = handle_frame(doc.rig, doc.handle_transforms(), names.index(joint))[:3, 3]
+        ps.look_at(pivot + size * np.array([0.7, 0.25, 0.45]), pivot)
+        yield self.frames(10)
+        view = self.shoot("7-pose-gizmo")
+        if self.args.docs:
+            self.readme_picture(view, Path(self.args.docs) / "posing.png")
 
     def readme_picture(self, view: np.ndarray, path: Path):
         """Panel and 3D view side by side, scaled until the PNG is under 300 KB."""
@@ -236,6 +318,17 @@ class Session:
         )
 
 
+def type_rotation(pose_tab, rx: float, ry: float, rz: float) -> None:
+    """Type into the Pose tab the rotation ``Rz · Ry · Rx`` (degrees) as its axis and angle."""
+    from fieldrig.geometry.posing import axis_angle
+    from fieldrig.geometry.rotations import axis_angle_matrix
+
+    R = axis_angle_matrix((0, 0, 1), rz) @ axis_angle_matrix((0, 1, 0), ry) @ axis_angle_matrix((1, 0, 0), rx)
+    axis, degrees = axis_angle(R)
+    pose_tab.axis.set_value(axis)
+    pose_tab.angle.setValue(degrees)
+
+
 def _gap_figures(gaps, seconds):
     """Frame-rate figures from the gaps between ticks (ms)."""
     return {
@@ -258,7 +351,14 @@ def main():
     app.window.resize(440, 800)
     app.window.show()
     session = Session(app, args)
-    steps = session.steps()
+
+    def sessions():
+        if "rig" in args.shots:
+            yield from session.steps()
+        if "character" in args.shots:
+            yield from session.character_steps()
+
+    steps = sessions()
     state = {"waiting": lambda: True, "error": None}
     deadline = time.perf_counter() + args.timeout
 
@@ -283,19 +383,27 @@ def main():
     if state["error"] is not None:
         raise state["error"]
     f = session.figures
-    print(f"training ({args.preset}, {args.device}): {f['training_s']:.1f} s")
-    for phase in ("idle", "training"):
-        g = f[phase]
+    if "training_s" in f:
+        print(f"training ({args.preset}, {args.device}): {f['training_s']:.1f} s")
+        for phase in ("idle", "training"):
+            g = f[phase]
+            print(
+                f"3D view turning, {phase:<8}: {g['frames_per_s']:5.1f} frames/s, median gap {g['median_ms']:4.0f} ms, "
+                f"longest {g['max_ms']:5.0f} ms, {g['over_100ms']} gaps over 100 ms"
+            )
+        print(f"pose preview (skinning + upload) of the last frame: {f['preview_ms_last_frame']:.1f} ms")
+    if "timeline" in f:
+        clip, shown_at, shown, dropped = f["timeline"]
         print(
-            f"3D view turning, {phase:<8}: {g['frames_per_s']:5.1f} frames/s, median gap {g['median_ms']:4.0f} ms, "
-            f"longest {g['max_ms']:5.0f} ms, {g['over_100ms']} gaps over 100 ms"
+            f"timeline: clip {clip!r} played in real time, {shown} frames shown, {dropped} skipped; "
+            f"stopped at {shown_at}"
         )
-    print(f"pose preview (skinning + upload) of the last frame: {f['preview_ms_last_frame']:.1f} ms")
-    name, painted, dabs = f["painted"]
-    print(
-        f"paint stroke: {painted:,} vertices painted into “{name}”, {len(dabs)} moves with dabs, "
-        f"median {statistics.median(dabs):.1f} ms each (dabs, document, panel)"
-    )
+    if "painted" in f:
+        name, painted, dabs = f["painted"]
+        print(
+            f"paint stroke: {painted:,} vertices painted into “{name}”, {len(dabs)} moves with dabs, "
+            f"median {statistics.median(dabs):.1f} ms each (dabs, document, panel)"
+        )
     return 0
 
 

@@ -3,7 +3,8 @@
 3D: the ``offset``-level set of the signed distance to the mesh (marching cubes,
 ``igl.offset_surface``), decimated by edge collapses (``igl.decimate``) to about the
 requested number of vertices; vertices are then pushed outward until every mesh vertex
-is strictly inside and no mesh triangle crosses the cage.
+is strictly inside and no mesh triangle crosses the cage (a very coarse cage that stays
+crossed is scaled about the mesh's centre instead).
 
 2D (a flat mesh, or a polygon's interior triangulation): the same level set of the
 signed distance to the mesh's boundary, traced by marching squares, then simplified by
@@ -32,9 +33,11 @@ def auto_cage(V, F, vertices: Optional[int] = None, offset: float = 0.04, resolu
     F : (m, 3) int
         Mesh triangles.
     vertices : int, optional
-        Number of cage vertices to aim for (default 40 in 3D, 16 in 2D). 3D cages get
-        about this many; 2D cages at most this many unless the offset is too thin to
-        simplify that far without touching the mesh (then as few as it allows).
+        Number of cage vertices to aim for: the cage's resolution (default 40 in 3D, 16
+        in 2D). 3D cages get about this many, from 4 up to about the offset surface's
+        vertex count at ``resolution``; 2D cages at most this many, from 3. Cages too
+        coarse to clear the mesh by the offset are scaled about the mesh's centre until
+        they enclose it.
     offset : float
         Distance from the mesh to the cage before simplification, as a fraction of the
         mesh's bounding-box diagonal.
@@ -50,7 +53,8 @@ def auto_cage(V, F, vertices: Optional[int] = None, offset: float = 0.04, resolu
     Raises
     ------
     InputError
-        Bad arguments, or no valid cage could be built (the message says what to change).
+        Bad arguments (``vertices`` below 4 / 3 or above what the resolution gives), or no
+        valid cage could be built (the message says what to change).
     """
     from fieldrig.geometry.mesh_io import validate_mesh
 
@@ -81,6 +85,7 @@ def _polyhedral_cage(V: np.ndarray, F: np.ndarray, target: int, offset: float, r
     import igl
 
     diag = float(np.linalg.norm(np.ptp(V, axis=0)))
+    pushed_cages = []  # in case none encloses the mesh
     for attempt in range(4):
         level = offset * diag * (1.5**attempt)
         SV, SF, *_ = igl.offset_surface(V, F, level, resolution, igl.SIGNED_DISTANCE_TYPE_WINDING_NUMBER)
@@ -90,11 +95,24 @@ def _polyhedral_cage(V: np.ndarray, F: np.ndarray, target: int, offset: float, r
         CV, CF, *_ = igl.decimate(SV, SF.astype(np.int32), max(2 * target - 4, 4))
         CV, CF = np.ascontiguousarray(CV), np.ascontiguousarray(CF, dtype=np.int64)
         CV, CF = _unreferenced_removed(CV, CF)
-        cage = _inflated_until_enclosing(CV, CF, V, F, level)
+        if len(CV) < 0.9 * target:
+            raise InputError(
+                "vertices",
+                f"{target} cage vertices asked for, but the offset surface at resolution {resolution} has only "
+                f"{len(SV)}; ask for fewer or raise the resolution",
+            )
+        cage, pushed = _inflated_until_enclosing(CV, CF, V, F, level)
         if cage is not None:
             return cage
+        if pushed is not None:
+            pushed_cages.append(pushed)
+    scaled = [c for c in (_scaled_until_enclosing(p, V, F) for p in pushed_cages) if c is not None]
+    if scaled:
+        return min(scaled, key=lambda c: c.diameter)
     raise InputError(
-        "mesh", "could not build an enclosing cage; try a larger offset, a higher resolution or more vertices"
+        "mesh",
+        f"could not build an enclosing cage of {target} vertices; try a larger offset, a higher resolution or "
+        "more vertices",
     )
 
 
@@ -117,23 +135,54 @@ def _unreferenced_removed(V: np.ndarray, F: np.ndarray):
     return V[used], remap[F]
 
 
-def _inflated_until_enclosing(CV, CF, V, F, level) -> Optional[Cage]:
-    """Push cage vertices outward along their normals until the mesh is strictly inside."""
-    import igl
-    import igl.predicates
+def _inflated_until_enclosing(CV, CF, V, F, level):
+    """Push cage vertices outward along their normals until the mesh is strictly inside.
 
+    Returns
+    -------
+    (cage or None, last valid cage or None)
+        The enclosing cage, or None and the last valid pushed cage for
+        :func:`_scaled_until_enclosing`.
+    """
+    import igl
+
+    cage = None
     for _ in range(8):
         try:
-            cage = Cage.from_arrays(CV, CF, "automatic cage")
+            pushed = Cage.from_arrays(CV, CF, "automatic cage")
         except InputError:
-            return None
-        inside = cage.winding_numbers(V) > 0.5
-        crossing, *_ = igl.predicates.find_intersections(cage.V, cage.F, V, F, True)
-        if np.all(inside) and not crossing:
-            return cage
+            return None, cage
+        cage = pushed
+        if _encloses(cage, V, F):
+            return cage, cage
         normals = igl.per_vertex_normals(cage.V, cage.F)
         CV, CF = cage.V + 0.25 * level * normals, cage.F
+    return None, cage
+
+
+def _scaled_until_enclosing(cage: Cage, V: np.ndarray, F: Optional[np.ndarray]) -> Optional[Cage]:
+    """A very coarse cage (a handful of vertices around a shape with horns and legs) that
+    pushes along normals could not free from the mesh, scaled about the mesh's centre:
+    scaling keeps it valid and encloses the mesh once large enough when the cage is
+    star-shaped around that centre. Up to 1.15^8 ≈ 3 times its size."""
+    centre = 0.5 * (V.min(axis=0) + V.max(axis=0))
+    for k in range(1, 9):
+        scaled = Cage(centre + 1.15**k * (cage.V - centre), cage.F, "automatic cage")
+        if _encloses(scaled, V, F):
+            return scaled
     return None
+
+
+def _encloses(cage: Cage, V: np.ndarray, F: Optional[np.ndarray]) -> bool:
+    """Every mesh vertex strictly inside the cage and (3D, F given) no mesh triangle crossing it."""
+    import igl.predicates
+
+    if not np.all(cage.winding_numbers(V) > 0.5):
+        return False
+    if F is None:
+        return True
+    crossing, *_ = igl.predicates.find_intersections(cage.V, cage.F, V, F, True)
+    return not crossing
 
 
 # ---------------------------------------------------------------------- 2D
@@ -166,7 +215,7 @@ def _polygon_cage(P: np.ndarray, F: np.ndarray, target: int, offset: float, reso
         else:
             lo_tol = tol
     if best is None:
-        best = _douglas_peucker_closed(loop, 0.95 * margin)
+        return _coarser_polygon_cage(P, loop, target, margin, diag)
     for tol_scale in (1.0, 0.75, 0.5, 0.25):  # shrink the tolerance if simplification self-intersects
         candidate = best if tol_scale == 1.0 else _douglas_peucker_closed(loop, tol_scale * hi_tol)
         try:
@@ -176,6 +225,31 @@ def _polygon_cage(P: np.ndarray, F: np.ndarray, target: int, offset: float, reso
         if np.all(cage.winding_numbers(P) > 0.5):
             return cage
     raise InputError("mesh", "could not build an enclosing polygon cage; try a larger offset or more vertices")
+
+
+def _coarser_polygon_cage(P: np.ndarray, loop: np.ndarray, target: int, margin: float, diag: float) -> Cage:
+    """Fewer vertices than the offset allows: the outline simplified beyond the offset
+    (the fewest-changing tolerance that reaches ``target`` vertices), then scaled until it
+    encloses the mesh."""
+    lo_tol, hi_tol, best = 0.95 * margin, diag, None
+    for _ in range(30):
+        tol = 0.5 * (lo_tol + hi_tol)
+        simple = _douglas_peucker_closed(loop, tol)
+        if len(simple) <= target:
+            hi_tol, best = tol, simple if len(simple) >= 3 else best
+        else:
+            lo_tol = tol
+    try:
+        cage = (
+            None if best is None else _scaled_until_enclosing(Cage.from_arrays(best, None, "automatic cage"), P, None)
+        )
+    except InputError:
+        cage = None
+    if cage is None:
+        raise InputError(
+            "vertices", f"could not build an enclosing polygon cage of at most {target} vertices; try more vertices"
+        )
+    return cage
 
 
 def _area(loop: np.ndarray) -> float:

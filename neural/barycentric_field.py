@@ -43,14 +43,22 @@ import torch
 from fieldrig.core.atomic import atomic_path
 from fieldrig.core.errors import InputError
 from fieldrig.geometry.cage import BOUNDARY_TOLERANCE, Cage, as_cage
-from fieldrig.geometry.cage_triangulations import TriangulationFamily, cage_triangulations
+from fieldrig.geometry.cage_triangulations import TriangulationFamily, cage_triangulations, face_neighbours
 from fieldrig.neural.device import resolve_device
 
 FORMAT = "fieldrig-barycentric-field"
 VERSION = 1
 _CHUNK = 8192
-#: Plane evaluations per chunk when locating points (bounds the memory of one product).
+#: Bounds points × cage vertices per evaluated chunk (the dense coordinates of a chunk).
+_CHUNK_ENTRIES = 1 << 22
+#: Plane (or barycentric) evaluations per chunk of a search over all simplices (bounds its memory).
 _PLANE_BUDGET = 1 << 22
+#: Walk steps before a search over all simplices takes over, and points walked at once.
+_MAX_WALK = 200
+_WALK_CHUNK = 4096
+#: Up to this many simplices per triangulation, points without a hint are located by the
+#: plane test of all simplices at once (as fast as a walk at 130 simplices, measured).
+_PLANE_SEARCH_MAX = 128
 
 
 @dataclass
@@ -83,9 +91,9 @@ class FieldConfig:
         like η/δ and inconsistent candidates vanish faster than any power of δ.
     """
 
-    width: int = 128
-    depth: int = 3
-    fourier_features: int = 64
+    width: int = 64
+    depth: int = 2
+    fourier_features: int = 32
     fourier_scale: float = 1.0
     logit_scale: float = 10.0
     random_triangulations: int = 16
@@ -99,9 +107,10 @@ class FieldConfig:
         """Defaults for a cage.
 
         Polygons of up to 16 vertices get every forced triangulation (the 12-vertex star:
-        101 candidates per point); larger polygons and 3D cages get 32 / 24 random ones
-        and forced ones only where cells are not yet facets of 4 / 2 of them (the 32-vertex
-        spot cage: 25), which keeps the cost per point independent of C(n, d+1).
+        83 distinct candidates per point); larger polygons and 3D cages get 64 / 24 random
+        ones and forced ones only where cells are not yet facets of 4 / 2 of them (woody's
+        21-vertex cage: 65, spot's 40-vertex cage: 25), which keeps the cost per point
+        independent of C(n, d+1).
         ``sharp`` (total-variation objectives, whose optimum concentrates on few candidates)
         raises the logit scale from 10 to 50.
         """
@@ -109,7 +118,7 @@ class FieldConfig:
         if dim == 2 and n_vertices <= 16:
             return FieldConfig(apexes_per_cell=None, random_triangulations=16, logit_scale=scale)
         if dim == 2:
-            return FieldConfig(apexes_per_cell=4, random_triangulations=32, logit_scale=scale)
+            return FieldConfig(apexes_per_cell=4, random_triangulations=64, logit_scale=scale)
         return FieldConfig(apexes_per_cell=2, random_triangulations=24, logit_scale=scale)
 
 
@@ -122,7 +131,7 @@ class PointGeometry:
     x : (P, d) float64 tensor
         The points.
     simplex : (P, L) long tensor
-        Containing simplex in each triangulation (ids into the family's simplices).
+        Containing simplex in each triangulation (its index within that triangulation).
     vertices : (d+1, P, L) long tensor
         Cage vertices of the containing simplex in each triangulation.
     bary : (d+1, P, L) float64 tensor
@@ -146,14 +155,57 @@ class PointGeometry:
     cell_vertices: torch.Tensor
     cell_weights: torch.Tensor
 
+    def compact(self) -> "PointGeometry":
+        """The same geometry in training precision, for storing many points: float32
+        barycentrics and penalties, int32 indices (:meth:`take` restores the index type)."""
+        return PointGeometry(
+            self.x,
+            self.simplex.to(torch.int32),
+            self.vertices.to(torch.int32),
+            self.bary.float(),
+            self.penalty.float(),
+            self.on_boundary,
+            self.cell_vertices.to(torch.int32),
+            self.cell_weights.float(),
+        )
+
+    def take(self, rows: Union[slice, torch.Tensor]) -> "PointGeometry":
+        """The geometry of some of the points (a slice or a (k,) long tensor), with long indices."""
+        return PointGeometry(
+            self.x[rows],
+            self.simplex[rows].long(),
+            self.vertices[:, rows].long(),
+            self.bary[:, rows],
+            self.penalty[rows],
+            self.on_boundary[rows],
+            self.cell_vertices[rows].long(),
+            self.cell_weights[rows],
+        )
+
+    @staticmethod
+    def concatenate(parts: "list[PointGeometry]") -> "PointGeometry":
+        """One geometry for the points of several, in order."""
+        return PointGeometry(
+            *(
+                torch.cat([getattr(p, name) for p in parts], dim=1 if name in ("vertices", "bary") else 0)
+                for name in PointGeometry.__dataclass_fields__
+            )
+        )
+
 
 class SimplexLocator(torch.nn.Module):
     """Finds the containing simplex of points in every triangulation of a family.
 
-    In a regular triangulation the simplex containing x is the one whose lifted plane is
-    highest at x (the lower convex hull is the maximum of its facets' planes), so locating
-    a batch in all triangulations is one matrix product and a max: no search structure,
-    the same code on CPU and CUDA.
+    The plane test: in a regular triangulation the simplex containing x is the one whose
+    lifted plane is highest at x (the lower convex hull is the maximum of its facets'
+    planes), one matrix product and a max for a batch in all triangulations. Its cost grows
+    with the triangulations' size, so it serves small triangulations only; otherwise a
+    visibility walk per (point, triangulation) from a start simplex (a nearby point's, or
+    one fixed simplex of each triangulation) steps across the face whose barycentric
+    coordinate is most negative until none is. Walks terminate in regular triangulations
+    (their visibility order is acyclic) and cost the number of simplices crossed; the rare
+    pairs still walking after a cap, or stopped by a rounding-level tie, are settled by
+    testing every simplex of their triangulation. The same code runs on CPU and CUDA.
     """
 
     def __init__(self, V: np.ndarray, family: TriangulationFamily):
@@ -168,18 +220,22 @@ class SimplexLocator(torch.nn.Module):
         affine = np.linalg.inv(np.concatenate([np.swapaxes(corners, 1, 2), np.ones((len(S), 1, d + 1))], axis=1))
         planes = np.zeros((L, T, d + 1))
         planes[..., d] = -1e30  # padding never wins
+        neighbours = -np.ones((L, T, d + 1), dtype=np.int64)
         for l in range(L):
             m = family.members[l, : family.counts[l]]
             A = np.concatenate([corners[m], np.ones((len(m), d + 1, 1))], axis=2)
             planes[l, : len(m)] = np.linalg.solve(A, family.heights[l][S[m]][..., None])[..., 0]
+            neighbours[l, : len(m)] = face_neighbours(S[m], len(V))
         self.register_buffer("centre", torch.as_tensor(centre))
         self.scale = scale
         self.register_buffer("simplex_vertices", torch.as_tensor(S.T.copy()))  # (d+1, S)
         self.register_buffer("members", torch.as_tensor(family.members))
-        self.register_buffer("planes", torch.as_tensor(planes))
-        self.register_buffer(
-            "affine", torch.as_tensor(np.ascontiguousarray(affine.transpose(1, 2, 0)))
-        )  # (d+1, d+1, S)
+        self.register_buffer("neighbours", torch.as_tensor(neighbours))
+        # the plane test's planes, kept only where it is used (small triangulations)
+        self.register_buffer("planes", torch.as_tensor(planes) if T <= _PLANE_SEARCH_MAX else None)
+        self.register_buffer("affine", torch.as_tensor(affine))  # (S, d+1, d+1)
+        # start of the walks: the simplex holding the centroid of the cage vertices (in every hull)
+        self.register_buffer("start", torch.as_tensor(np.argmax(planes[..., d], axis=1)))
         self.n_triangulations, self.max_simplices = L, T
 
     def forward(self, x: torch.Tensor, hint: Optional[torch.Tensor] = None):
@@ -189,71 +245,82 @@ class SimplexLocator(torch.nn.Module):
         ----------
         x : (P, d) float64 tensor
         hint : (P, L) long tensor, optional
-            Simplex ids (into the family's simplices) expected to contain the points, e.g.
-            those of a point nearby; only the points that left them are searched again.
+            Simplices (indices within each triangulation) expected to contain the points or
+            to be near them, e.g. those of a point nearby; the walks start there.
 
         Returns
         -------
         simplex : (P, L) long tensor
-            Ids of the containing simplices (pass as ``hint`` for nearby points).
+            The containing simplex's index within each triangulation (pass as ``hint`` for
+            nearby points).
         vertices : (d+1, P, L) long tensor
-            Their cage vertices (component-major: reductions over the corners stay cheap).
+            Its cage vertices (component-major: reductions over the corners stay cheap).
         bary : (d+1, P, L) float64 tensor
-            Barycentric coordinates of the points in them.
+            Barycentric coordinates of the points in it.
         """
         u = (x - self.centre) / self.scale
-        lifted = torch.cat([u, torch.ones_like(u[:, :1])], dim=1)
-        L = self.n_triangulations
-        if hint is None:
-            simplex = torch.empty(len(u), L, dtype=torch.long, device=u.device)
-            step = max(1, _PLANE_BUDGET // (L * self.max_simplices))
-            flat = self.planes.view(-1, self.planes.shape[-1])
-            for a in range(0, len(u), step):
-                local = (lifted[a : a + step] @ flat.T).view(-1, L, self.max_simplices).argmax(dim=2)
-                simplex[a : a + step] = self.members.gather(1, local.T).T
-            bary = self._bary(simplex, u)
+        P, L = len(u), self.n_triangulations
+        which = torch.arange(L, device=u.device).expand(P, L)
+        if hint is None and self.max_simplices <= _PLANE_SEARCH_MAX:
+            local = self._plane_search(u)
         else:
-            simplex = hint.clone()
-            bary = self._bary(simplex, u)
-            outside = bary.amin(dim=0) < -1e-9
-            if bool(outside.any()):
-                p_idx, l_idx = outside.nonzero(as_tuple=True)
-                simplex[p_idx, l_idx] = self._locate_in(l_idx, lifted[p_idx])
-                bary[:, p_idx, l_idx] = self._bary(simplex[p_idx, l_idx, None], u[p_idx])[..., 0]
+            local = self.start.expand(P, L).clone() if hint is None else hint.clone()
+            for a in range(0, P, _WALK_CHUNK):
+                local[a : a + _WALK_CHUNK] = self._walk(u[a : a + _WALK_CHUNK], local[a : a + _WALK_CHUNK])
+        simplex = self.members[which, local]
+        bary = self._bary(simplex, u)
         tie = bary.amin(dim=0) < -1e-9
-        if bool(tie.any()):  # at a rounding-level tie the plane test can pick a neighbour
+        if bool(tie.any()):  # a rounding-level tie, or a walk past its cap: the best simplex of all
             p_idx, l_idx = tie.nonzero(as_tuple=True)
-            cand = self.members[l_idx]  # (k, T)
-            score = self._bary(cand.clamp(min=0), u[p_idx]).amin(dim=0)
-            score = score.masked_fill(cand < 0, -float("inf"))
-            simplex[p_idx, l_idx] = cand.gather(1, score.argmax(dim=1, keepdim=True))[:, 0]
+            step = max(1, _PLANE_BUDGET // self.max_simplices)
+            for a in range(0, len(p_idx), step):
+                p, l = p_idx[a : a + step], l_idx[a : a + step]
+                cand = self.members[l]  # (k, T)
+                score = self._bary(cand.clamp(min=0), u[p]).amin(dim=0)
+                local[p, l] = score.masked_fill(cand < 0, -float("inf")).argmax(dim=1)
+            simplex[p_idx, l_idx] = self.members[l_idx, local[p_idx, l_idx]]
             bary[:, p_idx, l_idx] = self._bary(simplex[p_idx, l_idx, None], u[p_idx])[..., 0]
-        return simplex, self.simplex_vertices[:, simplex], bary.clamp(min=0.0)
+        return local, self.simplex_vertices[:, simplex], bary.clamp(min=0.0)
 
-    def _locate_in(self, triangulation: torch.Tensor, lifted: torch.Tensor) -> torch.Tensor:
-        """Containing simplex of each lifted point (k, d+1) in one triangulation each (k,)."""
-        out = torch.empty(len(lifted), dtype=torch.long, device=lifted.device)
-        step = max(1, _PLANE_BUDGET // self.max_simplices)
-        for a in range(0, len(lifted), step):
-            t = triangulation[a : a + step]
-            local = (self.planes[t] @ lifted[a : a + step, :, None])[..., 0].argmax(dim=1)
-            out[a : a + step] = self.members[t, local]
-        return out
+    def _plane_search(self, u: torch.Tensor) -> torch.Tensor:
+        """Containing simplex of points u (P, d) in every triangulation by the plane test, (P, L)."""
+        L = self.n_triangulations
+        lifted = torch.cat([u, torch.ones_like(u[:, :1])], dim=1)
+        local = torch.empty(len(u), L, dtype=torch.long, device=u.device)
+        step = max(1, _PLANE_BUDGET // (L * self.max_simplices))
+        flat = self.planes.view(-1, self.planes.shape[-1])
+        for a in range(0, len(u), step):
+            local[a : a + step] = (lifted[a : a + step] @ flat.T).view(-1, L, self.max_simplices).argmax(dim=2)
+        return local
+
+    def _walk(self, u: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
+        """Walk every (point, triangulation) pair from ``local`` (P, L) to its containing simplex."""
+        P, L = local.shape
+        flat = local.reshape(-1).clone()
+        point = torch.arange(P, device=u.device).repeat_interleave(L)
+        tri = torch.arange(L, device=u.device).repeat(P)
+        active = torch.arange(P * L, device=u.device)
+        for _ in range(_MAX_WALK):
+            t, here = tri[active], flat[active]
+            b = self._bary(self.members[t, here][:, None], u[point[active]])[..., 0]  # (d+1, k)
+            low, face = b.min(dim=0)
+            step = self.neighbours[t, here, face]
+            move = (low < -1e-12) & (step >= 0)
+            flat[active[move]] = step[move]
+            active = active[move]
+            if len(active) == 0:
+                break
+        return flat.view(P, L)
 
     def _bary(self, simplex: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Barycentric coordinates (d+1, P, m) of points u (P, d) in simplices (P, m)."""
-        k, S = self.affine.shape[0], self.affine.shape[2]
+        S, k = self.affine.shape[0], self.affine.shape[1]
+        lifted = torch.cat([u, torch.ones_like(u[:, :1])], dim=1)
         if S <= simplex.shape[1] * k:  # few distinct simplices: all of them at once, then pick
-            lifted = torch.cat([u, torch.ones_like(u[:, :1])], dim=1)
-            every = (lifted @ self.affine.permute(2, 0, 1).reshape(S * k, k).T).view(len(u), S, k)
+            every = (lifted @ self.affine.reshape(S * k, k).T).view(len(u), S, k)
             return torch.stack([every[..., j].gather(1, simplex) for j in range(k)])
-        rows = []
-        for j in range(k):
-            row = self.affine[j, k - 1][simplex]
-            for c in range(k - 1):
-                row = row + self.affine[j, c][simplex] * u[:, c : c + 1]
-            rows.append(row)
-        return torch.stack(rows)
+        A = self.affine[simplex]  # (P, m, d+1, d+1)
+        return (A.view(len(u), -1, k) @ lifted[:, :, None]).view(*simplex.shape, k).permute(2, 0, 1)
 
 
 class CoordinateNetwork(torch.nn.Module):
@@ -316,7 +383,9 @@ class BarycentricField(torch.nn.Module):
         self.history: list = []
 
     @classmethod
-    def create(cls, cage, config: Optional[FieldConfig] = None, seed: int = 0, device=None) -> "BarycentricField":
+    def create(
+        cls, cage, config: Optional[FieldConfig] = None, seed: int = 0, device=None, progress=None
+    ) -> "BarycentricField":
         """A freshly initialised field (valid coordinates already, just not optimised).
 
         Parameters
@@ -328,6 +397,8 @@ class BarycentricField(torch.nn.Module):
             Seeds the network initialisation and the triangulation family.
         device : str, torch.device or None
             None/"auto": CUDA when available, else CPU.
+        progress : callable, optional
+            Called with the number of triangulations built so far, after each one.
 
         Returns
         -------
@@ -335,12 +406,12 @@ class BarycentricField(torch.nn.Module):
         """
         cage = as_cage(cage)
         config = config or FieldConfig.default_for(cage.dim, cage.n_vertices)
-        family = cage_triangulations(cage, config.random_triangulations, config.apexes_per_cell, seed)
+        family = cage_triangulations(cage, config.random_triangulations, config.apexes_per_cell, seed, progress)
         return cls(cage, config, family, seed).to(resolve_device(device))
 
     @property
     def device(self) -> torch.device:
-        return self.locator.planes.device
+        return self.locator.centre.device
 
     @property
     def n_candidates(self) -> int:
@@ -377,9 +448,11 @@ class BarycentricField(torch.nn.Module):
         cv = torch.as_tensor(cell_vertices, dtype=torch.long, device=dev)
         cw = torch.as_tensor(cell_weights, dtype=torch.float64, device=dev)
         delta = torch.as_tensor(distance, dtype=torch.float64, device=dev) / self.cage.diameter
-        # φ_∂(p) at each candidate's vertices, then |β − φ_∂|₁ over all cage vertices
-        exact = torch.zeros(len(xt), self.cage.n_vertices, dtype=torch.float64, device=dev).scatter_add(1, cv, cw)
-        at_candidate = torch.stack([exact.gather(1, v) for v in vertices])  # (d+1, P, L)
+        # φ_∂(p) at each candidate's vertices (the closest cell's weight where a vertex is one
+        # of its corners), then |β − φ_∂|₁ over all cage vertices
+        at_candidate = sum(
+            (vertices == cv[None, :, c, None]) * cw[None, :, c, None] for c in range(cv.shape[1])
+        )  # (d+1, P, L)
         mismatch = (bary - at_candidate).abs().sum(dim=0) + 1.0 - at_candidate.sum(dim=0)
         t = (delta / self.config.boundary_band).clamp(min=1e-300, max=1.0)
         strength = self.config.boundary_sharpness * (t - 1.0 - torch.log(t)) + self.config.boundary_layer * (
@@ -439,8 +512,9 @@ class BarycentricField(torch.nn.Module):
         """
         P = self.cage.check_inside(points)
         out = np.empty((len(P), self.cage.n_vertices))
-        for start in range(0, len(P), _CHUNK):
-            chunk = P[start : start + _CHUNK]
+        step = min(_CHUNK, max(64, _CHUNK_ENTRIES // self.cage.n_vertices))
+        for start in range(0, len(P), step):
+            chunk = P[start : start + step]
             out[start : start + len(chunk)] = self(self.geometry_of(chunk), torch.float64).cpu().numpy()
         return out
 

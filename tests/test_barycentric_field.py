@@ -114,3 +114,50 @@ def test_candidates_per_point_do_not_grow_with_all_simplices():
     assert field.n_candidates * field.locator.max_simplices < 62 * 61 * 60 * 59 // 24 // 10
     P = cage.sample_interior(500, np.random.default_rng(7))
     assert_valid(field.evaluate(P), P, cage)
+
+
+def test_walks_find_the_containing_simplex_from_any_start():
+    """A 3D cage whose triangulations are too large for the plane test: every point is
+    located by walks, from the fixed start or from a wrong hint, and its barycentrics in the
+    simplex found reproduce it (they would not, once clamped, in a simplex not containing it)."""
+    import trimesh
+
+    sphere = trimesh.creation.uv_sphere(count=[10, 12])
+    cage = Cage.from_arrays(sphere.vertices * [1.0, 0.6, 0.8], sphere.faces)
+    locator = BarycentricField.create(
+        cage, FieldConfig(random_triangulations=4, apexes_per_cell=1), device="cpu"
+    ).locator
+    assert locator.max_simplices > 128 and locator.planes is None  # walks only
+    P = cage.sample_interior(2000, np.random.default_rng(8))
+    x = torch.as_tensor(P)
+    bad_hint = torch.zeros(len(P), locator.n_triangulations, dtype=torch.long)
+    for hint in (None, bad_hint):
+        local, vertices, bary = locator(x, hint)
+        np.testing.assert_allclose(bary.sum(dim=0).numpy(), 1.0, atol=1e-12)
+        corners = torch.tensor(cage.V)[vertices]  # (d+1, P, L, d)
+        x_again = (bary[..., None] * corners).sum(dim=0).numpy()
+        np.testing.assert_allclose(x_again, np.broadcast_to(P[:, None, :], x_again.shape), atol=1e-12)
+
+
+def test_face_neighbours_and_the_regularity_check():
+    from fieldrig.geometry.cage_triangulations import face_neighbours, lower_hull_violation, regular_triangulation
+
+    rng = np.random.default_rng(9)
+    V = rng.random((40, 2))
+    h = np.sum(V * V, axis=1)
+    S = np.sort(regular_triangulation(V, h), axis=1)
+    N = face_neighbours(S, len(V))
+    t, j = np.nonzero(N >= 0)
+    shared = [len(set(S[a]) & set(S[b])) for a, b in zip(t, N[t, j])]
+    assert shared and set(shared) == {2}  # neighbours share an edge
+    assert np.all(N[N[t, j]][np.arange(len(t))].max(axis=1) < len(S))  # indices in range
+    from scipy.spatial import ConvexHull
+
+    assert int((N < 0).sum()) == len(ConvexHull(V).simplices)  # one missing neighbour per hull edge
+    assert lower_hull_violation(V, h, S) < 1e-12  # the Delaunay triangulation is regular for |v|²
+    assert lower_hull_violation(V, -h, S) > 1e-3  # ... and not for -|v|²
+
+
+def test_a_tetrahedron_cage_has_one_candidate():
+    cage = Cage.from_arrays(*TET)
+    assert BarycentricField.create(cage, device="cpu").n_candidates == 1

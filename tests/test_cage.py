@@ -149,3 +149,33 @@ def test_auto_cage_of_a_flat_mesh_is_an_enclosing_polygon():
     assert cage.dim == 2 and cage.n_vertices <= 16
     assert np.all(cage.winding_numbers(TV) > 0.5)
     assert cage.boundary_projection(TV)[0].min() > 0
+
+
+@pytest.mark.parametrize("vertices", [4, 6, 150])
+def test_auto_cage_resolution_from_a_tetrahedron_to_many_vertices(vertices):
+    """A few vertices around a non-convex shape (the L prism) need the cage scaled past the
+    shape's reentrant corner; many vertices follow the offset surface closely."""
+    mesh = trimesh.Trimesh(*extruded_l()).subdivide().subdivide()
+    V, F = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    cage = auto_cage(V, F, vertices=vertices, resolution=32)
+    assert cage.dim == 3 and cage.n_vertices == vertices
+    assert np.all(cage.winding_numbers(V) > 0.5)
+    assert cage.boundary_projection(V)[0].min() > 0
+
+
+def test_auto_cage_with_too_few_or_too_many_vertices_is_a_clear_error():
+    with pytest.raises(InputError) as err:
+        auto_cage(*extruded_l(), vertices=3)
+    assert err.value.source == "vertices" and "at least 4" in str(err.value)
+    with pytest.raises(InputError) as err:  # more than the offset surface has at this resolution
+        auto_cage(*extruded_l(), vertices=100_000, resolution=16)
+    assert err.value.source == "vertices" and "raise the resolution" in str(err.value)
+    import igl.triangle
+
+    outline = star(10, 0.5) * 2.0
+    n = len(outline)
+    TV, TF, *_ = igl.triangle.triangulate(outline, np.c_[np.arange(n), (np.arange(n) + 1) % n], flags="pqa0.05Q")
+    polygon = auto_cage(np.c_[TV, np.zeros(len(TV))], TF, vertices=4)  # fewer than the offset allows: scaled
+    assert polygon.n_vertices <= 4 and np.all(polygon.winding_numbers(TV) > 0.5)
+    with pytest.raises(InputError, match="at least 3"):
+        auto_cage(np.c_[TV, np.zeros(len(TV))], TF, vertices=2)

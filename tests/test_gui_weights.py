@@ -77,7 +77,7 @@ def test_a_stroke_paints_a_copy_as_one_undo_step_and_the_view_follows(app, qtbot
     app.tick()
 
     doc.select_handle(1)
-    app.window.toggle_paint()  # B
+    app.window.toggle_paint()  # P
     assert app.brush.active and app.window.paint_action.isChecked() and app.window.weights_tab.paint_button.isChecked()
     app.brush.set_settings(mode="add", value=1.0, strength=1.0, falloff="constant", radius=0.15)
     stack_before = doc.undo_stack.count()
@@ -302,7 +302,7 @@ def test_screen_points_are_where_the_camera_rays_go(app):
     xy, depth = screen_points(X)
     assert np.all(depth > 0)
     for p, pixel in zip(X, xy):
-        origin, direction = app.viewer.ray_at(tuple(pixel))
+        origin, direction = app.viewer.mouse_ray(tuple(pixel))
         d = direction / np.linalg.norm(direction)
         offset = p - origin
         assert np.linalg.norm(offset - (offset @ d) * d) < 1e-4 * np.linalg.norm(offset)

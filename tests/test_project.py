@@ -326,7 +326,7 @@ def test_editing_weights_paints_a_copy_and_keeps_the_original():
     moved = second.with_edited_weights(edited, painted=[1], exact=True)  # rows moved between vertices
     np.testing.assert_array_equal(moved.active_set.painted_vertices, [1])
     again = second.with_active(0).with_edited_weights(edited)  # painting the original again: a second copy
-    assert again.active_set.name == "computed (painted 2)" and again.active_set.painted_vertices.size == 0
+    assert again.active_set.name == "computed (painted) 2" and again.active_set.painted_vertices.size == 0
     with pytest.raises(InputError, match=r"expected a \(4, 2\) table"):
         state.with_edited_weights(np.zeros((3, 2)))
     with pytest.raises(InputError, match="no weights to edit"):

@@ -147,7 +147,7 @@ class BrushTool(QObject):
             self.doc.set_mode("weights")
             self.message.emit(
                 "Paint: drag on the mesh to paint the selected handle; drag off it to turn the view. "
-                "B or Esc stops painting."
+                "P or Esc stops painting."
             )
         self.active_changed.emit(on)
 

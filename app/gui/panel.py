@@ -18,6 +18,7 @@ from fieldrig.gui.document import Document
 from fieldrig.gui.jobs import JobRunner
 from fieldrig.gui.tabs import CageTab, ExportTab, MeshTab, PoseTab, RigTab, WeightsTab
 from fieldrig.gui.tabs.common import ask_then
+from fieldrig.gui.timeline import TimelineStrip
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.widgets import ProgressStrip
 
@@ -79,11 +80,13 @@ class MainWindow(QMainWindow):
         ):
             self.tabs.addTab(tab, name)
         self.tabs.currentChanged.connect(self._tab_changed)
+        self.timeline = TimelineStrip(document)
         self.progress = ProgressStrip()
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.tabs)
+        layout.addWidget(self.timeline)
         layout.addWidget(self.progress)
         self.setCentralWidget(central)
         self._build_menus(screenshot)
@@ -170,7 +173,7 @@ class MainWindow(QMainWindow):
         add(edit, "Delete selected handle", self.rig_tab.delete_selected, QKeySequence.StandardKey.Delete)
         add(edit, "End bone chain / stop painting", self.escape, "Esc")
         edit.addSeparator()
-        self.paint_action = add(edit, "Paint weights", self.toggle_paint, "B")
+        self.paint_action = add(edit, "Paint weights", self.toggle_paint, "P")
         self.paint_action.setCheckable(True)
 
         compute = self.menuBar().addMenu("&Compute")
@@ -301,7 +304,7 @@ class MainWindow(QMainWindow):
         self.brush.set_active(False)
 
     def toggle_paint(self) -> None:
-        """B: the weight brush on (in the Weights tab) or off."""
+        """P: the weight brush on (in the Weights tab) or off."""
         self.brush.set_active(not self.brush.active)
 
     def maybe_save(self, can_cancel: bool = True, what: str = "closing") -> bool:

@@ -36,6 +36,7 @@ from fieldrig.gui.brush import BrushTool
 from fieldrig.gui.controller import Controller
 from fieldrig.gui.document import Document
 from fieldrig.gui.tabs.common import AskPath, ask_then, button, setting_combo
+from fieldrig.gui.tabs.weight_sets import WeightSetTools
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.widgets import HandleTree, WeightLegend
 
@@ -103,6 +104,8 @@ class WeightsTab(QWidget):
         )
         self.weight_set.activated.connect(document.select_weight_set)
         form.addRow("Weight set", self.weight_set)
+        self.set_tools = WeightSetTools(document)
+        form.addRow(self.set_tools)
         layout.addWidget(box)
 
         view = QGroupBox("Show")
@@ -148,10 +151,10 @@ class WeightsTab(QWidget):
         )
         grid = QGridLayout(box)
         grid.setVerticalSpacing(3)
-        self.paint_button = QPushButton("Paint (B)")
+        self.paint_button = QPushButton("Paint (P)")
         self.paint_button.setCheckable(True)
         self.paint_button.setToolTip(
-            "Paint the selected handle's weight on the mesh in the 3D view (B toggles). Drag on the mesh to "
+            "Paint the selected handle's weight on the mesh in the 3D view (P toggles). Drag on the mesh to "
             "paint, drag off it to turn the view; one stroke is one undo step."
         )
         self.paint_button.toggled.connect(self.brush.set_active)
