@@ -5,6 +5,9 @@ screenshots of both windows; print how smooth the UI stayed while the field trai
         [--mesh assets/legs.obj --rig assets/legs.json] [--preset balanced] [--out out/screenshots] \\
         [--readme docs/screenshot.png]
 
+``--cage`` runs the cage-mode session instead (:meth:`Session.cage_steps`), e.g. with
+``--mesh ../shared/data/spot.obj --readme docs/cage-screenshot.png``.
+
 Steps, as a user does them: open the mesh and its rig; compute weights (progress bar
 running, the 3D view still turning); look at the dominant-handle colours and one handle's
 weight field; select bones in the Pose tab and bend them with the sliders. Each step saves
@@ -40,6 +43,8 @@ def parse_args():
     parser.add_argument("--out", default=str(ROOT / "out" / "screenshots"))
     parser.add_argument("--readme", help="also write a side-by-side picture here (e.g. docs/screenshot.png)")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
+    parser.add_argument("--cage", action="store_true", help="the cage-mode session instead (see Session.cage_steps)")
+    parser.add_argument("--cage-vertices", type=int, default=40, help="the automatic cage's vertices (--cage)")
     return parser.parse_args()
 
 
@@ -150,6 +155,91 @@ class Session:
         if self.args.readme:
             self.readme_picture(view, Path(self.args.readme))
 
+    def cage_steps(self):
+        """Cage mode: build the automatic cage (the mesh follows it at once, by mean value
+        coordinates), Shift+click a group of cage vertices, drag them with the gizmo (moved
+        and turned about their centroid), then train coordinates, which swap in under the
+        moved cage. Saves ``c1-cage``, ``c2-moved``, ``c3-training`` and ``c4-trained``."""
+        import polyscope as ps
+
+        from fieldrig.gui.viewer import CAGE_VERTICES, Pick
+
+        app, doc, window = self.app, self.app.document, self.app.window
+        app.open_files(self.args.mesh)
+        yield self.idle
+        if window.errors:
+            raise RuntimeError(f"opening failed: {window.errors}")
+        yield self.frames(2)  # the viewer shows the mesh (and resets the camera to it)
+        # y is up; the longer of x and z is the shape's length, seen from the side (the other)
+        V = doc.mesh.V
+        centre, diagonal = 0.5 * (V.min(axis=0) + V.max(axis=0)), float(np.linalg.norm(np.ptp(V, axis=0)))
+        along = 0 if np.ptp(V[:, 0]) > np.ptp(V[:, 2]) else 2
+        side = 2 - along
+        eye = centre.copy()
+        eye[side] += 1.5 * diagonal
+        eye[along] -= 0.35 * diagonal
+        eye[1] += 0.3 * diagonal
+        right = np.cross(centre - eye, [0.0, 1.0, 0.0])
+        shift = -0.12 * diagonal * right / np.linalg.norm(right)  # polyscope's own panel covers the left third
+        ps.look_at(eye + shift, centre + shift)
+        self.select_tab("Cage")
+        start = time.perf_counter()
+        window.cage_tab.resolution.setValue(self.args.cage_vertices)
+        doc.set_setting("preset", self.args.preset)
+        window.cage_tab.build.click()
+        yield self.idle
+        if window.errors or not doc.coordinates_usable():
+            raise RuntimeError(f"the automatic cage failed: {window.errors}")
+        self.figures["cage_bound_s"] = time.perf_counter() - start
+        yield self.frames(10)
+        self.shoot("c1-cage")
+
+        # Shift+click a sixth of the cage vertices, at the end of the shape with its highest point (a head)
+        P = doc.cage_pose
+        end = np.sign(V[np.argmax(V[:, 1]), along] - centre[along]) or 1.0
+        group = np.argsort(-end * P[:, along])[: max(2, len(P) // 6)]
+        for k, vertex in enumerate(group):
+            app.viewer.picked.emit(
+                Pick(CAGE_VERTICES, "vertex", int(vertex), P[vertex], None, np.zeros(3), np.zeros(3), k > 0)
+            )
+            yield self.frames(2)
+        # drag: lift by 12 % of the diagonal and turn 30° about the side axis, about the group's centroid
+        from fieldrig.geometry.rotations import axis_angle_matrix
+
+        gizmo = app.viewer.gizmo
+        G0 = np.asarray(gizmo.get_transform(), dtype=np.float64)
+        for t in np.linspace(0.1, 1.0, 10):
+            G = G0.copy()
+            G[:3, :3] = axis_angle_matrix(np.eye(3)[side], 30.0 * end * (1 if side == 0 else -1) * t) @ G0[:3, :3]
+            G[1, 3] += 0.12 * diagonal * t
+            gizmo.set_transform(G)
+            yield self.frames(2)
+        doc.end_interaction()
+        yield self.frames(10)
+        self.shoot("c2-moved")
+
+        app.jobs.progressed.connect(lambda event: self.progress.append((time.perf_counter(), event)))
+        start = time.perf_counter()
+        window.cage_tab.compute.click()
+        yield lambda: len(self.progress) > 3
+        self.shoot("c3-training")
+        yield self.idle
+        seconds = time.perf_counter() - start
+        if window.errors or doc.cage_state.barycentric_field is None:
+            raise RuntimeError(f"training failed: {window.errors}")
+        self.figures["coordinates_s"] = seconds
+        self.figures["eta"] = [
+            next(
+                ((e.fraction, e.eta_s, start + seconds - t) for t, e in self.progress if e.fraction >= q and e.eta_s),
+                None,
+            )
+            for q in (0.1, 0.5, 0.9)
+        ]
+        yield self.frames(10)
+        view = self.shoot("c4-trained")
+        if self.args.readme:
+            self.readme_picture(view, Path(self.args.readme))
+
     def readme_picture(self, view: np.ndarray, path: Path):
         """Panel and 3D view side by side, scaled until the PNG is under 300 KB."""
         from PyQt6.QtCore import Qt
@@ -202,7 +292,7 @@ def main():
     app.window.resize(440, 800)
     app.window.show()
     session = Session(app, args)
-    steps = session.steps()
+    steps = session.cage_steps() if args.cage else session.steps()
     state = {"waiting": lambda: True, "error": None}
     deadline = time.perf_counter() + args.timeout
 
@@ -227,6 +317,12 @@ def main():
     if state["error"] is not None:
         raise state["error"]
     f = session.figures
+    if args.cage:
+        print(f"automatic cage + mean value binding: {f['cage_bound_s']:.2f} s from the click")
+        print(f"coordinates ({args.preset}): {f['coordinates_s']:.1f} s from the click; ETA shown vs actually left:")
+        for fraction, eta, left in filter(None, f["eta"]):
+            print(f"  at {fraction:4.0%}: {eta:6.2f} s shown, {left:6.2f} s left")
+        return 0
     print(f"training ({args.preset}, {args.device}): {f['training_s']:.1f} s")
     for phase in ("idle", "training"):
         g = f[phase]

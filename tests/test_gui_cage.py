@@ -183,7 +183,7 @@ def test_trained_coordinates_replace_mean_value_under_the_moved_cage(app, qtbot,
     assert app.window.errors == []
     cage = doc.cage_state
     assert cage.coordinates_kind == "dirichlet" and cage.barycentric_field is not None
-    assert app.window.cage_tab.in_use.text().startswith("Trained (Dirichlet")
+    assert app.window.cage_tab.in_use.text().startswith("Trained: Dirichlet")
     assert doc.cage_pose is moved  # the deformed cage stays
     field = loaded_from_bytes(cage.barycentric_field, lambda p: BarycentricField.load(p, cage=(BOX, cage.faces)))
     np.testing.assert_allclose(cage.coordinates, field.evaluate(doc.mesh.V), atol=1e-9)
@@ -319,4 +319,4 @@ def test_negative_mean_value_coordinates_are_noted_until_trained_ones_arrive(app
     assert low < 0  # this non-convex cage's mean value coordinates dip below zero
     assert tab.note.isVisibleTo(tab) and f"{low:.2g}" in tab.note.text()
     doc.set_coordinates(np.clip(doc.cage_state.coordinates, 0, None), b"field", "Trained", "tv")
-    assert not tab.note.isVisibleTo(tab) and tab.in_use.text() == "Trained (total variation (local))"
+    assert not tab.note.isVisibleTo(tab) and tab.in_use.text() == "Trained: total variation (local)"

@@ -36,6 +36,7 @@ from fieldrig.session import copy_pose, deform_mesh
 CAGE, CAGE_VERTICES, BONE_START = "cage", "cage vertices", "bone start"
 CLICK_TOLERANCE_PX = 4.0
 CAGE_VERTEX_COLOR = (0.2, 0.35, 0.9)
+CAGE_VERTEX_RADIUS = 0.009  # relative to the scene's length scale, as polyscope takes it
 #: Selected cage vertices are drawn this many times larger (and in the selection colour).
 SELECTED_CAGE_VERTEX_SCALE = 1.6
 #: Mesh opacity per mode: see-through where the skeleton matters, solid to judge weights.
@@ -240,15 +241,18 @@ class Viewer(QObject):
             s.set_back_face_policy("identical")
         else:
             ps.register_curve_network(CAGE, P, cage.faces, radius=0.003, color=(0.3, 0.55, 0.95))
-        pc = ps.register_point_cloud(CAGE_VERTICES, P, radius=0.009, color=CAGE_VERTEX_COLOR)
+        pc = ps.register_point_cloud(CAGE_VERTICES, P, radius=CAGE_VERTEX_RADIUS, color=CAGE_VERTEX_COLOR)
         if doc.cage_selection:
+            selected = list(doc.cage_selection)
             colors = np.tile(CAGE_VERTEX_COLOR, (len(P), 1))
-            colors[list(doc.cage_selection)] = SELECTION_COLOR
+            colors[selected] = SELECTION_COLOR
             pc.add_color_quantity("selected", colors, enabled=True)
+            # per-point radii, scaled by polyscope so that the largest (the selected) gets the cloud's radius
             radii = np.ones(len(P))
-            radii[list(doc.cage_selection)] = SELECTED_CAGE_VERTEX_SCALE
+            radii[selected] = SELECTED_CAGE_VERTEX_SCALE
             pc.add_scalar_quantity("size", radii)
-            pc.set_point_radius_quantity("size", autoscale=False)
+            pc.set_point_radius_quantity("size", autoscale=True)
+            pc.set_radius(CAGE_VERTEX_RADIUS * SELECTED_CAGE_VERTEX_SCALE)
 
     def _update_bone_start(self) -> None:
         ps.remove_point_cloud(BONE_START, error_if_absent=False)

@@ -347,10 +347,10 @@ def compute_coordinates(
     from fieldrig.neural.barycentric_training import _torch_threads, resolve_preset
     from fieldrig.neural.device import resolve_device
 
-    reporter = ProgressReporter(progress)
-    reporter.report("starting", 0.0)
+    progress(ProgressEvent("starting", 0.0))
     dev = resolve_device(device)
     cage = Cage.from_arrays(cage_V, cage_F)
+    reporter = ProgressReporter(progress)  # from here on, as the fit's own: its fractions start here
     fit_share = 1.0 / (1.0 + _EVALUATION_SHARE * np.sqrt(cage.n_vertices / 40.0) * len(points))
     field = fieldrig.fit_barycentric_field(
         cage,

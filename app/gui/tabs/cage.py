@@ -35,13 +35,13 @@ NEGATIVE_TOLERANCE = 1e-9
 
 def coordinates_label(cage: CageState) -> str:
     """Which coordinates bind the mesh, for people: "Mean value (closed form)",
-    "Trained (Dirichlet …)", or "none"."""
+    "Trained: Dirichlet …", or "none"."""
     if cage.coordinates is None:
         return "none"
     if cage.coordinates_kind == MEAN_VALUE:
         return "Mean value (closed form)"
     if cage.coordinates_kind in vocab.COORDINATE_OBJECTIVE_LABELS:
-        return f"Trained ({vocab.COORDINATE_OBJECTIVE_LABELS[cage.coordinates_kind]})"
+        return f"Trained: {vocab.COORDINATE_OBJECTIVE_LABELS[cage.coordinates_kind]}"
     return "Trained" if cage.barycentric_field is not None else "From the project"
 
 
@@ -57,13 +57,12 @@ class CageTab(QWidget):
         row.addWidget(
             button("Open cage…", lambda: ask_then(ask_open, "Open cage", vocab.CAGE_OPEN_FILTER, controller.open_cage))
         )
-        row.addWidget(
-            button(
-                "Automatic cage",
-                lambda: controller.make_auto_cage(self.resolution.value()),
-                "Build a coarse closed cage around the mesh with about this many vertices",
-            )
+        self.build = button(
+            "Automatic cage",
+            lambda: controller.make_auto_cage(self.resolution.value()),
+            "Build a coarse closed cage around the mesh with about this many vertices",
         )
+        row.addWidget(self.build)
         self.resolution = QSpinBox()
         self.resolution.setRange(3, MAX_CAGE_VERTICES)
         self.resolution.setValue(DEFAULT_CAGE_VERTICES[3])
