@@ -7,24 +7,18 @@ view are the Pick events the viewer emits, the gizmo is moved as a drag would mo
 everything after that is the app's real code path (compute process included).
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-from PyQt6.QtCore import Qt  # noqa: E402
+from test_gui import FINGER, app, button, click, select_tab, wait_idle  # noqa: E402, F401 (the app fixture)
 
 from fieldrig.geometry.cage import Cage  # noqa: E402
 from fieldrig.geometry.mvc import mean_value_coordinates  # noqa: E402
 from fieldrig.geometry.rotations import axis_angle_matrix  # noqa: E402
-from fieldrig.gui.app import FieldrigApp  # noqa: E402
 from fieldrig.gui.viewer import CAGE_VERTICES, Pick  # noqa: E402
 from fieldrig.session import MEAN_VALUE  # noqa: E402
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
-FINGER = str(ASSETS / "finger.obj")
-JOB_TIMEOUT_MS = 120_000
 #: Every 9th of the finger's 1,202 vertices: what is read back from the viewer.
 SAMPLE = np.arange(0, 1202, 9)
 
@@ -42,45 +36,18 @@ def write_cage(path, V, faces=BOX_FACES) -> str:
     return str(path)
 
 
-@pytest.fixture
-def app(qtbot):
-    fieldrig_app = FieldrigApp(backend="openGL_mock")
-    qtbot.addWidget(fieldrig_app.window)
-    fieldrig_app.window.show()
-    yield fieldrig_app
-    fieldrig_app.shutdown()
-
-
-def wait_idle(qtbot, app, timeout=JOB_TIMEOUT_MS):
-    qtbot.waitUntil(lambda: not app.jobs.busy and not app.window._queue, timeout=timeout)
-    app.tick()
-
-
-def click(qtbot, widget):
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
-
-
-def button(parent, text):
-    from PyQt6.QtWidgets import QPushButton
-
-    matches = [b for b in parent.findChildren(QPushButton) if b.text() == text]
-    assert len(matches) == 1, f"no single button {text!r}"
-    return matches[0]
-
-
-def caged_finger(app, qtbot, tmp_path, V=BOX):
+def caged_finger(app, qtbot, tmp_path, V=BOX):  # noqa: F811
     """The finger in cage mode with a cage file opened from the Cage tab."""
     app.controller.open_mesh(FINGER)
     wait_idle(qtbot, app)
-    tabs = app.window.tabs
-    tabs.setCurrentIndex([tabs.tabText(i) for i in range(tabs.count())].index("Cage"))
+    select_tab(app, "Cage")
     app.controller.open_cage(write_cage(tmp_path / "cage.obj", V))
     wait_idle(qtbot, app)
     assert app.window.errors == []
     return app.document
 
 
-def cage_click(app, vertex, shift=False):
+def cage_click(app, vertex, shift=False):  # noqa: F811
     position = app.document.cage_pose[vertex]
     app.viewer.picked.emit(
         Pick(CAGE_VERTICES, "vertex", vertex, position, None, np.zeros(3), np.array([0, 0, -1.0]), shift)
@@ -88,7 +55,7 @@ def cage_click(app, vertex, shift=False):
     app.tick()
 
 
-def drag_gizmo(app, M):
+def drag_gizmo(app, M):  # noqa: F811
     """One gizmo drag that ends at ``M`` @ (the gizmo's transform when it began), in two frames."""
     start = app.viewer.gizmo.get_transform().copy()
     halfway = start.copy()
@@ -100,12 +67,12 @@ def drag_gizmo(app, M):
     app.tick()
 
 
-def shown(app):
+def shown(app):  # noqa: F811
     return app.viewer.read_displayed_positions(SAMPLE)
 
 
 # ------------------------------------------------------------------------------ binding
-def test_a_loaded_cage_binds_the_mesh_at_once_by_mean_value_coordinates(app, qtbot, tmp_path):
+def test_a_loaded_cage_binds_the_mesh_at_once_by_mean_value_coordinates(app, qtbot, tmp_path):  # noqa: F811
     doc = caged_finger(app, qtbot, tmp_path)
     cage = doc.cage_state
     Phi = mean_value_coordinates(Cage.from_arrays(cage.vertices, cage.faces), doc.mesh.V)
@@ -130,7 +97,7 @@ def test_a_loaded_cage_binds_the_mesh_at_once_by_mean_value_coordinates(app, qtb
     assert doc.cage_state is cage
 
 
-def test_a_mesh_outside_the_cage_is_not_bound_and_the_dialog_says_why(app, qtbot, tmp_path):
+def test_a_mesh_outside_the_cage_is_not_bound_and_the_dialog_says_why(app, qtbot, tmp_path):  # noqa: F811
     app.controller.open_mesh(FINGER)
     wait_idle(qtbot, app)
     small = BOX * [0.3, 1.0, 1.0]  # the finger's tip sticks out
@@ -145,7 +112,7 @@ def test_a_mesh_outside_the_cage_is_not_bound_and_the_dialog_says_why(app, qtbot
     assert "cannot be bound" in app.window.errors[-1][1] and doc.cage_state.coordinates is None
 
 
-def test_a_new_mesh_drops_the_binding_and_use_mean_value_binds_it_again(app, qtbot, tmp_path):
+def test_a_new_mesh_drops_the_binding_and_use_mean_value_binds_it_again(app, qtbot, tmp_path):  # noqa: F811
     doc = caged_finger(app, qtbot, tmp_path)
     app.controller.open_mesh(FINGER)
     wait_idle(qtbot, app)
@@ -162,7 +129,7 @@ def test_a_new_mesh_drops_the_binding_and_use_mean_value_binds_it_again(app, qtb
 
 
 # ------------------------------------------------------------------------------ training
-def test_trained_coordinates_replace_mean_value_under_the_moved_cage(app, qtbot, tmp_path):
+def test_trained_coordinates_replace_mean_value_under_the_moved_cage(app, qtbot, tmp_path):  # noqa: F811
     from fieldrig import BarycentricField
     from fieldrig.gui.work import loaded_from_bytes
 
@@ -204,7 +171,7 @@ def test_trained_coordinates_replace_mean_value_under_the_moved_cage(app, qtbot,
 
 
 # ----------------------------------------------------------------------------- selection
-def test_shift_click_selects_several_cage_vertices_and_the_gizmo_moves_them_together(app, qtbot, tmp_path):
+def test_shift_click_selects_several_cage_vertices_and_the_gizmo_moves_them_together(app, qtbot, tmp_path):  # noqa: F811
     doc = caged_finger(app, qtbot, tmp_path)
     Phi, rest = doc.cage_state.coordinates, doc.cage_pose.copy()
     cage_click(app, 1)
@@ -253,7 +220,7 @@ def test_shift_click_selects_several_cage_vertices_and_the_gizmo_moves_them_toge
     np.testing.assert_allclose(doc.cage_pose, turned, atol=1e-6)  # the gizmo holds float32
 
 
-def test_typed_position_moves_the_selection_by_the_offset_of_its_centroid(app, qtbot, tmp_path):
+def test_typed_position_moves_the_selection_by_the_offset_of_its_centroid(app, qtbot, tmp_path):  # noqa: F811
     doc = caged_finger(app, qtbot, tmp_path)
     rest = doc.cage_pose.copy()
     tab = app.window.cage_tab
@@ -275,7 +242,7 @@ def test_typed_position_moves_the_selection_by_the_offset_of_its_centroid(app, q
 
 
 # ---------------------------------------------------------------------------- resolution
-def test_the_automatic_cage_has_the_resolution_asked_for_and_bad_ones_become_dialogs(app, qtbot):
+def test_the_automatic_cage_has_the_resolution_asked_for_and_bad_ones_become_dialogs(app, qtbot):  # noqa: F811
     app.controller.open_mesh(FINGER)
     wait_idle(qtbot, app)
     doc, tab = app.document, app.window.cage_tab
@@ -309,7 +276,7 @@ def test_the_automatic_cage_has_the_resolution_asked_for_and_bad_ones_become_dia
     assert abs(len(doc.cage_state.vertices) - 40) <= 4 and doc.coordinates_usable()
 
 
-def test_negative_mean_value_coordinates_are_noted_until_trained_ones_arrive(app, qtbot):
+def test_negative_mean_value_coordinates_are_noted_until_trained_ones_arrive(app, qtbot):  # noqa: F811
     app.controller.open_mesh(FINGER)
     wait_idle(qtbot, app)
     app.controller.make_auto_cage(40)
