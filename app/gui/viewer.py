@@ -131,6 +131,7 @@ class Viewer(QObject):
         self._gizmo_key = None
         self._gizmo_set: Optional[np.ndarray] = None
         self._press: Optional[Tuple[float, float]] = None
+        self._released = False  # the mouse button went up last frame: the drag ends after this frame's gizmo
         self._pending = set(document.topics_all())
         self._skinner: Optional[PreviewSkinning] = None
         self._skinner_of = (None, None)
@@ -396,11 +397,14 @@ class Viewer(QObject):
     def _frame_callback(self) -> None:
         """Runs inside ``ps.frame_tick()``: gizmo, clicks, keys."""
         self.sync_gizmo()
+        if self._released:  # the gizmo's last move of a drag shows the frame after the release
+            self._released = False
+            self.doc.end_interaction()
         io = psim.GetIO()
         if psim.IsMouseClicked(0) and not io.WantCaptureMouse:
             self._press = tuple(psim.GetMousePos())
         if psim.IsMouseReleased(0):
-            self.doc.end_interaction()
+            self._released = True
             press, self._press = self._press, None
             pos = tuple(psim.GetMousePos())
             if press is not None and np.hypot(pos[0] - press[0], pos[1] - press[1]) <= CLICK_TOLERANCE_PX:
