@@ -287,3 +287,32 @@ def test_negative_mean_value_coordinates_are_noted_until_trained_ones_arrive(app
     assert tab.note.isVisibleTo(tab) and f"{low:.2g}" in tab.note.text()
     doc.set_coordinates(np.clip(doc.cage_state.coordinates, 0, None), b"field", "Trained", "tv")
     assert not tab.note.isVisibleTo(tab) and tab.in_use.text() == "Trained: total variation (local)"
+
+
+def test_the_gizmo_move_after_the_button_is_released_stays_in_the_drag(app, qtbot, tmp_path, monkeypatch):  # noqa: F811
+    import fieldrig.gui.viewer as viewer_module
+
+    doc = caged_finger(app, qtbot, tmp_path)
+    doc.select_cage_vertices([1, 3])
+    app.tick()
+    gizmo, steps = app.viewer.gizmo, doc.undo_stack.count()
+    released = {"now": False}
+    monkeypatch.setattr(viewer_module.psim, "IsMouseReleased", lambda button: released["now"])
+
+    def move(dx):
+        G = gizmo.get_transform().copy()
+        G[0, 3] += dx
+        gizmo.set_transform(G)
+
+    move(0.2)
+    app.tick()
+    released["now"] = True  # the button goes up; polyscope moves the gizmo once more after this frame's callback
+    app.tick()
+    released["now"] = False
+    move(0.1)
+    app.tick()
+    assert doc.undo_stack.count() == steps + 1  # one drag, one undo step, its last move included
+    np.testing.assert_allclose(doc.cage_pose[[1, 3], 0], BOX[[1, 3], 0] + 0.3, atol=1e-6)
+    move(0.1)  # the next drag
+    app.tick()
+    assert doc.undo_stack.count() == steps + 2
