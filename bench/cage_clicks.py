@@ -17,7 +17,6 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +38,7 @@ def main():
     if not Path(args.mesh).is_file():
         raise SystemExit(f"{args.mesh}: not found (pass --mesh)")
     import polyscope as ps
-    from PyQt6.QtCore import QTimer
+    from screenshots import drive
 
     from fieldrig.gui.app import FieldrigApp
 
@@ -129,25 +128,10 @@ def main():
         if doc.undo_stack.count() - undo_steps != 1 or error > 1e-5:
             failures.append("the drag is not one undo step, or the mesh does not follow the cage")
 
-    gen, state = steps(), {"wait": lambda: True}
-    deadline = time.perf_counter() + 300
-
-    def advance():
-        try:
-            if time.perf_counter() > deadline:
-                raise TimeoutError("took more than 300 s")
-            if state["wait"]():
-                state["wait"] = next(gen)
-        except StopIteration:
-            app.qt.quit()
-        except BaseException as exc:  # report and stop the event loop
-            failures.append(repr(exc))
-            app.qt.quit()
-
-    driver = QTimer()
-    driver.timeout.connect(advance)
-    driver.start(20)
-    app.qt.exec()
+    try:
+        drive(app, steps(), 300.0)
+    except Exception as exc:  # a step failed: reported with the rest
+        failures.append(repr(exc))
     app.shutdown()
     app.compute.stop()
     for failure in failures:

@@ -280,26 +280,18 @@ def _gap_figures(gaps, seconds):
     }
 
 
-def main():
-    args = parse_args()
-    import polyscope as ps
+def drive(app, steps, timeout: float) -> None:
+    """Run the app's event loop through ``steps`` (a generator: each ``yield`` gives a
+    condition to wait for), then return; what a step raises is raised here."""
     from PyQt6.QtCore import QTimer
 
-    from fieldrig.gui.app import FieldrigApp
-
-    app = FieldrigApp()
-    ps.set_window_size(1000, 800)
-    app.window.resize(440, 800)
-    app.window.show()
-    session = Session(app, args)
-    steps = session.cage_steps() if args.cage else session.steps()
     state = {"waiting": lambda: True, "error": None}
-    deadline = time.perf_counter() + args.timeout
+    deadline = time.perf_counter() + timeout
 
     def advance():
         try:
             if time.perf_counter() > deadline:
-                raise TimeoutError(f"the session took more than {args.timeout} s")
+                raise TimeoutError(f"the session took more than {timeout} s")
             if state["waiting"]():
                 state["waiting"] = next(steps)
         except StopIteration:
@@ -313,9 +305,25 @@ def main():
     driver.start(20)
     app.qt.exec()
     driver.stop()
-    app.shutdown()
     if state["error"] is not None:
         raise state["error"]
+
+
+def main():
+    args = parse_args()
+    import polyscope as ps
+
+    from fieldrig.gui.app import FieldrigApp
+
+    app = FieldrigApp()
+    ps.set_window_size(1000, 800)
+    app.window.resize(440, 800)
+    app.window.show()
+    session = Session(app, args)
+    try:
+        drive(app, session.cage_steps() if args.cage else session.steps(), args.timeout)
+    finally:
+        app.shutdown()
     f = session.figures
     if args.cage:
         print(f"automatic cage + mean value binding: {f['cage_bound_s']:.2f} s from the click")
