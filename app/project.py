@@ -6,8 +6,9 @@ A project file is a ZIP archive with
 - ``project.json`` — format name and version; the referenced files (mesh, and the files
   the rig and cage were loaded from) as absolute path, path relative to the project file,
   SHA-256 and size; the rig itself (the JSON rig format, so edits made in the app are
-  kept); the weight sets (name, origin, stale) and which is active; the names of the posed
-  handles; the animation clip and time; the mode, settings and camera;
+  kept); the weight sets (name, origin, stale), which is active and which two are compared
+  (A/B); the names of the posed handles; the animation clip, time, loop and speed; the
+  mode, settings and camera;
 - one ``.npy`` member per array (each weight set's weights, cage vertices/faces, deformed
   cage, coordinates, pose rotations and translations), read back with
   ``allow_pickle=False``, so numbers come back bit for bit;
@@ -117,7 +118,13 @@ def save_project(session: Session, path: PathLike) -> None:
         "weight_sets": [{"name": ws.name, "origin": ws.origin, "stale": bool(ws.stale)} for ws in rs.weight_sets],
         "active_weights": int(rs.active),
         "pose": None if pose is None else {"rotations": list(pose.rotations), "translations": list(pose.translations)},
-        "animation": {"clip": session.animation.clip, "time": float(session.animation.time)},
+        "compare": list(rs.compare),
+        "animation": {
+            "clip": session.animation.clip,
+            "time": float(session.animation.time),
+            "loop": bool(session.animation.loop),
+            "speed": float(session.animation.speed),
+        },
         "cage_source": _file_reference(cs.source, project_dir),
         "coordinates_kind": cs.coordinates_kind,
         "mode": session.mode,
@@ -336,16 +343,27 @@ def _weight_sets(meta, arrays, blobs, rig_state: RigState, source: str, warnings
                 blobs.get(f"skinning_field_{k}"),
             )
         )
-    return replace(rig_state, weight_sets=tuple(kept), active=active)
+    compare = tuple(str(n) for n in meta.get("compare") or ())
+    if compare and not set(compare) <= {ws.name for ws in kept}:
+        warnings.append(f"{source}: the weight sets compared ({', '.join(compare)}) are not all there any more")
+        compare = ()
+    return replace(rig_state, weight_sets=tuple(kept), active=active, compare=compare)
 
 
 def _animation(data: Optional[dict], asset, source: str, warnings: List[str]) -> AnimationState:
-    """The stored clip and time, when the skinned file still has that clip."""
-    if not data or data.get("clip") is None:
-        return AnimationState()
-    clip = str(data["clip"])
-    names = [] if asset is None else [c.name for c in asset.clips]
-    if clip not in names:
+    """The stored clip (when the skinned file still has it), time, loop and speed."""
+    data, defaults = data or {}, AnimationState()
+    clip = None if data.get("clip") is None else str(data["clip"])
+    if clip is not None and clip not in ([] if asset is None else [c.name for c in asset.clips]):
         warnings.append(f"{source}: the mesh has no animation {clip!r} any more; no clip plays")
-        return AnimationState()
-    return AnimationState(clip, float(data.get("time", 0.0)))
+        clip = None
+    try:
+        return AnimationState(
+            clip,
+            float(data.get("time", defaults.time)) if clip is not None else defaults.time,
+            bool(data.get("loop", defaults.loop)),
+            float(data.get("speed", defaults.speed)),
+        )
+    except (InputError, TypeError, ValueError) as exc:
+        warnings.append(f"{source}: the stored playback settings are not usable ({exc}); the clip starts afresh")
+        return AnimationState(clip)

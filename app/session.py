@@ -88,6 +88,9 @@ class RigState:
     problems : tuple of str
         What the last check or fit found about the rig against the mesh (handles partly or
         wholly outside the shape, excluded handles).
+    compare : tuple of str
+        The two weight sets compared (A, B) by name, or ``()``: the A/B toggle switches the
+        active set between them and the difference view shows how far apart they are.
     """
 
     rig: Optional[Rig] = None
@@ -96,6 +99,7 @@ class RigState:
     active: int = 0
     pose: Pose = field(default_factory=Pose)
     problems: Tuple[str, ...] = ()
+    compare: Tuple[str, ...] = ()
 
     def __post_init__(self):
         names = [s.name for s in self.weight_sets]
@@ -103,6 +107,8 @@ class RigState:
             raise InputError("weight sets", f"names must be distinct, got {names}")
         if self.weight_sets and not 0 <= self.active < len(self.weight_sets):
             raise InputError("weight sets", f"no weight set {self.active} (there are {len(self.weight_sets)})")
+        if self.compare and (len(self.compare) != 2 or not set(self.compare) <= set(names)):
+            raise InputError("weight sets", f"compare two of the weight sets {names}, not {list(self.compare)}")
 
     # ------------------------------------------------------------ the active set
     @property
@@ -147,7 +153,80 @@ class RigState:
 
     def without_weights(self) -> "RigState":
         """This state with no weight set (the handles changed, or the mesh)."""
-        return replace(self, weight_sets=(), active=0)
+        return replace(self, weight_sets=(), active=0, compare=())
+
+    def index_of(self, name: str) -> int:
+        """Position of the weight set called ``name``."""
+        for k, ws in enumerate(self.weight_sets):
+            if ws.name == name:
+                return k
+        raise InputError("weight sets", f"no weight set {name!r} (there are: {', '.join(self.set_names)})")
+
+    @property
+    def set_names(self) -> List[str]:
+        """The weight sets' names, in order."""
+        return [ws.name for ws in self.weight_sets]
+
+    def unused_name(self, base: str) -> str:
+        """``base``, or ``base 2``, ``base 3``... : the first that names no weight set."""
+        names, k, name = set(self.set_names), 1, base
+        while name in names:
+            k += 1
+            name = f"{base} {k}"
+        return name
+
+    def with_renamed(self, index: int, name: str) -> "RigState":
+        """Weight set ``index`` called ``name`` (the A/B choice follows it)."""
+        name = name.strip()
+        old = self.weight_sets[index].name
+        if name != old and name in self.set_names:
+            raise InputError("weight sets", f"there is already a weight set {name!r}")
+        sets = list(self.weight_sets)
+        sets[index] = replace(sets[index], name=name)
+        compare = tuple(name if n == old else n for n in self.compare)
+        return replace(self, weight_sets=tuple(sets), compare=compare)
+
+    def with_duplicate(self, index: int) -> "RigState":
+        """A copy of weight set ``index`` ("NAME copy"), added after the others and made
+        active: keep a set before recomputing or painting over it. The weights array is
+        shared, as arrays are never modified in place."""
+        source = self.weight_sets[index]
+        copy = replace(source, name=self.unused_name(f"{source.name} copy"))
+        return replace(self, weight_sets=self.weight_sets + (copy,), active=len(self.weight_sets))
+
+    def without_set(self, index: int) -> "RigState":
+        """Weight set ``index`` removed; the active set stays active (the one before it
+        when it is the one removed), an A/B pair that named it is dropped."""
+        name = self.weight_sets[index].name
+        sets = self.weight_sets[:index] + self.weight_sets[index + 1 :]
+        active = self.active - 1 if self.active > index or (self.active == index and index > 0) else self.active
+        compare = () if name in self.compare else self.compare
+        return replace(self, weight_sets=sets, active=max(0, min(active, len(sets) - 1)), compare=compare)
+
+    def with_compare(self, a: Optional[str], b: Optional[str]) -> "RigState":
+        """Compare weight sets ``a`` and ``b`` (names); None for either, or the same name
+        twice, clears the choice."""
+        if a is None or b is None or a == b:
+            return replace(self, compare=())
+        self.index_of(a), self.index_of(b)
+        return replace(self, compare=(a, b))
+
+    def swapped(self) -> "RigState":
+        """The other set of the A/B pair made active (A when neither is active)."""
+        if not self.compare:
+            return self
+        a, b = (self.index_of(n) for n in self.compare)
+        return self.with_active(b if self.active == a else a)
+
+    def weight_difference(self) -> Optional[np.ndarray]:
+        """Per-vertex distance between the A and B weight sets, ``½ Σ_j |w_A − w_B|`` on
+        rows scaled to sum 1, (n,) float in [0, 1]; None without an A/B pair."""
+        if not self.compare:
+            return None
+        from fieldrig.geometry.skin_compare import vertex_weight_l1
+
+        a, b = (self.weight_sets[self.index_of(n)].weights for n in self.compare)
+        return vertex_weight_l1(a, b)
 
     def marked_stale(self) -> "RigState":
         """Every weight set flagged stale (the joints moved)."""
@@ -190,9 +269,13 @@ class CageState:
     coordinates_kind: Optional[str] = None
 
 
+#: Playback speeds the app offers, as factors of real time.
+SPEED_RANGE = (0.1, 4.0)
+
+
 @dataclass(frozen=True)
 class AnimationState:
-    """Where the session is in a skinned file's animation.
+    """Where the session is in a skinned file's animation, and how it plays.
 
     Attributes
     ----------
@@ -200,10 +283,23 @@ class AnimationState:
         Name of one of the asset's clips; None: no clip plays (the pose applies).
     time : float
         Seconds from the clip's start.
+    loop : bool
+        Playback starts again at the end (else it stops there).
+    speed : float
+        Playback speed, a factor of real time within :data:`SPEED_RANGE`.
     """
 
     clip: Optional[str] = None
     time: float = 0.0
+    loop: bool = True
+    speed: float = 1.0
+
+    def __post_init__(self):
+        if not np.isfinite(self.time):
+            raise InputError("animation", f"the time must be a finite number of seconds, got {self.time!r}")
+        low, high = SPEED_RANGE
+        if not low <= self.speed <= high:
+            raise InputError("animation", f"the speed must be within {low}–{high}× real time, got {self.speed!r}")
 
 
 @dataclass(frozen=True)

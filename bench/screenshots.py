@@ -3,17 +3,25 @@ screenshots of both windows; print how smooth the UI stayed while the field trai
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python bench/screenshots.py \\
         [--mesh assets/legs.obj --rig assets/legs.json] [--preset balanced] [--out out/screenshots] \\
-        [--readme docs/screenshot.png]
-
-``--cage`` runs the cage-mode session instead (:meth:`Session.cage_steps`), e.g. with
-``--mesh ../shared/data/spot.obj --readme docs/cage-screenshot.png``.
+        [--readme docs/screenshot.png] [--character /work/ext/chars/Testwuson.glb] [--docs docs] \\
+        [--shots rig character]
 
 Steps, as a user does them: open the mesh and its rig; compute weights (progress bar
 running, the 3D view still turning); look at the dominant-handle colours and one handle's
-weight field; select bones in the Pose tab and bend them with the sliders. Each step saves
-``<out>/<step>-view.png`` (the polyscope window, with its own UI) and ``<out>/<step>-panel.png``
-(the Qt panel). ``--readme`` also writes the two windows of the last step side by side,
-scaled to fit in 300 KB.
+weight field; select bones in the Pose tab and bend them by typing axis and angle. Each step
+saves ``<out>/<step>-view.png`` (the polyscope window, with its own UI) and
+``<out>/<step>-panel.png`` (the Qt panel). ``--readme`` also writes the two windows of the
+last step side by side, scaled to fit in 300 KB.
+
+Then, on a skinned character (``--character``, skipped with a message when the file is not
+there): compute fast-preset weights beside the file's own "skin" set, compare the two (A/B),
+play the file's longest clip and stop on a frame with the difference view on
+(``6-timeline-difference``); then, with no clip, turn a few joints by typed angles and
+leave the gizmo on one of them (``7-pose-gizmo``). ``--docs`` writes those two side by side
+as ``timeline.png`` and ``posing.png`` there.
+
+``--shots cage`` runs the cage session (:meth:`Session.cage_steps`), e.g. with
+``--cage-mesh ../shared/data/spot.obj --cage-picture docs/cage-screenshot.png``.
 """
 
 import argparse
@@ -43,8 +51,22 @@ def parse_args():
     parser.add_argument("--out", default=str(ROOT / "out" / "screenshots"))
     parser.add_argument("--readme", help="also write a side-by-side picture here (e.g. docs/screenshot.png)")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
-    parser.add_argument("--cage", action="store_true", help="the cage-mode session instead (see Session.cage_steps)")
-    parser.add_argument("--cage-vertices", type=int, default=40, help="the automatic cage's vertices (--cage)")
+    parser.add_argument(
+        "--character", default="/work/ext/chars/Testwuson.glb", help="a skinned glTF/FBX with clips, for the timeline"
+    )
+    parser.add_argument("--docs", help="also write timeline.png and posing.png (both windows) here, e.g. docs")
+    parser.add_argument(
+        "--shots",
+        nargs="+",
+        choices=("rig", "character", "cage"),
+        default=["rig", "character"],
+        help="which sessions to run",
+    )
+    parser.add_argument("--cage-mesh", help="the cage session's mesh (default: --mesh), e.g. ../shared/data/spot.obj")
+    parser.add_argument("--cage-vertices", type=int, default=40, help="the cage session's automatic cage vertices")
+    parser.add_argument(
+        "--cage-picture", help="also write the cage session's two windows here, e.g. docs/cage-screenshot.png"
+    )
     return parser.parse_args()
 
 
@@ -144,8 +166,7 @@ class Session:
         for spec in self.args.bend:
             name, *angles = spec.split(":")
             window.pose_tab.tree.select(doc.rig.handle_names.index(name))
-            for slider, angle in zip(window.pose_tab.sliders, angles):
-                slider.setValue(int(float(angle)))
+            type_rotation(window.pose_tab, *(float(a) for a in angles))
             doc.end_interaction()
             yield self.frames(3)
         self.figures["preview_ms_last_frame"] = app.viewer.last_deform_ms
@@ -154,6 +175,73 @@ class Session:
         view = self.shoot("5-pose")
         if self.args.readme:
             self.readme_picture(view, Path(self.args.readme))
+
+    def character_steps(self):
+        """The timeline with the A/B difference view, and the posing gizmo, on a skinned character."""
+        import polyscope as ps
+
+        from fieldrig.geometry.posing import handle_frame
+
+        app, doc, window = self.app, self.app.document, self.app.window
+        path = Path(self.args.character)
+        if not path.is_file():
+            print(f"  {path} not found: no timeline or gizmo shots", flush=True)
+            return
+        app.controller.open_mesh(str(path))
+        yield self.idle
+        if window.errors or doc.asset is None or not doc.clip_names():
+            raise RuntimeError(f"{path}: not a skinned file with clips ({window.errors})")
+        self.select_tab("Weights")
+        window.weights_tab.preset.setCurrentText("fast")
+        window.weights_tab.compute.click()
+        yield self.idle
+        if window.errors or len(doc.rig_state.weight_sets) < 2:
+            raise RuntimeError(f"training failed: {window.errors}")
+        strip = window.timeline
+        for combo, name in ((strip.set_a, "skin"), (strip.set_b, "computed")):
+            combo.setCurrentIndex(combo.findData(name))
+            combo.activated.emit(combo.currentIndex())
+        clip = max(doc.asset.clips, key=lambda c: c.duration).name
+        strip.clip.setCurrentIndex(strip.clip.findData(clip))
+        strip.clip.activated.emit(strip.clip.currentIndex())
+        self.select_tab("Pose")
+        ps.set_build_default_gui_panels(False)  # the character, the colour bar and the gizmo, not polyscope's lists
+        V = doc.mesh.V
+        centre, size = 0.5 * (V.min(axis=0) + V.max(axis=0)), float(np.linalg.norm(np.ptp(V, axis=0)))
+        ps.look_at(centre + size * np.array([0.8, 0.3, 0.45]), centre)
+        strip.play.click()
+        start = time.perf_counter()
+        yield lambda: time.perf_counter() - start > 1.2  # plays in real time, then stops on a frame
+        strip.play.click()
+        strip.difference.setChecked(True)
+        yield self.frames(10)
+        self.figures["timeline"] = (clip, strip.time_label.text(), strip.playback.shown, strip.playback.dropped)
+        view = self.shoot("6-timeline-difference")
+        if self.args.docs:
+            self.readme_picture(view, Path(self.args.docs) / "timeline.png")
+
+        strip.difference.setChecked(False)
+        window.weights_tab.show_dominant.setChecked(True)
+        strip.clip.setCurrentIndex(0)  # no clip: the pose by hand
+        strip.clip.activated.emit(0)
+        names = doc.rig.handle_names
+        bends = [(n, 0.0, 0.0, 25.0) for n in names if "HindLeg_L_02" in n or "ForeLeg_R_02" in n]
+        bends += [(n, 0.0, -30.0, 0.0) for n in names if n.startswith("Tail0") and n[-1] in "246"]
+        for name, *angles in bends:
+            window.pose_tab.tree.select(names.index(name))
+            type_rotation(window.pose_tab, *angles)
+            doc.end_interaction()
+            yield self.frames(2)
+        joint = next((n for n in names if "ForeLeg_L_03" in n), names[len(names) // 2])
+        window.pose_tab.tree.select(names.index(joint))
+        type_rotation(window.pose_tab, -35.0, 0.0, 0.0)
+        doc.end_interaction()
+        pivot = handle_frame(doc.rig, doc.handle_transforms(), names.index(joint))[:3, 3]
+        ps.look_at(pivot + size * np.array([0.7, 0.25, 0.45]), pivot)
+        yield self.frames(10)
+        view = self.shoot("7-pose-gizmo")
+        if self.args.docs:
+            self.readme_picture(view, Path(self.args.docs) / "posing.png")
 
     def cage_steps(self):
         """Cage mode: build the automatic cage (the mesh follows it at once, by mean value
@@ -165,7 +253,7 @@ class Session:
         from fieldrig.gui.viewer import CAGE_VERTICES, Pick
 
         app, doc, window = self.app, self.app.document, self.app.window
-        app.open_files(self.args.mesh)
+        app.open_files(self.args.cage_mesh or self.args.mesh)
         yield self.idle
         if window.errors:
             raise RuntimeError(f"opening failed: {window.errors}")
@@ -218,10 +306,11 @@ class Session:
         yield self.frames(10)
         self.shoot("c2-moved")
 
-        app.jobs.progressed.connect(lambda event: self.progress.append((time.perf_counter(), event)))
+        events = []
+        app.jobs.progressed.connect(lambda event: events.append((time.perf_counter(), event)))
         start = time.perf_counter()
         window.cage_tab.compute.click()
-        yield lambda: len(self.progress) > 3
+        yield lambda: len(events) > 3
         self.shoot("c3-training")
         yield self.idle
         seconds = time.perf_counter() - start
@@ -230,15 +319,15 @@ class Session:
         self.figures["coordinates_s"] = seconds
         self.figures["eta"] = [
             next(
-                ((e.fraction, e.eta_s, start + seconds - t) for t, e in self.progress if e.fraction >= q and e.eta_s),
+                ((e.fraction, e.eta_s, start + seconds - t) for t, e in events if e.fraction >= q and e.eta_s),
                 None,
             )
             for q in (0.1, 0.5, 0.9)
         ]
         yield self.frames(10)
         view = self.shoot("c4-trained")
-        if self.args.readme:
-            self.readme_picture(view, Path(self.args.readme))
+        if self.args.cage_picture:
+            self.readme_picture(view, Path(self.args.cage_picture))
 
     def readme_picture(self, view: np.ndarray, path: Path):
         """Panel and 3D view side by side, scaled until the PNG is under 300 KB."""
@@ -268,6 +357,17 @@ class Session:
         print(
             f"  README picture {path} ({image.width()}×{image.height()}, {path.stat().st_size // 1024} KB)", flush=True
         )
+
+
+def type_rotation(pose_tab, rx: float, ry: float, rz: float) -> None:
+    """Type into the Pose tab the rotation ``Rz · Ry · Rx`` (degrees) as its axis and angle."""
+    from fieldrig.geometry.posing import axis_angle
+    from fieldrig.geometry.rotations import axis_angle_matrix
+
+    R = axis_angle_matrix((0, 0, 1), rz) @ axis_angle_matrix((0, 1, 0), ry) @ axis_angle_matrix((1, 0, 0), rx)
+    axis, degrees = axis_angle(R)
+    pose_tab.axis.set_value(axis)
+    pose_tab.angle.setValue(degrees)
 
 
 def _gap_figures(gaps, seconds):
@@ -320,25 +420,40 @@ def main():
     app.window.resize(440, 800)
     app.window.show()
     session = Session(app, args)
+
+    def sessions():
+        if "rig" in args.shots:
+            yield from session.steps()
+        if "character" in args.shots:
+            yield from session.character_steps()
+        if "cage" in args.shots:
+            yield from session.cage_steps()
+
     try:
-        drive(app, session.cage_steps() if args.cage else session.steps(), args.timeout)
+        drive(app, sessions(), args.timeout)
     finally:
         app.shutdown()
     f = session.figures
-    if args.cage:
+    if "training_s" in f:
+        print(f"training ({args.preset}, {args.device}): {f['training_s']:.1f} s")
+        for phase in ("idle", "training"):
+            g = f[phase]
+            print(
+                f"3D view turning, {phase:<8}: {g['frames_per_s']:5.1f} frames/s, median gap {g['median_ms']:4.0f} ms, "
+                f"longest {g['max_ms']:5.0f} ms, {g['over_100ms']} gaps over 100 ms"
+            )
+        print(f"pose preview (skinning + upload) of the last frame: {f['preview_ms_last_frame']:.1f} ms")
+    if "coordinates_s" in f:
         print(f"automatic cage + mean value binding: {f['cage_bound_s']:.2f} s from the click")
         print(f"coordinates ({args.preset}): {f['coordinates_s']:.1f} s from the click; ETA shown vs actually left:")
         for fraction, eta, left in filter(None, f["eta"]):
             print(f"  at {fraction:4.0%}: {eta:6.2f} s shown, {left:6.2f} s left")
-        return 0
-    print(f"training ({args.preset}, {args.device}): {f['training_s']:.1f} s")
-    for phase in ("idle", "training"):
-        g = f[phase]
+    if "timeline" in f:
+        clip, shown_at, shown, dropped = f["timeline"]
         print(
-            f"3D view turning, {phase:<8}: {g['frames_per_s']:5.1f} frames/s, median gap {g['median_ms']:4.0f} ms, "
-            f"longest {g['max_ms']:5.0f} ms, {g['over_100ms']} gaps over 100 ms"
+            f"timeline: clip {clip!r} played in real time, {shown} frames shown, {dropped} skipped; "
+            f"stopped at {shown_at}"
         )
-    print(f"pose preview (skinning + upload) of the last frame: {f['preview_ms_last_frame']:.1f} ms")
     return 0
 
 

@@ -19,7 +19,8 @@ from fieldrig.geometry.mesh_io import face_areas
 from fieldrig.geometry.winding import point_areas, winding_numbers
 
 _BATCH = 200_000
-_PROBE = 60_000  # volume estimate: relative error ~ 1 / sqrt(inside fraction * _PROBE)
+_BLOCK = 4  # cells per side of the blocks whose winding number is evaluated once
+_PROBE = 30_000  # volume estimate: relative error ~ 1 / sqrt(inside fraction * _PROBE)
 
 
 class ShapeDomain:
@@ -72,11 +73,12 @@ class ShapeDomain:
         self.lower, self.upper = lo - pad, hi + pad
         self._cells, self._solid, self._cell = self._candidate_cells(surface, trust_gaps=self.F is not None)
         # Volume: the fraction of uniform points of the candidate cells that are inside.
-        probe, solid = self._cell_points(_PROBE, rng)
+        probe, solid, _ = self._cell_points(_PROBE, rng)
         self.fraction = float(self._contains(probe, solid).mean())
         if self.fraction == 0.0:
             raise InputError("mesh", "the shape encloses no volume and no sample fell within its surface band")
         self.volume = self.fraction * len(self._cells) * self._cell**3
+        self._clearance = self._clearance_grid() if self.F is not None else None
 
     @property
     def area(self) -> float:
@@ -131,7 +133,19 @@ class ShapeDomain:
             for shift in (-1, 1):
                 grown |= np.roll(near, shift, axis=axis) & _not_wrapped(shape, axis, shift)
         far = np.argwhere(~grown)
-        winding = np.abs(winding_numbers(self.V, self.F, self.lower + (far + 0.5) * size, self.N))
+        # A block of 4^3 cells with no cell near the surface holds no surface: the winding
+        # number is constant over it, one evaluation decides all its cells.
+        padded = np.zeros(-(-shape // _BLOCK) * _BLOCK, dtype=bool)
+        padded[: shape[0], : shape[1], : shape[2]] = grown
+        b = padded.shape[0] // _BLOCK, padded.shape[1] // _BLOCK, padded.shape[2] // _BLOCK
+        touched = padded.reshape(b[0], _BLOCK, b[1], _BLOCK, b[2], _BLOCK).any(axis=(1, 3, 5))
+        block = far // _BLOCK
+        free = ~touched[tuple(block.T)]
+        winding = np.empty(len(far))
+        _, first, inverse = np.unique(np.ravel_multi_index(block[free].T, b), return_index=True, return_inverse=True)
+        centres = self.lower + (far + 0.5) * size
+        winding[free] = np.abs(winding_numbers(self.V, self.F, centres[free][first], self.N))[inverse.ravel()]
+        winding[~free] = np.abs(winding_numbers(self.V, self.F, centres[~free], self.N))
         inside = np.zeros(shape, dtype=bool)
         inside[tuple(far[winding > 0.5].T)] = True
         cells = np.argwhere(grown | inside)
@@ -142,10 +156,80 @@ class ShapeDomain:
         )
         return cells, solid, size
 
-    def _cell_points(self, count: int, rng: np.random.Generator):
-        """Uniform points of the candidate cells, and whether each lies in a solid cell."""
-        pick = rng.integers(0, len(self._cells), count)
-        return self.lower + (self._cells[pick] + rng.random((count, 3))) * self._cell, self._solid[pick]
+    @property
+    def cell_centres(self) -> np.ndarray:
+        """Centres of the candidate cells that may hold domain points, (c, 3)."""
+        return self.lower + (self._cells + 0.5) * self._cell
+
+    @property
+    def grid_shape(self) -> Tuple[int, int, int]:
+        """Cells per axis of the grid the candidate cells belong to."""
+        return tuple(int(v) for v in np.maximum(np.ceil((self.upper - self.lower) / self._cell).astype(np.int64), 1))
+
+    def grid_index(self, Q: np.ndarray):
+        """The grid cell of every point, and whether it lies in the grid.
+
+        Returns
+        -------
+        index : (q, 3) int
+        inside : (q,) bool
+        """
+        idx = np.floor((np.asarray(Q) - self.lower) / self._cell).astype(np.int64)
+        return idx, np.all((idx >= 0) & (idx < np.array(self.grid_shape)), axis=1)
+
+    @property
+    def cell_size(self) -> float:
+        """Edge length of the candidate cells."""
+        return self._cell
+
+    def clearance(self, Q: np.ndarray) -> np.ndarray:
+        """A lower bound of the distance from points to the surface (0 where unknown).
+
+        Surfaces lie only in cells that are not solid (see ``_candidate_cells``), so a
+        point of a cell whose centre is ``D`` cells from the nearest non-solid cell centre
+        is at least ``(D - sqrt 3)`` cells from any surface. Point clouds get 0.
+
+        Parameters
+        ----------
+        Q : (q, 3) float
+
+        Returns
+        -------
+        (q,) float
+        """
+        if self._clearance is None:
+            return np.zeros(len(Q))
+        idx, inside = self.grid_index(Q)
+        out = np.zeros(len(Q))
+        out[inside] = self._clearance[tuple(idx[inside].T)]
+        return out
+
+    def _clearance_grid(self) -> np.ndarray:
+        from scipy.ndimage import distance_transform_edt
+
+        solid = np.zeros(self.grid_shape, dtype=bool)
+        solid[tuple(self._cells[self._solid].T)] = True
+        if not solid.any():
+            return np.zeros(self.grid_shape)
+        return np.maximum(distance_transform_edt(solid) - np.sqrt(3.0), 0.0) * self._cell
+
+    def _cell_points(self, count: int, rng: np.random.Generator, prob: Optional[np.ndarray] = None):
+        """Random points of the candidate cells (uniform, or cells drawn with ``prob``).
+
+        Returns
+        -------
+        points : (count, 3) float
+        solid : (count,) bool
+            Whether each lies in a solid cell.
+        cell : (count,) int
+            Candidate cell of each point.
+        """
+        if prob is None:
+            pick = rng.integers(0, len(self._cells), count)
+        else:
+            pick = np.minimum(np.searchsorted(np.cumsum(prob), rng.random(count) * prob.sum()), len(prob) - 1)
+        points = self.lower + (self._cells[pick] + rng.random((count, 3))) * self._cell
+        return points, self._solid[pick], pick
 
     def _contains(self, Q: np.ndarray, solid: np.ndarray) -> np.ndarray:
         inside = solid.copy()
@@ -172,29 +256,87 @@ class ShapeDomain:
         found, total, rate = [], 0, 0.5
         while total < count:
             need = count - total
-            batch, solid = self._cell_points(int(min(_BATCH, 1.3 * need / rate + 64)), rng)
+            batch, solid, _ = self._cell_points(int(min(_BATCH, 1.3 * need / rate + 64)), rng)
             keep = batch[self._contains(batch, solid)]
             rate = max(len(keep) / len(batch), 0.01)
             found.append(keep)
             total += len(keep)
         return np.concatenate(found)[:count]
 
-    def sample_surface(self, count: int, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
-        """Random surface points with unit normals, uniform by area.
+    def sample_weighted(
+        self, count: int, rng: np.random.Generator, cell_density: np.ndarray
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Random domain points drawn with a density that varies by candidate cell.
+
+        A cell is drawn with probability proportional to ``cell_density``, a point uniform
+        in it, and points outside the domain are rejected; each point carries the volume
+        it stands for, proportional to the inverse of its density and summing to the
+        domain's volume, so ``sum_m weight_m f(x_m)`` estimates the integral of f.
 
         Parameters
         ----------
         count : int
         rng : numpy.random.Generator
+        cell_density : (c,) float
+            Relative density in each candidate cell (see :attr:`cell_centres`), > 0.
+
+        Returns
+        -------
+        points : (count, 3) float
+        weights : (count,) float
+        """
+        prob = np.asarray(cell_density, dtype=np.float64)
+        prob = prob / prob.sum()
+        found, cells, total, rate = [], [], 0, 0.5
+        while total < count:
+            need = count - total
+            batch, solid, pick = self._cell_points(int(min(_BATCH, 1.3 * need / rate + 64)), rng, prob)
+            keep = self._contains(batch, solid)
+            rate = max(keep.mean(), 0.01)
+            found.append(batch[keep])
+            cells.append(pick[keep])
+            total += int(keep.sum())
+        points, cell = np.concatenate(found)[:count], np.concatenate(cells)[:count]
+        weights = 1.0 / prob[cell]
+        return points, weights * (self.volume / weights.sum())
+
+    @property
+    def element_centres(self) -> np.ndarray:
+        """Centroids of the triangles (or the points of a cloud), (m, 3)."""
+        return self.V if self.F is None else self.V[self.F].mean(axis=1)
+
+    def sample_surface(
+        self, count: int, rng: np.random.Generator, density: Optional[np.ndarray] = None
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Random surface points with unit normals, uniform by area or with a varying density.
+
+        Parameters
+        ----------
+        count : int
+        rng : numpy.random.Generator
+        density : (m,) float, optional
+            Relative density per triangle (per point of a cloud), see :attr:`element_centres`.
 
         Returns
         -------
         points : (count, 3) float
         normals : (count, 3) float
             Face normals of a mesh, point normals of a cloud.
+
+        With ``density``, also ``weights : (count,) float``: the area each point stands
+        for (inverse to its density, summing to the area).
         """
-        p = self.area_weights / self.area_weights.sum()
+        p = self.area_weights if density is None else self.area_weights * density
+        p = p / p.sum()
         idx = rng.choice(len(p), size=count, p=p)
+        points, normals = self._surface_points(idx, rng)
+        if density is None:
+            return points, normals
+        weights = 1.0 / np.asarray(density, dtype=np.float64)[idx]
+        return points, normals, weights * (self.area / weights.sum())
+
+    def _surface_points(self, idx: np.ndarray, rng: np.random.Generator):
+        count = len(idx)
         if self.F is None:
             return self.V[idx], self.N[idx]
         T = self.V[self.F[idx]]

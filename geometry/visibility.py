@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-_CHUNK = 2_000_000
+_CHUNK = 262_144  # rays per Embree call (bounds the temporary arrays)
 
 
 class SegmentVisibility:
@@ -36,6 +36,11 @@ class SegmentVisibility:
             self._scene = EmbreeScene()
             TriangleMesh(self._scene, np.ascontiguousarray(np.asarray(V)[np.asarray(F)], dtype=np.float32))
 
+    @property
+    def has_surface(self) -> bool:
+        """Whether there are triangles to cast rays against (False for a point cloud)."""
+        return self._scene is not None
+
     def visible(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
         """Whether each segment ``A[i] -> B[i]`` is free of surface crossings (see the class).
 
@@ -54,7 +59,7 @@ class SegmentVisibility:
         for start in range(0, k, _CHUNK):
             a, b = A[start : start + _CHUNK], B[start : start + _CHUNK]
             d = b - a
-            length = np.linalg.norm(d, axis=1)
+            length = np.sqrt(np.einsum("ij,ij->i", d, d))
             free = length - self.margin
             test = np.flatnonzero(free > 0)
             if not len(test):
@@ -62,10 +67,39 @@ class SegmentVisibility:
             direction = d[test] / length[test, None]
             origin = a[test] + self.margin * direction
             hit = self._scene.run(
-                np.ascontiguousarray(origin, dtype=np.float32),
-                np.ascontiguousarray(direction, dtype=np.float32),
+                origin.astype(np.float32),
+                direction.astype(np.float32),
                 query="OCCLUDED",
-                dists=np.ascontiguousarray(free[test], dtype=np.float32),
+                dists=free[test].astype(np.float32),
             )
             out[start + test] = np.asarray(hit) == -1  # embreex: -1 = nothing hit, else the geometry id
+        return out
+
+    def hit_distance(self, origins: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """Distance along each ray to the first surface it meets (inf where it meets none).
+
+        Parameters
+        ----------
+        origins : (k, 3) float
+        directions : (k, 3) float
+            Unit vectors.
+
+        Returns
+        -------
+        (k,) float
+        """
+        out = np.full(len(origins), np.inf)
+        if self._scene is None or not len(origins):
+            return out
+        for start in range(0, len(origins), _CHUNK):
+            stop = start + _CHUNK
+            dist = np.asarray(
+                self._scene.run(
+                    np.ascontiguousarray(origins[start:stop], dtype=np.float32),
+                    np.ascontiguousarray(directions[start:stop], dtype=np.float32),
+                    query="DISTANCE",
+                ),
+                dtype=np.float64,
+            )
+            out[start:stop] = np.where(dist < 1e36, dist, np.inf)  # embreex: 1e37 = no hit
         return out

@@ -32,6 +32,7 @@ FALLOFFS = ("smooth", "linear", "constant")
 _SIDE_PATTERNS: List[Tuple[str, str]] = [
     (r"(?<=[._\-\s])([LlRr])$", "side"),  # arm_L, arm.l, arm-R, arm R
     (r"^([LlRr])(?=[._\-])", "side"),  # L_arm, r.arm
+    (r"(?<=[._\-])([LlRr])(?=[._\-])", "side"),  # ForeLeg_L_03, hand.L.001
     (r"(Left|Right|left|right|LEFT|RIGHT)", "word"),  # LeftArm, arm_right, mixamorig:RightHand
 ]
 _SWAP = {"L": "R", "R": "L", "l": "r", "r": "l", "Left": "Right", "Right": "Left", "left": "right",
@@ -41,8 +42,9 @@ _SWAP = {"L": "R", "R": "L", "l": "r", "r": "l", "Left": "Right", "Right": "Left
 def mirrored_name(name: str) -> Optional[str]:
     """The name of the joint on the other side, by the usual rigging conventions.
 
-    ``_L/_R``, ``.L/.R``, ``-l/-r`` suffixes, ``L_``/``R.`` prefixes and the words
-    ``Left``/``Right`` (any of three casings) are recognised.
+    ``_L/_R``, ``.L/.R``, ``-l/-r`` suffixes, ``L_``/``R.`` prefixes, the same letters
+    between separators (``Leg_L_03``, ``hand.L.001``) and the words ``Left``/``Right`` (any
+    of three casings) are recognised.
 
     Returns
     -------

@@ -25,7 +25,9 @@ def tapered_gaussian(diff: torch.Tensor, sigma: float, radius: float, order: int
     ----------
     diff : (k, 3) float
         ``x - xi`` for every (point, particle) pair, all within ``radius``.
-    sigma, radius : float
+    sigma, radius : float or (k,) float tensor
+        Kernel width and support radius, shared or one per pair (per-particle kernels:
+        they depend on the particle, not on x, so the derivatives keep their form).
     order : {0, 1, 2}
 
     Returns

@@ -22,7 +22,8 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 import torch
 
-_POINT_CHUNK = 65_536
+_PAIR_CHUNK = 2_000_000  # (point, segment) pairs per block
+_TIE = 1e-200  # added to the squared distance to segments: breaks exact ties only
 
 
 class HandleGeometry:
@@ -75,8 +76,20 @@ class HandleGeometry:
             np.concatenate(starts), np.concatenate(ends), np.concatenate(owner), rig.n_handles, np.concatenate(isolated)
         )
 
-    def samples(self, step: float) -> Tuple[np.ndarray, np.ndarray]:
+    def transformed(self, centre: np.ndarray, scale: float) -> "HandleGeometry":
+        """The handles in the frame ``x -> (x - centre) / scale``."""
+        c = np.asarray(centre, dtype=np.float64)
+        return HandleGeometry(
+            (self.starts - c) / scale, (self.ends - c) / scale, self.owner, self.n_handles, self.isolated_point
+        )
+
+    def samples(self, step) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Points along every segment, at most ``step`` apart, ends included.
+
+        Parameters
+        ----------
+        step : float or (s,) float
+            Largest distance between samples, for all segments or per segment.
 
         Returns
         -------
@@ -87,6 +100,7 @@ class HandleGeometry:
             Samples that are a point handle on their own.
         """
         length = np.linalg.norm(self.ends - self.starts, axis=1)
+        step = np.broadcast_to(np.asarray(step, dtype=np.float64), length.shape)
         counts = np.where(length > 0, np.ceil(length / step).astype(np.int64) + 1, 1)
         seg = np.repeat(np.arange(len(length)), counts)
         first = np.repeat(np.cumsum(counts) - counts, counts)
@@ -94,8 +108,41 @@ class HandleGeometry:
         points = self.starts[seg] + t[:, None] * (self.ends[seg] - self.starts[seg])
         return points, self.owner[seg], self.isolated_point[seg]
 
+    def length_scales(self) -> np.ndarray:
+        """A length per handle over which its weight is expected to vary.
+
+        The longest of the handle's segments; for a point handle (or one whose segments
+        all have zero length) the distance from it to the nearest other handle's pivot
+        (first segment start) that is not at the same place. Handles with no such
+        neighbour get infinity.
+
+        Returns
+        -------
+        (H,) float
+        """
+        length = np.linalg.norm(self.ends - self.starts, axis=1)
+        longest = np.zeros(self.n_handles)
+        np.maximum.at(longest, self.owner, length)
+        first = np.full(self.n_handles, -1, dtype=np.int64)
+        seen = np.zeros(self.n_handles, dtype=bool)
+        for i, h in enumerate(self.owner):
+            if not seen[h]:
+                first[h], seen[h] = i, True
+        pivots = self.starts[first[seen]]
+        size = np.linalg.norm(pivots.max(axis=0) - pivots.min(axis=0)) if len(pivots) else 0.0
+        tiny = 1e-9 * max(size, float(np.abs(self.starts).max(initial=0.0)), 1e-300)
+        scale = np.where(longest > tiny, longest, np.inf)
+        for h in np.flatnonzero(~(longest > tiny) & seen):
+            gaps = np.linalg.norm(pivots - self.starts[first[h]], axis=1)
+            gaps = gaps[gaps > tiny]
+            if len(gaps):
+                scale[h] = gaps.min()
+        return scale
+
     def per_handle(self, X: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Squared distance to every handle and the closest point on it.
+
+        All segments are measured at once; each handle keeps its nearest segment.
 
         Parameters
         ----------
@@ -110,19 +157,31 @@ class HandleGeometry:
         A = torch.as_tensor(self.starts, device=dev, dtype=dt)
         D = torch.as_tensor(self.ends - self.starts, device=dev, dtype=dt)
         L2 = torch.clamp((D * D).sum(-1), min=1e-300)
-        d2 = torch.empty(len(X), self.n_handles, device=dev, dtype=dt)
-        closest = torch.empty(len(X), self.n_handles, 3, device=dev, dtype=dt)
-        for h in range(self.n_handles):
-            seg = torch.as_tensor(np.flatnonzero(self.owner == h), device=dev)
-            for lo in range(0, len(X), _POINT_CHUNK):
-                x = X[lo : lo + _POINT_CHUNK]
-                t = torch.clamp(((x[:, None, :] - A[seg][None]) * D[seg][None]).sum(-1) / L2[seg][None], 0, 1)
-                c = A[seg][None] + t[..., None] * D[seg][None]  # (chunk, s_h, 3)
-                dist = ((x[:, None, :] - c) ** 2).sum(-1)
-                best = dist.argmin(dim=1)
-                rows = torch.arange(len(x), device=dev)
-                d2[lo : lo + _POINT_CHUNK, h] = dist[rows, best]
-                closest[lo : lo + _POINT_CHUNK, h] = c[rows, best]
+        owner = torch.as_tensor(self.owner, device=dev)
+        S, H = len(self.owner), self.n_handles
+        d2 = torch.empty(len(X), H, device=dev, dtype=dt)
+        closest = torch.empty(len(X), H, 3, device=dev, dtype=dt)
+        chunk = max(1, _PAIR_CHUNK // max(S, 1))
+        for lo in range(0, len(X), chunk):
+            x = X[lo : lo + chunk]
+            t = torch.clamp(((x[:, None, :] - A[None]) * D[None]).sum(-1) / L2[None], 0, 1)
+            c = A[None] + t[..., None] * D[None]  # (chunk, S, 3)
+            dist = ((x[:, None, :] - c) ** 2).sum(-1)
+            if S == H and bool(torch.all(owner == torch.arange(H, device=dev))):
+                d2[lo : lo + chunk], closest[lo : lo + chunk] = dist, c
+                continue
+            # per handle, the segment with the smallest distance
+            best = torch.full((len(x), H), float("inf"), device=dev, dtype=dt)
+            best.scatter_reduce_(1, owner.expand(len(x), S), dist, reduce="amin")
+            hit = dist == best.gather(1, owner.expand(len(x), S))
+            # first nearest segment of each handle (ties broken by segment order)
+            index = torch.where(hit, torch.arange(S, device=dev).expand(len(x), S), S)
+            pick = torch.full((len(x), H), S, device=dev, dtype=torch.int64)
+            pick.scatter_reduce_(1, owner.expand(len(x), S), index, reduce="amin")
+            pick.clamp_(max=S - 1)  # a handle without segments stays at infinite distance
+            rows = torch.arange(len(x), device=dev)[:, None]
+            d2[lo : lo + chunk] = best
+            closest[lo : lo + chunk] = c[rows, pick]
         return d2, closest
 
     def nearest(self, X: torch.Tensor):
@@ -138,9 +197,15 @@ class HandleGeometry:
         closest : (m, 3)
         a : (m,) squared distance to the nearest handle
         b : (m,) squared distance to the second-nearest handle (inf with one handle)
+
+        A point handle wins a tie: a leaf joint's point sits at the end of its parent's
+        segment, and keeps weight 1 there.
         """
         d2, closest = self.per_handle(X)
-        two = torch.topk(d2, min(2, self.n_handles), dim=1, largest=False)
+        length = np.zeros(self.n_handles)
+        np.maximum.at(length, self.owner, np.linalg.norm(self.ends - self.starts, axis=1))
+        extended = torch.as_tensor(length > 0, device=X.device)
+        two = torch.topk(torch.where(extended, d2 + _TIE, d2), min(2, self.n_handles), dim=1, largest=False)
         handle = two.indices[:, 0]
         b = two.values[:, 1] if self.n_handles > 1 else torch.full_like(two.values[:, 0], float("inf"))
         return handle, closest[torch.arange(len(X), device=X.device), handle], two.values[:, 0], b
@@ -162,8 +227,8 @@ def handle_blend(
     ----------
     X : (m, 3) float tensor
     handles : HandleGeometry
-    rho : float
-        Radius of the tube around each handle where beta > 0.
+    rho : float or (H,) float tensor
+        Radius of the tube around each handle where beta > 0 (shared or per handle).
     visible : callable, optional
         ``visible(A, B) -> (k,) bool`` for numpy segments; beta is zero where the closest
         point of the handle is hidden behind the surface (no bleeding between parts).
@@ -177,6 +242,8 @@ def handle_blend(
     handle, closest, a, b = handles.nearest(X)
     # a + b = 0 only exactly on a joint shared by two handles; r = 0 there.
     r = a / torch.clamp(a + b, min=1e-300)
+    if isinstance(rho, torch.Tensor) and rho.ndim:
+        rho = rho.to(X.dtype)[handle]
     beta = _falloff(4 * r * r) * _falloff(a / rho**2)
     if visible is not None:
         near = torch.nonzero(beta > 0).flatten().cpu().numpy()

@@ -5,7 +5,8 @@
 ``p_i`` on the probability simplex, and a visibility-aware kernel ``k(x, xi) = V(x, xi) g(|x - xi|)``
 (g a tapered Gaussian). Convex mixtures of simplex points are on the simplex, so every
 weight vector is non-negative and sums to one, for any particle values; ``beta`` makes it
-one-hot on the handles (see :mod:`fieldrig.neural.handle_blend`).
+one-hot on the handles (see :mod:`fieldrig.neural.handle_blend`). Kernel widths vary
+from particle to particle (finer where the shape is thin or handles are close).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from scipy.spatial import cKDTree
 
@@ -27,7 +29,7 @@ from fieldrig.neural.field_calculus import normalised, tapered_gaussian
 from fieldrig.neural.handle_blend import HandleGeometry, handle_blend
 
 _FORMAT = "fieldrig.skinning_field"
-_VERSION = 1
+_VERSION = 2
 _EVAL_CHUNK = 50_000
 
 
@@ -47,35 +49,86 @@ class KernelPairs:
     cols: torch.Tensor
 
 
-def kernel_pairs(
-    X: np.ndarray, tree: cKDTree, radius: float, visibility: Optional[SegmentVisibility], device: torch.device
-) -> KernelPairs:
-    """Pairs of points and particles closer than ``radius`` and mutually visible.
+class KernelSupport:
+    """Finds the particles whose kernel support holds a point, for per-particle radii.
+
+    Particles are grouped by radius (groups at most 2^(1/3) apart); each group has its
+    own KD-tree, queried with the group's largest radius and then filtered exactly, so a
+    fine region beside a coarse one costs no more candidate pairs than its own.
 
     Parameters
     ----------
-    X : (m, 3) float
-    tree : cKDTree of the particles
-    radius : float
-    visibility : SegmentVisibility or None
-
-    Returns
-    -------
-    KernelPairs
-        Sorted by point.
+    particles : (n, 3) float
+    radius : (n,) float
+        Support radius of every particle.
     """
-    near = cKDTree(X).sparse_distance_matrix(tree, radius, output_type="coo_matrix")
-    rows, cols = near.row.astype(np.int64), near.col.astype(np.int64)
-    if visibility is not None and len(rows):
-        keep = visibility.visible(X[rows], tree.data[cols])
-        rows, cols = rows[keep], cols[keep]
-    order = np.argsort(rows, kind="stable")
-    return KernelPairs(torch.as_tensor(rows[order], device=device), torch.as_tensor(cols[order], device=device))
+
+    def __init__(self, particles: np.ndarray, radius: np.ndarray):
+        self.particles = np.asarray(particles, dtype=np.float64)
+        self.radius = np.broadcast_to(np.asarray(radius, dtype=np.float64), (len(self.particles),)).copy()
+        group = np.floor(3 * np.log2(self.radius / self.radius.max()) + 1e-9).astype(np.int64)
+        self._groups = []
+        for g in np.unique(group):
+            index = np.flatnonzero(group == g)
+            self._groups.append((index, cKDTree(self.particles[index]), float(self.radius[index].max())))
+
+    def nearest(self, X: np.ndarray, k: int):
+        """The k nearest particles of every point (distances (m, k), indices (m, k))."""
+        if not hasattr(self, "_all"):
+            self._all = cKDTree(self.particles)
+        k = min(k, len(self.particles))
+        dist, idx = self._all.query(X, k=k)
+        return dist.reshape(len(X), k), idx.reshape(len(X), k)
+
+    def pairs(
+        self, X: np.ndarray, visibility: Optional[SegmentVisibility], device: torch.device, clearance=None
+    ) -> KernelPairs:
+        """Pairs of points and particles closer than the particle's radius, mutually visible.
+
+        Parameters
+        ----------
+        X : (m, 3) float
+        visibility : SegmentVisibility or None
+        device : torch.device
+        clearance : callable, optional
+            ``clearance(P) -> (k,) float``, a lower bound of the distance from points to
+            the surface: a segment shorter than the sum of its ends' clearances lies in
+            two empty balls and needs no ray.
+
+        Returns
+        -------
+        KernelPairs
+            Sorted by point.
+        """
+        points = cKDTree(X)
+        rows, cols = [], []
+        for index, tree, reach in self._groups:
+            near = points.sparse_distance_matrix(tree, reach, output_type="coo_matrix")
+            col = index[near.col]
+            keep = near.data < self.radius[col]
+            rows.append(near.row[keep].astype(np.int64))
+            cols.append(col[keep])
+        rows, cols = np.concatenate(rows), np.concatenate(cols)
+        order = np.argsort(rows, kind="stable")
+        rows, cols = rows[order], cols[order]
+        if visibility is not None and len(rows):
+            test = np.arange(len(rows))
+            if clearance is not None:
+                d = X[rows] - self.particles[cols]
+                length = np.sqrt(np.einsum("ij,ij->i", d, d))
+                test = np.flatnonzero(length >= clearance(X)[rows] + self._clearance(clearance)[cols])
+            keep = np.ones(len(rows), dtype=bool)
+            keep[test] = visibility.visible(X[rows[test]], self.particles[cols[test]])
+            rows, cols = rows[keep], cols[keep]
+        return KernelPairs(torch.as_tensor(rows, device=device), torch.as_tensor(cols, device=device))
+
+    def _clearance(self, clearance) -> np.ndarray:
+        if getattr(self, "_particle_clearance", None) is None:
+            self._particle_clearance = clearance(self.particles)
+        return self._particle_clearance
 
 
-def shepard_basis(
-    X: torch.Tensor, particles: torch.Tensor, pairs: KernelPairs, sigma: float, radius: float, order: int = 2
-):
+def shepard_basis(X: torch.Tensor, particles: torch.Tensor, pairs: KernelPairs, sigma, radius, order: int = 2):
     """Normalised kernel ``phi_i(x) = k(x, xi_i) / sum_j k(x, xi_j)`` per pair, with derivatives.
 
     Parameters
@@ -83,7 +136,8 @@ def shepard_basis(
     X : (m, 3) tensor
     particles : (n, 3) tensor
     pairs : KernelPairs
-    sigma, radius : float
+    sigma, radius : float or (n,) tensor
+        Kernel width and support radius, shared or per particle.
     order : {0, 1, 2}
         Derivatives wanted (see :mod:`fieldrig.neural.field_calculus`).
 
@@ -95,6 +149,8 @@ def shepard_basis(
         Points that see at least one particle (elsewhere phi is undefined).
     """
     r, c = pairs.rows, pairs.cols
+    if isinstance(sigma, torch.Tensor):
+        sigma, radius = sigma[c], radius[c]
     g = tapered_gaussian(X[r] - particles[c], sigma, radius, order)
     m = len(X)
     sums = [
@@ -113,47 +169,68 @@ def shepard_basis(
 class SkinningField:
     """A trained skinning-weight field.
 
+    The field lives in a normalised frame: a point ``x`` of the caller's space is
+    evaluated at ``(x - centre) / scale`` (the bounding-box centre and diagonal of the
+    shape it was fitted to), so that no tolerance depends on units or placement.
+
     Attributes
     ----------
     particles : (n, 3) float
-        Kernel centres.
+        Kernel centres (normalised frame).
     values : (n, H) float
         Particle values, each row on the probability simplex.
-    sigma, radius : float
-        Kernel width and support radius.
-    rho : float
-        Radius of the handle blend.
+    sigma, radius : (n,) float
+        Kernel width and support radius of every particle (normalised frame).
+    rho : (H,) float
+        Radius of the handle blend around each handle (normalised frame).
     handles : HandleGeometry
+        In the normalised frame.
     handle_names : list of str
     surface_V, surface_F : arrays
-        The surface used for visibility (F None for a point cloud).
+        The surface used for visibility (normalised frame; F None for a point cloud).
     margin : float
         Visibility margin (see :class:`~fieldrig.geometry.visibility.SegmentVisibility`).
+    centre : (3,) float
+    scale : float
+        The frame: ``normalised = (x - centre) / scale``.
     info : dict
         Settings and measurements of the training run.
     """
 
     particles: np.ndarray
     values: np.ndarray
-    sigma: float
-    radius: float
-    rho: float
+    sigma: np.ndarray
+    radius: np.ndarray
+    rho: np.ndarray
     handles: HandleGeometry
     handle_names: List[str]
     surface_V: np.ndarray
     surface_F: Optional[np.ndarray]
     margin: float
+    centre: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    scale: float = 1.0
     info: Dict = field(default_factory=dict)
     device: Optional[str] = None
 
     def __post_init__(self):
-        self._tree = cKDTree(self.particles)
+        n = len(self.particles)
+        self.sigma = np.broadcast_to(np.asarray(self.sigma, dtype=np.float64), (n,)).copy()
+        self.radius = np.broadcast_to(np.asarray(self.radius, dtype=np.float64), (n,)).copy()
+        self.rho = np.broadcast_to(np.asarray(self.rho, dtype=np.float64), (self.values.shape[1],)).copy()
+        self.centre = np.asarray(self.centre, dtype=np.float64).reshape(3)
+        self.scale = float(self.scale)
+        self._support = KernelSupport(self.particles, self.radius)
         self._visibility = None
 
     @property
     def n_handles(self) -> int:
         """Number of weight columns."""
         return self.values.shape[1]
+
+    @property
+    def kernel_widths(self) -> np.ndarray:
+        """Kernel sigma of every particle in the caller's units, (n,)."""
+        return self.sigma * self.scale
 
     @property
     def visibility(self) -> SegmentVisibility:
@@ -168,6 +245,7 @@ class SkinningField:
         Parameters
         ----------
         points : (m, 3) float
+            In the caller's space (the space of the shape the field was fitted to).
 
         Returns
         -------
@@ -181,33 +259,58 @@ class SkinningField:
             raise InputError("points", f"expected an (m, 3) array of points, got shape {X.shape}")
         if not np.all(np.isfinite(X)):
             raise InputError("points", "points contain NaN or infinite coordinates")
+        return self.evaluate_normalised((X - self.centre) / self.scale)
+
+    def evaluate_normalised(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`evaluate` for points already in the normalised frame, (m, 3) -> (m, H)."""
         dev = resolve_device(self.device) if self.device else torch.device("cpu")
         out = np.empty((len(X), self.n_handles))
         values = torch.as_tensor(self.values, device=dev)
         particles = torch.as_tensor(self.particles, device=dev)
+        sigma = torch.as_tensor(self.sigma, device=dev)
+        radius = torch.as_tensor(self.radius, device=dev)
         for lo in range(0, len(X), _EVAL_CHUNK):
-            out[lo : lo + _EVAL_CHUNK] = self._evaluate_chunk(X[lo : lo + _EVAL_CHUNK], particles, values, dev)
+            chunk = X[lo : lo + _EVAL_CHUNK]
+            out[lo : lo + _EVAL_CHUNK] = self._evaluate_chunk(chunk, particles, values, sigma, radius, dev)
         return out
 
-    def _evaluate_chunk(self, X: np.ndarray, particles, values, dev) -> np.ndarray:
+    def interpolation(self, X: np.ndarray) -> sp.csr_matrix:
+        """The kernel field's normalised kernels at points (normalised frame), (m, n) sparse.
+
+        ``interpolation(X) @ values`` is the kernel field ``u`` (without the handle blend)
+        at points that see a particle; rows of points that see none are zero.
+        """
+        pairs = self._support.pairs(X, self.visibility, torch.device("cpu"))
+        phi, _ = shepard_basis(
+            torch.as_tensor(X),
+            torch.as_tensor(self.particles),
+            pairs,
+            torch.as_tensor(self.sigma),
+            torch.as_tensor(self.radius),
+            order=0,
+        )
+        return sp.csr_matrix(
+            (phi[0].numpy(), (pairs.rows.numpy(), pairs.cols.numpy())), shape=(len(X), len(self.particles))
+        )
+
+    def _evaluate_chunk(self, X: np.ndarray, particles, values, sigma, radius, dev) -> np.ndarray:
         Xt = torch.as_tensor(X, device=dev)
-        pairs = kernel_pairs(X, self._tree, self.radius, self.visibility, dev)
-        phi, covered = shepard_basis(Xt, particles, pairs, self.sigma, self.radius, order=0)
+        pairs = self._support.pairs(X, self.visibility, dev)
+        phi, covered = shepard_basis(Xt, particles, pairs, sigma, radius, order=0)
         u = torch.zeros(len(X), self.n_handles, dtype=Xt.dtype, device=dev)
         u.index_add_(0, pairs.rows, phi[0][:, None] * values[pairs.cols])
         lost = torch.nonzero(~covered).flatten().cpu().numpy()
         if len(lost):
             u[lost] = torch.as_tensor(self._fallback(X[lost]), device=dev)
-        handle, beta = handle_blend(Xt, self.handles, self.rho, self.visibility.visible)
+        handle, beta = handle_blend(Xt, self.handles, torch.as_tensor(self.rho, device=dev), self.visibility.visible)
         w = (1 - beta)[:, None] * u
         w[torch.arange(len(X), device=dev), handle] += beta
         return w.cpu().numpy()
 
     def _fallback(self, X: np.ndarray) -> np.ndarray:
-        k = min(8, len(self.particles))
-        dist, idx = self._tree.query(X, k=k)
-        dist, idx = dist.reshape(len(X), k), idx.reshape(len(X), k)
-        g = np.exp(-(dist**2 - dist[:, :1] ** 2) / (2 * self.sigma**2))
+        dist, idx = self._support.nearest(X, 8)
+        exponent = -(dist**2) / (2 * self.sigma[idx] ** 2)
+        g = np.exp(exponent - exponent.max(axis=1, keepdims=True))
         g /= g.sum(axis=1, keepdims=True)
         return np.einsum("mk,mkh->mh", g, self.values[idx])
 
@@ -219,10 +322,8 @@ class SkinningField:
         meta = {
             "format": _FORMAT,
             "version": _VERSION,
-            "sigma": self.sigma,
-            "radius": self.radius,
-            "rho": self.rho,
             "margin": self.margin,
+            "scale": self.scale,
             "n_handles": self.handles.n_handles,
             "handle_names": self.handle_names,
             "info": self.info,
@@ -230,9 +331,14 @@ class SkinningField:
         arrays = dict(
             particles=self.particles,
             values=self.values,
+            sigma=self.sigma,
+            radius=self.radius,
+            rho=self.rho,
+            centre=self.centre,
             seg_starts=self.handles.starts,
             seg_ends=self.handles.ends,
             seg_owner=self.handles.owner,
+            seg_isolated=self.handles.isolated_point,
             surface_V=self.surface_V,
             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
         )
@@ -244,7 +350,7 @@ class SkinningField:
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike], device: Optional[str] = None) -> "SkinningField":
-        """Read a field written by :meth:`save`."""
+        """Read a field written by :meth:`save` (this version or version 1)."""
         source = str(path)
         try:
             with open(path, "rb") as fh:
@@ -259,18 +365,23 @@ class SkinningField:
             raise InputError(source, "not a fieldrig skinning field")
         if meta.get("version", 0) > _VERSION:
             raise InputError(source, f"written by a newer fieldrig (format version {meta['version']})")
-        handles = HandleGeometry(arrays["seg_starts"], arrays["seg_ends"], arrays["seg_owner"], meta["n_handles"])
+        handles = HandleGeometry(
+            arrays["seg_starts"], arrays["seg_ends"], arrays["seg_owner"], meta["n_handles"], arrays.get("seg_isolated")
+        )
+        # version 1: one kernel width for all particles, fitted in the caller's frame
         return cls(
             arrays["particles"],
             arrays["values"],
-            meta["sigma"],
-            meta["radius"],
-            meta["rho"],
+            arrays.get("sigma", meta.get("sigma")),
+            arrays.get("radius", meta.get("radius")),
+            arrays.get("rho", meta.get("rho")),
             handles,
             list(meta["handle_names"]),
             arrays["surface_V"],
             arrays.get("surface_F"),
             meta["margin"],
+            arrays.get("centre", np.zeros(3)),
+            meta.get("scale", 1.0),
             meta.get("info", {}),
             device,
         )

@@ -1,58 +1,78 @@
 """Fitting a skinning field: multiscale minimisation of the biharmonic energy.
 
-Each level places particles (voxel centroids of random domain points, spacing ``h``),
-draws Monte Carlo samples of the solid (``x_m``), of its surface (``y_s``, normals ``n_s``)
-and of the handles (``z_j`` on handle ``k_j``), and minimises over the particle values::
+The fit runs in a normalised frame (bounding box centred, diagonal 1). The particle
+spacing follows the shape (:class:`fieldrig.geometry.sizing.SizingField`: finer in thin
+parts and near short handles). Each level places particles (voxel centroids of domain
+points, voxel size = the local target spacing), draws importance-weighted Monte Carlo
+samples of the solid (``x_m``, volume weights ``w_m``), of its surface (``y_s``, normals
+``n_s``, area weights ``a_s``) and of the handles (``z_j`` on handle ``k_j``), and
+minimises over the particle values::
 
-    vol/M sum_m |Lap u(x_m)|^2  +  lambda area/(M_s sigma^2) sum_s |du/dn(y_s)|^2
-    +  mu vol/(M sigma^4) sum_j |u(z_j) - e_(k_j)|^2  +  eps |P - P_prior|^2
+    sum_m w_m |Lap u(x_m)|^2  +  lambda sum_s a_s |du/dn(y_s)|^2 / sigma(y_s)^2
+    +  mu sum_j omega_j |u(z_j) - e_(k_j)|^2 / sigma(z_j)^4  +  eps |P - P_prior|^2
 
 — the biharmonic energy with the zero-Neumann condition at the surface that libigl's
 BBW imposes implicitly, and the handle values imposed on the handles themselves (lines
 and points, as BBW does; imposing them on a tube would also clamp the field's slope
 there). ``u`` is linear in the particle values and every derivative is in closed form,
-so this is a sparse linear least-squares problem: one Cholesky factorisation of its
-normal matrix on the torch device (CPU or CUDA), then a Euclidean projection of every
-particle value onto the probability simplex. ``P_prior`` is the coarser level's field
-evaluated at the new particles (the first level uses the normalised inverse squared
-distances to the handles); it fixes the few value combinations the samples leave
-undetermined and keeps partition of unity exact (every term is satisfied by constants).
-The final field adds the thin exact blend of :mod:`fieldrig.neural.handle_blend`.
+so this is a sparse linear least-squares problem (:mod:`fieldrig.neural.sparse_solve`:
+sparse normal matrix, dense Cholesky or conjugate gradients, on the torch device), then
+a Euclidean projection of every particle value onto the probability simplex.
+``P_prior`` is the coarser level's field evaluated at the new particles (the first level
+uses the normalised inverse squared distances to the handles); it fixes the few value
+combinations the samples leave undetermined and keeps partition of unity exact (every
+term is satisfied by constants). The final field adds the thin exact blend of
+:mod:`fieldrig.neural.handle_blend`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional
 
 import numpy as np
+import scipy.sparse as sp
 import torch
-from scipy.spatial import cKDTree
 
+from fieldrig.core.errors import InputError
 from fieldrig.core.progress import ProgressCallback, ProgressReporter
 from fieldrig.geometry.domain import ShapeDomain
+from fieldrig.geometry.sizing import SizingField
 from fieldrig.geometry.visibility import SegmentVisibility
 from fieldrig.neural.handle_blend import HandleGeometry
-from fieldrig.neural.skinning_field import SkinningField, kernel_pairs, shepard_basis
+from fieldrig.neural.skinning_field import KernelSupport, SkinningField, shepard_basis
+from fieldrig.neural.sparse_solve import CoarseCorrection, NormalMatrix, prefers_dense, solve_regularised
 
 
 @dataclass(frozen=True)
 class SkinningPreset:
     """Settings of a skinning fit.
 
+    Lengths are fractions of the shape's bounding-box diagonal (the fit runs in a frame
+    where that diagonal is 1), so no setting depends on units or placement.
+
     Attributes
     ----------
-    particles : tuple of int
-        Particle count of each level, coarse to fine.
+    levels : int
+        Number of levels, coarse to fine; each coarser level doubles the spacing.
+    across : float
+        Particles across a part's local thickness (finest level).
+    along : float
+        Particles along a handle's length scale, near the handle (finest level).
+    largest_spacing, smallest_spacing : float
+        Bounds of the particle spacing at the finest level.
+    gradation : float
+        Growth of the spacing per unit of distance from a thin part or a handle.
+    max_particles : int
+        Cap of the finest level: beyond it every spacing grows by the same factor.
     samples_per_particle : float
         Interior energy samples per particle.
     surface_samples_per_particle : float
         Surface (Neumann) samples per particle.
     kernel_width : float
-        Kernel sigma as a multiple of the particle spacing.
+        Kernel sigma as a multiple of the local particle spacing.
     kernel_support : float
         Kernel radius as a multiple of sigma.
     blend_radius : float
@@ -68,9 +88,18 @@ class SkinningPreset:
         of the normal matrix.
     visibility : bool
         Visibility-aware kernels (ray casts); off only for experiments.
+    solver : {"auto", "dense", "cg"}
+        Linear solver (see :func:`fieldrig.neural.sparse_solve.solve_regularised`).
     """
 
-    particles: Tuple[int, ...]
+    levels: int = 2
+    across: float = 3.0
+    along: float = 6.0
+    largest_spacing: float = 0.016
+    smallest_spacing: float = 0.003
+    bulk_particles: int = 4000
+    gradation: float = 0.5
+    max_particles: int = 6_500
     samples_per_particle: float = 12.0
     surface_samples_per_particle: float = 2.0
     kernel_width: float = 1.0
@@ -81,13 +110,44 @@ class SkinningPreset:
     point_handle_boost: float = 100.0
     prior_weight: float = 1e-4
     visibility: bool = True
+    solver: str = "auto"
 
 
 SKINNING_PRESETS: Dict[str, SkinningPreset] = {
-    "fast": SkinningPreset(particles=(200, 1000)),
-    "balanced": SkinningPreset(particles=(600, 4000)),
-    "high": SkinningPreset(particles=(1000, 4000, 10000)),
+    "fast": SkinningPreset(largest_spacing=0.022, across=2.5, along=4.0, bulk_particles=1000, max_particles=2_500),
+    "balanced": SkinningPreset(),
+    "high": SkinningPreset(
+        levels=3,
+        largest_spacing=0.01,
+        smallest_spacing=0.002,
+        across=4.0,
+        along=8.0,
+        bulk_particles=10_000,
+        max_particles=100_000,
+    ),
 }
+
+_BLOCK = 8192  # energy samples per block of rows (bounds the memory of the pairs)
+_COARSE_LIMIT = 4000  # largest coarser level used as the coarse space of CG (dense inverse)
+
+
+class _Timer:
+    """Seconds spent per stage, summed over calls."""
+
+    def __init__(self):
+        self.seconds: Dict[str, float] = {}
+
+    def __call__(self, stage: str):
+        timer = self
+
+        class _Span:
+            def __enter__(self):
+                self.start = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.seconds[stage] = timer.seconds.get(stage, 0.0) + time.perf_counter() - self.start
+
+        return _Span()
 
 
 def fit_field(
@@ -102,6 +162,10 @@ def fit_field(
     progress: Optional[ProgressCallback] = None,
 ) -> SkinningField:
     """Fit a skinning field to validated inputs (see :func:`fieldrig.fit_skinning_field`).
+
+    The inputs are moved to a frame where the bounding box is centred at the origin with
+    diagonal 1; the field maps query points into it, so results do not depend on units
+    or placement.
 
     Parameters
     ----------
@@ -124,51 +188,91 @@ def fit_field(
     reporter = ProgressReporter(progress)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
+    V = np.asarray(V, dtype=np.float64)
+    lo, hi = V.min(axis=0), V.max(axis=0)
+    centre, scale = (lo + hi) / 2, float(np.linalg.norm(hi - lo))
+    if not scale > 0:
+        raise InputError("V", "all vertices are at the same place")
+    Vn, handles = (V - centre) / scale, handles.transformed(centre, scale)
     if handles.n_handles == 1:
         # One handle: the probability simplex is the single point w = 1.
         field = SkinningField(
-            V.mean(axis=0, keepdims=True),
-            np.ones((1, 1)),
-            1.0,
-            1.0,
-            1.0,
-            handles,
-            list(handle_names),
-            V,
-            F,
-            0.0,
-            info={"seconds": 0.0, "levels": []},
+            np.zeros((1, 3)), np.ones((1, 1)), 1.0, 2.0, 1.0, handles, list(handle_names), Vn, F, 0.0, centre, scale
         )
+        field.info = {"seconds": 0.0, "levels": [], "particles": 1}
         reporter.report("done", 1.0)
         return field
+    timer = _Timer()
     reporter.report("domain: winding numbers", 0.0)
-    domain = ShapeDomain(V, F, N, seed=seed)
-    # The margin only steps off the surface a segment starts on (mesh vertices, surface
-    # samples); any other crossing hides the pair, so parts a hair apart stay apart.
-    visibility = SegmentVisibility(V, F, margin=1e-5 * domain.diagonal) if preset.visibility else None
-    costs = np.array(preset.particles, dtype=float)
+    with timer("domain"):
+        domain = ShapeDomain(Vn, F, N, seed=seed)
+        # The margin only steps off the surface a segment starts on (mesh vertices, surface
+        # samples); any other crossing hides the pair, so parts a hair apart stay apart.
+        caster = SegmentVisibility(Vn, F, margin=1e-5)
+    visibility = caster if preset.visibility else None
+    reporter.report("particle density: thickness and handles", 0.01)
+    with timer("sizing"):
+        sizing = SizingField(
+            domain,
+            caster,
+            handles.starts,
+            handles.ends,
+            handles.length_scales()[handles.owner],
+            across=preset.across,
+            along=preset.along,
+            largest=max(preset.largest_spacing, (domain.volume / preset.bulk_particles) ** (1 / 3)),
+            smallest=preset.smallest_spacing,
+            gradation=preset.gradation,
+            samples=8192,
+            rng=rng,
+        )
+        cell_h = sizing(domain.cell_centres)
+        pilot, pilot_w = domain.sample_weighted(4096, rng, cell_h**-3.0)
+        expected = float((pilot_w / sizing(pilot) ** 3).sum())
+        stretch = max(1.0, (expected / preset.max_particles) ** (1 / 3))
+    costs = 8.0 ** np.arange(preset.levels)
     done = np.concatenate([[0.0], np.cumsum(costs)]) / costs.sum()
     field = None
     levels = []
-    for level, n_particles in enumerate(preset.particles):
+    for level in range(preset.levels):
 
         def report(stage: str, within: float, level=level):
             reporter.report(
-                f"level {level + 1}/{len(preset.particles)}: {stage}",
+                f"level {level + 1}/{preset.levels}: {stage}",
                 0.02 + 0.96 * (done[level] + within * (done[level + 1] - done[level])),
             )
 
+        factor = stretch * 2.0 ** (preset.levels - 1 - level)
+        level_timer = _Timer()
         field, stats = _fit_level(
-            domain, visibility, handles, handle_names, n_particles, preset, field, rng, device, report
+            domain,
+            visibility,
+            sizing,
+            factor,
+            stretch,
+            cell_h * factor,
+            expected / factor**3,
+            handles,
+            handle_names,
+            preset,
+            field,
+            rng,
+            device,
+            report,
+            level_timer,
         )
+        stats["seconds"] = level_timer.seconds
         levels.append(stats)
+    field.centre, field.scale = centre, scale
     field.info = {
         "preset": asdict(preset),
         "seed": seed,
         "device": str(device),
         "levels": levels,
-        "volume": domain.volume,
-        "band": domain.band,
+        "particles": levels[-1]["particles"],
+        "volume": domain.volume * scale**3,
+        "band": domain.band * scale,
+        "seconds_by_stage": timer.seconds,
         "seconds": time.perf_counter() - start,
     }
     reporter.report("done", 1.0)
@@ -178,63 +282,127 @@ def fit_field(
 def _fit_level(
     domain: ShapeDomain,
     visibility: Optional[SegmentVisibility],
+    sizing: SizingField,
+    factor: float,
+    stretch: float,
+    cell_h: np.ndarray,
+    expected: float,
     handles: HandleGeometry,
     handle_names,
-    n_particles: int,
     preset: SkinningPreset,
     coarser: Optional[SkinningField],
     rng: np.random.Generator,
     dev: torch.device,
     report: Callable[[str, float], None],
+    timer: _Timer,
 ):
-    spacing = (domain.volume / n_particles) ** (1 / 3)
-    sigma = preset.kernel_width * spacing
-    radius = preset.kernel_support * sigma
     report("sampling", 0.0)
-    points = domain.sample(8 * n_particles + int(preset.samples_per_particle * n_particles), rng)
-    particles = _place_particles(points[: 8 * n_particles], spacing, domain)
-    X = points[8 * n_particles :]
-    Y, normals = domain.sample_surface(int(preset.surface_samples_per_particle * n_particles), rng)
-    Z, owner, isolated = handles.samples(0.5 * spacing)
-    tree = cKDTree(particles)
-    P = torch.as_tensor(particles, device=dev)
+    cap = preset.max_particles / factor**3 * stretch**3
+    n_est = max(int(math.ceil(expected)), 16)
+    density = cell_h**-3.0
+    with timer("sampling"):
+        n_candidates = 8 * n_est
+        points, weights = domain.sample_weighted(n_candidates + int(preset.samples_per_particle * n_est), rng, density)
+        X, w_X = points[n_candidates:], weights[n_candidates:] * (domain.volume / weights[n_candidates:].sum())
+        face_h = np.maximum(sizing(domain.element_centres) * factor, 1e-300)
+        Y, normals, a_Y = domain.sample_surface(
+            int(preset.surface_samples_per_particle * n_est), rng, density=face_h**-2.0
+        )
+    with timer("particles"):
+        target = sizing(points[:n_candidates]) * factor
+        particles, spacing = _place_particles(points[:n_candidates], target, domain)
+        # Voxels cut by the surface of thin parts make more particles than the volume
+        # estimate says: past the cap, coarsen everything and group again.
+        for _ in range(3):
+            if len(particles) <= 1.1 * cap:
+                break
+            grow = (len(particles) / cap) ** (1 / 3)
+            factor, target = factor * grow, target * grow
+            particles, spacing = _place_particles(points[:n_candidates], target, domain)
+        sigma = preset.kernel_width * spacing
+        radius = preset.kernel_support * sigma
+        support = KernelSupport(particles, radius)
+        # handle samples every half local spacing
+        mid = 0.5 * (handles.starts + handles.ends)
+        seg_h = np.minimum.reduce([sizing(handles.starts), sizing(mid), sizing(handles.ends)]) * factor
+        Z, owner, isolated = handles.samples(0.5 * seg_h)
     n, H = len(particles), handles.n_handles
+    P = torch.as_tensor(particles, device=dev)
+    sig_t, rad_t = torch.as_tensor(sigma, device=dev), torch.as_tensor(radius, device=dev)
+    clearance = domain.clearance if visibility is not None else None
 
-    def basis(points: np.ndarray, order: int, stage: str, at: float):
+    def local(points: np.ndarray) -> np.ndarray:
+        """Kernel sigma of the nearest particle."""
+        return sigma[support.nearest(points, 1)[1][:, 0]]
+
+    blocks, uncovered, n_pairs = [], 0, 0
+
+    def add_rows(points: np.ndarray, order: int, row_weight: np.ndarray, stage: str, at: float, normals=None):
+        """Rows of A for samples (in blocks): weight * (Lap u | du/dn | u) at each point."""
+        nonlocal uncovered, n_pairs
         report(stage, at)
-        pairs = kernel_pairs(points, tree, radius, visibility, dev)
-        phi, covered = shepard_basis(torch.as_tensor(points, device=dev), P, pairs, sigma, radius, order)
-        return pairs, phi, covered
+        covered_all = np.zeros(len(points), dtype=bool)
+        for lo in range(0, len(points), _BLOCK):
+            chunk = points[lo : lo + _BLOCK]
+            with timer("pairs"):
+                pairs = support.pairs(chunk, visibility, dev, clearance)
+            with timer("basis"):
+                phi, covered = shepard_basis(torch.as_tensor(chunk, device=dev), P, pairs, sig_t, rad_t, order)
+                wt = torch.as_tensor(row_weight[lo : lo + _BLOCK], device=dev)[pairs.rows]
+                if order == 2:
+                    vals = wt * phi[2]
+                elif order == 1:
+                    vals = wt * (phi[1] * torch.as_tensor(normals[lo : lo + _BLOCK], device=dev)[pairs.rows]).sum(-1)
+                else:
+                    vals = wt * phi[0]
+                blocks.append(
+                    sp.csr_matrix(
+                        (vals.cpu().numpy(), (pairs.rows.cpu().numpy(), pairs.cols.cpu().numpy())),
+                        shape=(len(chunk), n),
+                    )
+                )
+                covered_all[lo : lo + _BLOCK] = covered.cpu().numpy()
+                n_pairs += len(pairs.rows)
+        uncovered += int((~covered_all).sum())
+        return covered_all
 
     # Interior rows: Laplacian of u at the samples, weighted as a Monte Carlo integral.
-    pairs_X, phi_X, covered_X = basis(X, 2, "interior samples", 0.1)
-    w_energy = math.sqrt(domain.volume / len(X))
-    # Surface rows: normal derivative of u (zero Neumann).
-    pairs_Y, phi_Y, covered_Y = basis(Y, 1, "surface samples", 0.4)
-    Nt = torch.as_tensor(normals, device=dev)
-    w_neumann = math.sqrt(preset.neumann_weight * domain.area / len(Y)) / sigma
-    # Handle rows: u = e_k on handle k's samples.
-    pairs_Z, phi_Z, covered_Z = basis(Z, 0, "handle samples", 0.55)
-    # A point handle is held by one sample where a bone has many: it weighs more.
-    w_handle = torch.as_tensor(np.where(isolated, preset.point_handle_boost, 1.0), device=dev)
-    w_handle = torch.sqrt(w_handle * preset.handle_weight * domain.volume / len(X)) / sigma**2
-    rhs_Z = torch.zeros(len(Z), H, dtype=P.dtype, device=dev)
-    rhs_Z[torch.arange(len(Z), device=dev), torch.as_tensor(owner, device=dev)] = w_handle
-    rhs_Z[~covered_Z] = 0
+    add_rows(X, 2, np.sqrt(w_X), "interior samples", 0.1)
+    # Surface rows: normal derivative of u (zero Neumann), scaled by the local kernel width.
+    add_rows(Y, 1, np.sqrt(preset.neumann_weight * a_Y) / local(Y), "surface samples", 0.4, normals)
+    # Handle rows: u = e_k on handle k's samples, each standing for the interior volume
+    # of one sample there; a point handle is held by one sample where a bone has many.
+    sig_Z = local(Z)
+    boost = np.where(isolated, preset.point_handle_boost, 1.0)
+    w_Z = np.sqrt(boost * preset.handle_weight * sig_Z**3 / preset.kernel_width**3 / preset.samples_per_particle)
+    w_Z = w_Z / sig_Z**2
+    covered_Z = add_rows(Z, 0, w_Z, "handle samples", 0.55)
 
     report("normal equations", 0.6)
-    rows = torch.cat([pairs_X.rows, pairs_Y.rows + len(X), pairs_Z.rows + len(X) + len(Y)])
-    cols = torch.cat([pairs_X.cols, pairs_Y.cols, pairs_Z.cols])
-    vals = torch.cat(
-        [w_energy * phi_X[2], w_neumann * (phi_Y[1] * Nt[pairs_Y.rows]).sum(-1), w_handle[pairs_Z.rows] * phi_Z[0]]
-    )
-    gram, b = _normal_equations(rows, cols, vals, len(X) + len(Y), rhs_Z, n)
-
+    with timer("normal equations"):
+        A = sp.vstack(blocks, format="csr")
+        gram = NormalMatrix(A, dev)
+        tail = sp.csr_matrix(
+            (w_Z * covered_Z, (np.arange(len(Z)), owner)), shape=(len(Z), H)
+        )  # right-hand side of the handle rows
+        b = torch.as_tensor(np.asarray((A[A.shape[0] - len(Z) :].T @ tail).todense()), device=dev)
+        del A, blocks[:]
     report("solve", 0.85)
-    prior = _prior(particles, handles, visibility) if coarser is None else coarser.evaluate(particles)
-    eps = preset.prior_weight * float(torch.diagonal(gram).mean())
-    values = project_to_simplex(_regularised_solve(gram, b, torch.as_tensor(prior, device=dev), eps))
-    rho = preset.blend_radius * spacing
+    with timer("prior"):
+        prior = _prior(particles, handles, visibility) if coarser is None else coarser.evaluate_normalised(particles)
+        prior = torch.as_tensor(prior, device=dev)
+    with timer("solve"):
+        eps = preset.prior_weight * float(gram.diagonal.mean())
+        coarse = None
+        cg = preset.solver == "cg" or (preset.solver == "auto" and not prefers_dense(gram, H))
+        if coarser is not None and cg and len(coarser.particles) <= _COARSE_LIMIT:
+            coarse = CoarseCorrection(coarser.interpolation(particles), gram, eps)
+        values, solve_info = solve_regularised(gram, b, prior, eps, preset.solver, coarse)
+        values = project_to_simplex(values)
+    # blend radius per handle: from the finest spacing on it
+    rho = np.full(H, np.inf)
+    np.minimum.at(rho, owner, preset.blend_radius * sig_Z / preset.kernel_width)
+    rho[~np.isfinite(rho)] = preset.blend_radius * float(np.median(spacing))
     field = SkinningField(
         particles,
         values.cpu().numpy(),
@@ -248,53 +416,26 @@ def _fit_level(
         visibility.margin if visibility else 0.0,
         device=str(dev) if dev.type == "cuda" else None,
     )
-    uncovered = int((~covered_X).sum() + (~covered_Y).sum() + (~covered_Z).sum())
     stats = {
         "particles": n,
-        "spacing": spacing,
+        "spacing_min": float(spacing.min()),
+        "spacing_max": float(spacing.max()),
         "samples": len(X),
         "surface_samples": len(Y),
         "handle_samples": len(Z),
-        "pairs": int(len(rows)),
+        "pairs": n_pairs,
+        "gram_nonzeros": gram.nnz,
         "uncovered_samples": uncovered,
+        "solver": solve_info,
     }
     return field, stats
 
 
-def _normal_equations(
-    rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n_zero_rhs: int, rhs_tail: torch.Tensor, n: int
-):
-    """``A^T A`` (dense) and ``A^T c`` of the sparse least-squares system ``min |A p - c|``.
-
-    ``rows`` must be sorted; the right-hand side ``c`` is zero on the first ``n_zero_rhs``
-    rows and ``rhs_tail`` on the rest. The sparse product runs in cuSPARSE on a GPU and in
-    SciPy on the CPU (twice as fast there as torch's CPU kernel).
-    """
-    n_rows = n_zero_rhs + len(rhs_tail)
-    tail = slice(int(torch.searchsorted(rows, n_zero_rhs)), None)
-    if vals.device.type == "cpu":
-        import scipy.sparse as sp
-
-        A = sp.csr_matrix((vals.numpy(), (rows.numpy(), cols.numpy())), shape=(n_rows, n))
-        gram = torch.as_tensor((A.T @ A).toarray())
-        b = torch.as_tensor(A[n_zero_rhs:].T @ rhs_tail.numpy())
-        return gram, b
-    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-    warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
-    crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=vals.device)
-    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n_rows), 0)
-    by_col = torch.argsort(cols, stable=True)
-    ccol = torch.zeros(n + 1, dtype=torch.int64, device=vals.device)
-    ccol[1:] = torch.cumsum(torch.bincount(cols, minlength=n), 0)
-    At = torch.sparse_csr_tensor(ccol, rows[by_col], vals[by_col], (n, n_rows))
-    gram = torch.sparse.mm(At, torch.sparse_csr_tensor(crow, cols, vals, (n_rows, n))).to_dense()
-    b = torch.zeros(n, rhs_tail.shape[1], dtype=vals.dtype, device=vals.device)
-    b.index_add_(0, cols[tail], vals[tail, None] * rhs_tail[rows[tail] - n_zero_rhs])
-    return gram, b
-
-
-def _place_particles(points: np.ndarray, spacing: float, domain: ShapeDomain) -> np.ndarray:
+def _place_particles(points: np.ndarray, target: np.ndarray, domain: ShapeDomain):
     """One particle per occupied voxel: the centroid of the domain points in it.
+
+    Points are grouped by their target spacing into bins 2^(1/3) apart; each bin has its
+    own voxel grid of that size, so the spacing follows the target within 12%.
 
     A centroid can fall outside the domain (a voxel over a concave gap, or across two
     parts a hair apart); such a particle would be seen from both sides and tie them
@@ -303,17 +444,22 @@ def _place_particles(points: np.ndarray, spacing: float, domain: ShapeDomain) ->
     Parameters
     ----------
     points : (m, 3) float
-        Uniform domain points.
-    spacing : float
-        Voxel size.
+        Domain points, denser where the target spacing is smaller.
+    target : (m,) float
+        Target spacing at each point.
     domain : ShapeDomain
 
     Returns
     -------
-    (n, 3) float
+    particles : (n, 3) float
+    spacing : (n,) float
+        Voxel size of each particle.
     """
-    keys = np.floor((points - domain.lower) / spacing).astype(np.int64)
-    _, inverse = np.unique(keys, axis=0, return_inverse=True)
+    top = float(target.max())
+    level = np.rint(3 * np.log2(top / target)).astype(np.int64)
+    size = top * 2.0 ** (-level / 3)
+    keys = np.floor((points - domain.lower) / size[:, None]).astype(np.int64)
+    _, first, inverse = np.unique(np.column_stack([level, keys]), axis=0, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
     counts = np.bincount(inverse)
     centroids = np.stack([np.bincount(inverse, points[:, d]) for d in range(3)], axis=1) / counts[:, None]
@@ -321,9 +467,9 @@ def _place_particles(points: np.ndarray, spacing: float, domain: ShapeDomain) ->
     if len(outside):
         distance = np.linalg.norm(points - centroids[inverse], axis=1)
         order = np.lexsort((distance, inverse))  # per voxel, nearest point first
-        first = order[np.searchsorted(inverse[order], outside)]
-        centroids[outside] = points[first]
-    return centroids
+        nearest = order[np.searchsorted(inverse[order], outside)]
+        centroids[outside] = points[nearest]
+    return centroids, size[first]
 
 
 def _prior(particles: np.ndarray, handles: HandleGeometry, visibility: Optional[SegmentVisibility]) -> np.ndarray:
@@ -343,23 +489,6 @@ def _prior(particles: np.ndarray, handles: HandleGeometry, visibility: Optional[
         seen[~seen.any(axis=1)] = True
         w *= seen
     return w / w.sum(axis=1, keepdims=True)
-
-
-def _regularised_solve(gram: torch.Tensor, b: torch.Tensor, prior: torch.Tensor, eps: float) -> torch.Tensor:
-    """Minimise ``x^T gram x / 2 - b^T x + eps |x - prior|^2 / 2`` by Cholesky.
-
-    eps grows tenfold (up to five times) if the factorisation meets a non-positive pivot.
-    """
-    diagonal = torch.diagonal(gram)
-    base = diagonal.clone()
-    for _ in range(6):
-        diagonal.copy_(base + eps)
-        L, info = torch.linalg.cholesky_ex(gram)
-        if int(info) == 0:
-            y = torch.linalg.solve_triangular(L, b + eps * prior, upper=False)
-            return torch.linalg.solve_triangular(L.mT, y, upper=True)
-        eps *= 10
-    raise RuntimeError("the skinning system could not be factorised (normal matrix not positive definite)")
 
 
 def project_to_simplex(Y: torch.Tensor) -> torch.Tensor:

@@ -221,7 +221,8 @@ def test_compute_weights_then_pose_moves_vertices_as_lbs_says(app, qtbot, tmp_pa
     select_tab(app, "Pose")
     pose_tab = app.window.pose_tab
     pose_tab.tree.select(1)  # bone1, the middle phalanx
-    pose_tab.sliders[2].setValue(50)  # rotate about z by 50°
+    pose_tab.axis.set_value([0, 0, 1])  # rotate about z by 50°, typed as axis and angle
+    pose_tab.angle.setValue(50)
     app.tick()
     T = pose_transforms(doc.rig, doc.pose)
     expected = linear_blend_skinning(doc.mesh.V, W, T)
@@ -323,7 +324,8 @@ def test_project_save_and_reload_gives_identical_state(app, qtbot, tmp_path, mon
     doc.set_weights(W / W.sum(axis=1, keepdims=True), None, "Import weights")
     select_tab(app, "Pose")
     app.window.pose_tab.tree.select(2)
-    app.window.pose_tab.sliders[1].setValue(-35)
+    app.window.pose_tab.axis.set_value([0, 1, 0])
+    app.window.pose_tab.angle.setValue(-35)
     doc.set_setting("method", "dqs")
     cage_V = np.array(
         [[-1, -1, -1], [4, -1, -1], [-1, 1, -1], [4, 1, -1], [-1, -1, 1], [4, -1, 1], [-1, 1, 1], [4, 1, 1.0]]

@@ -130,7 +130,7 @@ def test_visibility_stops_bleeding_between_parallel_capsules():
         np.array([[-0.33, 0, -0.9], [-0.33, 0, 0.9], [0.33, 0, 0.9], [0.33, 0, -0.9]]), bones=[[0, 1], [2, 3]]
     )
     field = fieldrig.fit_skinning_field(V, F, rig, preset=FAST)
-    assert field.sigma > 0.06
+    assert field.kernel_widths.min() > 0.06  # every kernel is wider than the gap
     W = field.evaluate(V)
     assert_valid(W, len(V), 2)
     assert W[: len(VA), 1].max() < 0.02 and W[len(VA) :, 0].max() < 0.02

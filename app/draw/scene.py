@@ -4,12 +4,13 @@ viewer and by the headless renderer (:mod:`fieldrig.draw.render`). No Qt here.
 Structure names: ``mesh`` (surface mesh or point cloud), ``bones`` (curve network, one
 segment per bone in the handle colours), ``joints`` (point cloud), ``selection`` (the
 selected joint or bone, highlighted), ``unweighted vertices`` (magenta points where no
-handle has weight).
+handle has weight). The mesh is coloured by its weights (:func:`show_weights`) or by how
+far two weight sets are apart (:func:`show_difference`).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import polyscope as ps
@@ -25,6 +26,9 @@ from fieldrig.geometry.rig import Rig
 
 MESH, BONES, JOINTS, SELECTION, UNWEIGHTED = "mesh", "bones", "joints", "selection", "unweighted vertices"
 WEIGHT_QUANTITY, DOMINANT_QUANTITY = "handle weight", "dominant handle"
+DIFFERENCE_QUANTITY = "A/B weight L1"
+#: Colour map of the A/B difference heat map (white: the same weights, dark red: the most apart).
+DIFFERENCE_CMAP = "reds"
 MESH_COLOR = (0.78, 0.78, 0.80)
 JOINT_COLOR = (0.25, 0.25, 0.3)
 
@@ -105,6 +109,37 @@ def show_weights(
     bad = unweighted_vertices(W)
     if len(bad) and positions is not None:
         ps.register_point_cloud(UNWEIGHTED, positions[bad], color=UNWEIGHTED_COLOR, radius=0.006)
+
+
+def show_difference(D: np.ndarray) -> Tuple[float, float]:
+    """Colour the mesh by a per-vertex difference of two weight sets (a heat map from 0 to
+    its largest value, with polyscope's colour bar in the view as its legend).
+
+    Parameters
+    ----------
+    D : (n,) float
+        E.g. ``½ Σ_j |w_A − w_B|`` per vertex (0 … 1).
+
+    Returns
+    -------
+    (float, float)
+        The range the colours span.
+    """
+    s = mesh_structure()
+    ps.remove_point_cloud(UNWEIGHTED, error_if_absent=False)
+    span = (0.0, max(float(np.max(D)) if len(D) else 0.0, 1e-6))
+    if s is None:
+        return span
+    s.remove_all_quantities()
+    s.add_scalar_quantity(
+        DIFFERENCE_QUANTITY,
+        np.asarray(D, dtype=np.float64),
+        enabled=True,
+        cmap=DIFFERENCE_CMAP,
+        vminmax=span,
+        onscreen_colorbar_enabled=True,
+    )
+    return span
 
 
 def posed_joints(rig: Rig, T: Optional[np.ndarray]) -> np.ndarray:

@@ -82,6 +82,8 @@ class FieldrigApp:
         self.window = MainWindow(self.document, self.controller, self.tools, self.jobs, screenshot_3d)
         self.viewer.files_dropped.connect(self.window.open_files)
         self.viewer.shortcut.connect(self.window.shortcut)
+        self.viewer.timeline_key.connect(self.window.timeline.playback.key)
+        self.viewer.status.connect(lambda text: self.window.statusBar().showMessage(text, 8000))
         self.compute = compute_process()
         self.compute.start()  # warm: it imports torch and looks for a GPU meanwhile
         self.device_timer = QTimer()
@@ -103,12 +105,13 @@ class FieldrigApp:
             self.window.weights_tab.set_cuda(name)
 
     def tick(self) -> None:
-        """One frame: pending document changes, then ``ps.frame_tick()``; quits when the
-        polyscope window is closed."""
+        """One frame: the clip's frame real time has reached, pending document changes, then
+        ``ps.frame_tick()``; quits when the polyscope window is closed."""
         now = time.perf_counter()
         if self._last_tick is not None:
             self.frame_gaps_ms.append((now - self._last_tick) * 1000.0)
         self._last_tick = now
+        self.window.timeline.playback.advance()
         self.viewer.tick()
         if ps.window_requests_close() and self.timer.isActive():
             self.timer.stop()

@@ -11,7 +11,13 @@ opening one installs the session it reads.
 
 Observers (the panel, the viewer bridge) connect to :attr:`Document.changed`, which carries
 the set of topics that changed: ``"mesh"``, ``"rig"``, ``"weights"``, ``"pose"``,
-``"cage"``, ``"coords"``, ``"cage_pose"``, ``"selection"``, ``"mode"``, ``"settings"``.
+``"cage"``, ``"coords"``, ``"cage_pose"``, ``"selection"``, ``"mode"``, ``"settings"``,
+``"animation"`` (the clip, its time, loop or speed), ``"difference"`` (the A/B difference
+view switched on or off).
+
+While a clip of the skinned file is chosen (and the rig is still the file's skeleton),
+:meth:`Document.handle_transforms` gives that clip's frame at the current time instead of
+the pose: the clip poses the rig, and the manual pose waits until no clip is chosen.
 """
 
 from __future__ import annotations
@@ -31,11 +37,13 @@ from fieldrig.core.vocabulary import (
     JOINT_PLACEMENT_LABELS,
     SKINNING_METHODS,
 )
+from fieldrig.geometry.clip_frames import ClipFrames
 from fieldrig.geometry.mesh_check import MeshReport
 from fieldrig.geometry.mesh_io import MeshData
 from fieldrig.geometry.pose import Pose, pose_transforms
 from fieldrig.geometry.rig import Rig
 from fieldrig.session import AnimationState, CageState, RigState, Session, WeightSet, deform_mesh
+from fieldrig.workflow import FRAME_RATE
 
 MODES = ("rig", "weights", "pose", "cage")
 DEFAULT_SETTINGS: Dict[str, Any] = {
@@ -55,7 +63,8 @@ class ReplaceState(QUndoCommand):
     ----------
     document : Document
     key : str
-        ``"rig_state"``, ``"pose"``, ``"cage_state"`` or ``"cage_pose"`` (the deformed cage).
+        ``"rig_state"``, ``"pose"``, ``"cage_state"``, ``"cage_pose"`` (the deformed cage) or
+        ``"active"`` (which weight set is in use, alone: the A/B swap).
     before, after : object
         The snapshots.
     text : str
@@ -65,7 +74,7 @@ class ReplaceState(QUndoCommand):
         gizmo drag, one slider drag).
     """
 
-    _IDS = {"rig_state": 1, "pose": 2, "cage_state": 3, "cage_pose": 4}
+    _IDS = {"rig_state": 1, "pose": 2, "cage_state": 3, "cage_pose": 4, "active": 5}
 
     def __init__(self, document: "Document", key: str, before, after, text: str, merge_token=None):
         super().__init__(text)
@@ -78,6 +87,7 @@ class ReplaceState(QUndoCommand):
         if not isinstance(other, ReplaceState) or other.key != self.key or other.merge_token != self.merge_token:
             return False
         self.after = other.after
+        self.setObsolete(self.after is self.before)  # a drag that put back what was there: no undo step
         return True
 
     def redo(self) -> None:
@@ -103,6 +113,7 @@ class Document(QObject):
         "pose": frozenset({"pose"}),
         "cage_state": frozenset({"cage", "coords", "cage_pose", "selection"}),
         "cage_pose": frozenset({"cage_pose"}),
+        "active": frozenset({"weights"}),
     }
 
     def __init__(self, parent: Optional[QObject] = None):
@@ -115,6 +126,8 @@ class Document(QObject):
         self.cage_selection: Tuple[int, ...] = ()  # selected cage vertices, in the order picked
         self._interaction = 0
         self._transforms_of, self._transforms = (None, None), None
+        self._clip_frames_of, self._clip_frames = (None, None), None
+        self.show_difference = False
 
     # ------------------------------------------------------------- accessors
     @property
@@ -174,6 +187,8 @@ class Document(QObject):
             return self.rig_state.pose
         if key == "cage_pose":
             return self.cage_state.deformed
+        if key == "active":
+            return self.rig_state.active
         return getattr(self.session, key)
 
     def _apply(self, key: str, value) -> None:
@@ -182,6 +197,8 @@ class Document(QObject):
             self.session = replace(self.session, rig_state=replace(self.rig_state, pose=value))
         elif key == "cage_pose":
             self.session = replace(self.session, cage_state=replace(self.cage_state, deformed=value))
+        elif key == "active":
+            self.session = replace(self.session, rig_state=self.rig_state.with_active(value))
         else:
             self.session = replace(self.session, **{key: value})
         if key == "rig_state":
@@ -267,6 +284,51 @@ class Document(QObject):
         if index != self.rig_state.active:
             self._push("rig_state", self.rig_state.with_active(index), f"Use weights {sets[index].name}")
 
+    def rename_weight_set(self, index: int, name: str) -> None:
+        """Rename weight set ``index`` (undoable; InputError for a name in use or empty)."""
+        old = self.rig_state.weight_sets[index].name
+        if name.strip() != old:
+            self._push("rig_state", self.rig_state.with_renamed(index, name), f"Rename weights {old}")
+
+    def duplicate_weight_set(self, index: int) -> None:
+        """Copy weight set ``index`` under a new name and use the copy (undoable)."""
+        self._push(
+            "rig_state",
+            self.rig_state.with_duplicate(index),
+            f"Duplicate weights {self.rig_state.weight_sets[index].name}",
+        )
+
+    def delete_weight_set(self, index: int) -> None:
+        """Remove weight set ``index`` (undoable)."""
+        self._push(
+            "rig_state", self.rig_state.without_set(index), f"Delete weights {self.rig_state.weight_sets[index].name}"
+        )
+
+    def set_compare(self, a: Optional[str], b: Optional[str]) -> None:
+        """Compare weight sets ``a`` and ``b`` (names; None clears the pair) (undoable)."""
+        state = self.rig_state.with_compare(a, b)
+        if state.compare != self.rig_state.compare:
+            self._push(
+                "rig_state",
+                state,
+                "Compare weights " + " / ".join(state.compare) if state.compare else "Stop comparing weights",
+            )
+
+    def swap_compared(self) -> None:
+        """Use the other weight set of the A/B pair (undoable; consecutive swaps are one step).
+
+        Only the weights change (topic ``"weights"``), so a swap during playback re-skins the
+        frame and recolours the mesh, nothing else."""
+        state = self.rig_state.swapped()
+        if state is not self.rig_state:
+            self._push("active", state.active, f"Show weights {state.active_set.name}", merge_token=("swap weights",))
+
+    def set_show_difference(self, on: bool) -> None:
+        """Colour the mesh by the A/B difference (a view choice, not undoable)."""
+        if bool(on) != self.show_difference:
+            self.show_difference = bool(on)
+            self.emit({"difference"})
+
     def set_pose(self, pose: Pose, text: str, merge_token=None) -> None:
         """Replace the pose (undoable; edits with the same ``merge_token`` merge)."""
         self._push("pose", pose, text, merge_token)
@@ -326,6 +388,13 @@ class Document(QObject):
         self.selected_handle = self.selected_joint = None
         self.cage_selection = ()
         self.emit(self.topics_all())
+
+    def set_animation(self, animation: AnimationState) -> None:
+        """Choose the clip, its time, loop or speed. Not undoable: like the camera, where one
+        is in an animation is a way of looking, not an edit (projects still keep it)."""
+        if animation != self.animation:
+            self.session = replace(self.session, animation=animation)
+            self.emit({"animation"})
 
     def set_setting(self, key: str, value) -> None:
         """Change one setting (preset, device, objective, method, placement, colouring)."""
@@ -401,12 +470,36 @@ class Document(QObject):
         """
         if self.rig is None:
             return None
+        frames = self.clip_frames()
+        if frames is not None:
+            return frames.transforms(frames.frame_at(self.animation.time)).copy()
         rig, pose = self.rig, self.pose
         cached_rig, cached_pose = self._transforms_of
         if cached_rig is not rig or cached_pose is not pose:  # the objects themselves: ids can be reused
             self._transforms = pose_transforms(rig, pose)
             self._transforms_of = (rig, pose)
         return self._transforms.copy()
+
+    def clip_frames(self) -> Optional[ClipFrames]:
+        """The chosen clip, frame by frame (each frame evaluated once), or None: no clip is
+        chosen, the file has no such clip, or the rig is no longer the file's skeleton."""
+        name = self.animation.clip
+        if name is None or not self.reskinnable():
+            return None
+        asset = self.asset
+        cached_asset, cached_name = self._clip_frames_of
+        if cached_asset is not asset or cached_name != name:  # the objects themselves: assets hold arrays
+            clip = next((c for c in asset.clips if c.name == name), None)
+            if clip is None:
+                return None
+            self._clip_frames = ClipFrames(clip, asset.skeleton, FRAME_RATE)
+            self._clip_frames_of = (asset, name)
+        return self._clip_frames
+
+    def clip_names(self) -> list:
+        """Names of the clips that can play on the rig (the skinned file's, while the rig is
+        its skeleton); empty otherwise."""
+        return [c.name for c in self.asset.clips] if self.reskinnable() else []
 
     def reskinnable(self) -> bool:
         """The mesh is a skinned asset and the rig is still its skeleton: exports re-skin the file."""
@@ -437,5 +530,18 @@ class Document(QObject):
     def topics_all(self) -> FrozenSet[str]:
         """Every topic (for a full refresh)."""
         return frozenset(
-            {"mesh", "rig", "weights", "pose", "cage", "coords", "cage_pose", "selection", "mode", "settings"}
+            {
+                "mesh",
+                "rig",
+                "weights",
+                "pose",
+                "cage",
+                "coords",
+                "cage_pose",
+                "selection",
+                "mode",
+                "settings",
+                "animation",
+                "difference",
+            }
         )

@@ -17,6 +17,7 @@ from fieldrig.gui.document import Document
 from fieldrig.gui.jobs import JobRunner
 from fieldrig.gui.tabs import CageTab, ExportTab, MeshTab, PoseTab, RigTab, WeightsTab
 from fieldrig.gui.tabs.common import ask_then
+from fieldrig.gui.timeline import TimelineStrip
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.widgets import ProgressStrip
 
@@ -77,11 +78,13 @@ class MainWindow(QMainWindow):
         ):
             self.tabs.addTab(tab, name)
         self.tabs.currentChanged.connect(self._tab_changed)
+        self.timeline = TimelineStrip(document)
         self.progress = ProgressStrip()
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.tabs)
+        layout.addWidget(self.timeline)
         layout.addWidget(self.progress)
         self.setCentralWidget(central)
         self._build_menus(screenshot)

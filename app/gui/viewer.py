@@ -10,6 +10,11 @@ and small array uploads.
 Besides the structures of :mod:`fieldrig.draw.scene` (mesh, bones, joints, selection,
 unweighted vertices) it draws ``cage`` and ``cage vertices`` (click one to drag it) and
 ``bone start`` (the pending start of a bone chain while adding bones).
+
+Keys in the 3D view: Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y, Delete and Escape go to the panel
+(:attr:`Viewer.shortcut`); Space, Left / Right and B drive the timeline and the A/B swap
+(:attr:`Viewer.timeline_key`); R and G start Blender's rotate and grab on the selected handle
+(:mod:`fieldrig.gui.transform_tool`), which then takes the mouse and keys until it ends.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from fieldrig.core.errors import InputError
 from fieldrig.draw import scene
 from fieldrig.draw.colours import SELECTION_COLOR
 from fieldrig.draw.scene import MESH
-from fieldrig.geometry.rotations import nearest_rotation
+from fieldrig.geometry.posing import local_from_frame
 from fieldrig.gui.document import Document
 from fieldrig.gui.preview import PreviewSkinning
 from fieldrig.gui.rig_edit import move_joint
+from fieldrig.gui.transform_tool import TransformTool
 from fieldrig.session import copy_pose, deform_mesh
 
 CAGE, CAGE_VERTICES, BONE_START = "cage", "cage vertices", "bone start"
@@ -114,11 +120,22 @@ class Viewer(QObject):
     shortcut(str)
         A key pressed in the 3D view: ``"undo"`` (Ctrl+Z), ``"redo"`` (Ctrl+Shift+Z, Ctrl+Y),
         ``"delete"`` (Delete), ``"escape"`` (Escape).
+    timeline_key(str)
+        ``"play"`` (Space), ``"frame_back"`` (Left), ``"frame_forward"`` (Right), ``"swap_ab"`` (B).
+    status(str)
+        A line for the status bar (what R / G are doing; "" when they end).
+
+    Attributes
+    ----------
+    tool : TransformTool
+        Blender's R / G on the selected handle.
     """
 
     picked = pyqtSignal(object)
     files_dropped = pyqtSignal(list)
     shortcut = pyqtSignal(str)
+    timeline_key = pyqtSignal(str)
+    status = pyqtSignal(str)
 
     def __init__(self, document: Document, backend: Optional[str] = None, parent: Optional[QObject] = None):
         super().__init__(parent)
@@ -133,8 +150,8 @@ class Viewer(QObject):
         self._press: Optional[Tuple[float, float]] = None
         self._released = False  # the mouse button went up last frame: the drag ends after this frame's gizmo
         self._pending = set(document.topics_all())
-        self._skinner: Optional[PreviewSkinning] = None
-        self._skinner_of = (None, None)
+        self._skinners: list = []  # (weights, PreviewSkinning), newest first: A/B swaps reuse them
+        self.tool = TransformTool(document)
         self.bone_start: Optional[np.ndarray] = None
         self.last_deform_ms = 0.0
         self._cage_drag = None  # (merge token, gizmo transform, cage) where the current cage drag began
@@ -169,19 +186,19 @@ class Viewer(QObject):
         doc = self.doc
         if "mesh" in topics:
             self._register_mesh()
-        if topics & {"mesh", "weights", "rig"}:
-            self._skinner = None
-        if topics & {"mesh", "rig", "weights", "selection", "mode", "settings"}:
+        if "mesh" in topics:
+            self._skinners = []
+        if topics & {"mesh", "rig", "weights", "selection", "mode", "settings", "difference"}:
             self._update_colors()
         if topics & {"mesh", "rig", "mode", "selection"}:
             self._update_skeleton()
-        elif "pose" in topics and self.doc.rig is not None and doc.mode != "cage":
+        elif topics & {"pose", "animation"} and self.doc.rig is not None and doc.mode != "cage":
             scene.move_skeleton(
                 doc.rig, self.posed_joints(), doc.selected_handle, doc.selected_joint if doc.mode == "rig" else None
             )
         if topics & {"mesh", "cage", "cage_pose", "mode", "selection"}:
             self._update_cage()
-        if topics & {"mesh", "rig", "weights", "pose", "coords", "cage_pose", "mode", "settings"}:
+        if topics & {"mesh", "rig", "weights", "pose", "coords", "cage_pose", "mode", "settings", "animation"}:
             self._update_deformation()
         self._update_bone_start()
         if ps.has_surface_mesh(MESH) and topics & {
@@ -205,6 +222,9 @@ class Viewer(QObject):
     def _update_colors(self) -> None:
         doc = self.doc
         show = doc.weights_usable() and doc.mode in ("weights", "pose")
+        if show and doc.show_difference and doc.rig_state.compare:
+            scene.show_difference(doc.rig_state.weight_difference())
+            return
         handle = doc.selected_handle if doc.selected_handle is not None else 0
         scene.show_weights(
             doc.weights if show else None,
@@ -270,11 +290,12 @@ class Viewer(QObject):
         doc = self.doc
         if doc.rig_state.preview is not None:
             return doc.rig_state.preview
-        mesh, weights = self._skinner_of
-        if self._skinner is None or mesh is not doc.mesh or weights is not doc.weights:  # weights set without a preview
-            self._skinner = PreviewSkinning(doc.mesh.V, doc.weights)
-            self._skinner_of = (doc.mesh, doc.weights)
-        return self._skinner
+        for weights, skinner in self._skinners:  # weights set without a preview: built here once
+            if weights is doc.weights:
+                return skinner
+        skinner = PreviewSkinning(doc.mesh.V, doc.weights)
+        self._skinners = [(doc.weights, skinner)] + self._skinners[:3]
+        return skinner
 
     def displayed_positions(self) -> np.ndarray:
         """What the preview shows for the current state, (n, 3) float32 (computed, not read back)."""
@@ -303,10 +324,9 @@ class Viewer(QObject):
     def _gizmo_target(self):
         """(key, transform, allow_rotation, allow_translation) for the selection, or None."""
         doc, rig = self.doc, self.doc.rig
-        if doc.mode == "pose" and rig is not None and doc.selected_handle is not None:
-            h = doc.selected_handle
-            G = doc.handle_transforms()[h] @ translation(rig.handle_pivots()[h])
-            return ("pose", h), G, True, bool(rig.handle_parents()[h] < 0)
+        if doc.mode == "pose" and rig is not None and doc.selected_handle is not None and doc.clip_frames() is None:
+            h = doc.selected_handle  # any handle turns and moves (its subtree follows)
+            return ("pose", h), doc.handle_transforms()[h] @ translation(rig.handle_pivots()[h]), True, True
         if doc.mode == "rig" and rig is not None and doc.selected_joint is not None:
             return ("joint", doc.selected_joint), translation(rig.joints[doc.selected_joint]), False, True
         if doc.mode == "cage" and doc.cage_selection and doc.cage_pose is not None:
@@ -354,15 +374,10 @@ class Viewer(QObject):
         kind, index = key
         if kind == "pose":
             rig = doc.rig
-            p = rig.handle_pivots()[index]
-            parent = rig.handle_parents()[index]
-            T_parent = np.eye(4) if parent < 0 else doc.handle_transforms()[parent]
-            local = np.linalg.solve(T_parent, G @ translation(-p))
-            R = nearest_rotation(local[:3, :3])
+            R, t = local_from_frame(rig, doc.handle_transforms(), index, G)
             name = rig.handle_names[index]
             pose = copy_pose(doc.pose)
-            t = local[:3, 3] - p + R @ p if allow_translation else pose.translations.get(name, np.zeros(3))
-            pose.set(name, rotation=R, translation=t)
+            pose.set(name, rotation=R, translation=t if allow_translation else None)
             doc.set_pose(pose, f"Pose {name}", doc.interaction_token("pose", index))
         elif kind == "joint":
             try:
@@ -396,11 +411,14 @@ class Viewer(QObject):
     # ------------------------------------------------------------- clicks
     def _frame_callback(self) -> None:
         """Runs inside ``ps.frame_tick()``: gizmo, clicks, keys."""
+        io = psim.GetIO()
+        if self.tool.active:
+            self._tool_frame(io)
+            return
         self.sync_gizmo()
         if self._released:  # the gizmo's last move of a drag shows the frame after the release
             self._released = False
             self.doc.end_interaction()
-        io = psim.GetIO()
         if psim.IsMouseClicked(0) and not io.WantCaptureMouse:
             self._press = tuple(psim.GetMousePos())
         if psim.IsMouseReleased(0):
@@ -414,8 +432,54 @@ class Viewer(QObject):
         if not io.WantCaptureKeyboard:
             self._keys(io)
 
+    def mouse_ray(self, screen_xy) -> Tuple[np.ndarray, np.ndarray]:
+        """The camera ray through a pixel: origin and unit direction, (3,) each."""
+        origin = np.asarray(ps.get_view_camera_parameters().get_position(), dtype=np.float64)
+        return origin, np.asarray(ps.screen_coords_to_world_ray(screen_xy), dtype=np.float64)
+
+    def start_tool(self, kind: str, screen_xy) -> bool:
+        """Start Blender's rotate (``"rotate"``) or grab (``"grab"``) with the mouse at ``screen_xy``."""
+        look = np.asarray(ps.get_view_camera_parameters().get_look_dir(), dtype=np.float64)
+        started = self.tool.start(kind, *self.mouse_ray(screen_xy), look)
+        if started:
+            self.gizmo.set_enabled(False)
+            self._gizmo_key = self._gizmo_set = None  # placed again at the result when it ends
+            self.status.emit(self.tool.status())
+        return started
+
+    def _tool_frame(self, io) -> None:
+        """While R / G runs it has the mouse and the keys."""
+        tool = self.tool
+        if psim.IsMouseClicked(1) or psim.IsKeyPressed(psim.ImGuiKey_Escape, False):
+            tool.cancel()
+        elif psim.IsMouseClicked(0) or any(
+            psim.IsKeyPressed(k, False) for k in (psim.ImGuiKey_Enter, psim.ImGuiKey_KeypadEnter)
+        ):
+            tool.confirm()
+        else:
+            for axis in "xyz":
+                if psim.IsKeyPressed(getattr(psim, f"ImGuiKey_{axis.upper()}"), False):
+                    tool.constrain(axis)
+            for key, name in _NUMBER_KEYS:
+                if psim.IsKeyPressed(key, False):
+                    tool.type_key(name)
+            tool.move(*self.mouse_ray(tuple(psim.GetMousePos())))
+        self.status.emit(tool.status())
+
     def _keys(self, io) -> None:
-        if io.KeyCtrl and psim.IsKeyPressed(psim.ImGuiKey_Z, False):
+        if not io.KeyCtrl and psim.IsKeyPressed(psim.ImGuiKey_R, False):
+            self.start_tool("rotate", tuple(psim.GetMousePos()))
+        elif not io.KeyCtrl and psim.IsKeyPressed(psim.ImGuiKey_G, False):
+            self.start_tool("grab", tuple(psim.GetMousePos()))
+        elif not io.KeyCtrl and psim.IsKeyPressed(psim.ImGuiKey_Space, False):
+            self.timeline_key.emit("play")
+        elif psim.IsKeyPressed(psim.ImGuiKey_LeftArrow, True):
+            self.timeline_key.emit("frame_back")
+        elif psim.IsKeyPressed(psim.ImGuiKey_RightArrow, True):
+            self.timeline_key.emit("frame_forward")
+        elif not io.KeyCtrl and psim.IsKeyPressed(psim.ImGuiKey_B, False):
+            self.timeline_key.emit("swap_ab")
+        elif io.KeyCtrl and psim.IsKeyPressed(psim.ImGuiKey_Z, False):
             self.shortcut.emit("redo" if io.KeyShift else "undo")
         elif io.KeyCtrl and psim.IsKeyPressed(psim.ImGuiKey_Y, False):
             self.shortcut.emit("redo")
@@ -448,6 +512,20 @@ class Viewer(QObject):
             origin,
             direction,
         )
+
+
+#: Keys of a number typed during R / G.
+_NUMBER_KEYS = tuple(
+    [(getattr(psim, f"ImGuiKey_{d}"), str(d)) for d in range(10)]
+    + [(getattr(psim, f"ImGuiKey_Keypad{d}"), str(d)) for d in range(10)]
+    + [
+        (psim.ImGuiKey_Period, "."),
+        (psim.ImGuiKey_KeypadDecimal, "."),
+        (psim.ImGuiKey_Minus, "-"),
+        (psim.ImGuiKey_KeypadSubtract, "-"),
+        (psim.ImGuiKey_Backspace, "backspace"),
+    ]
+)
 
 
 def _as3d(P: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The panel's tabs, one module each: Mesh, Rig, Weights, Pose, Cage, Export.
+"""The panel's tabs, one module each: Mesh, Rig, Weights (its weight-set tools in
+:mod:`~fieldrig.gui.tabs.weight_sets`), Pose, Cage, Export.
 
 Each tab shows part of the :class:`~fieldrig.gui.document.Document`, refreshes itself on
 its ``changed`` signal, and sends edits to the document (rig edits, pose) or actions to the

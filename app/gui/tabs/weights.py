@@ -22,6 +22,7 @@ from fieldrig.core import vocabulary as vocab
 from fieldrig.gui.controller import Controller
 from fieldrig.gui.document import Document
 from fieldrig.gui.tabs.common import AskPath, ask_then, button, setting_combo
+from fieldrig.gui.tabs.weight_sets import WeightSetTools
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.widgets import HandleTree
 
@@ -58,6 +59,8 @@ class WeightsTab(QWidget):
         self.weight_set.setToolTip("The weights shown, posed with and exported: the file's, imported or computed")
         self.weight_set.activated.connect(document.select_weight_set)
         form.addRow("Weight set", self.weight_set)
+        self.set_tools = WeightSetTools(document)
+        form.addRow(self.set_tools)
         layout.addWidget(box)
 
         view = QGroupBox("Show")
