@@ -131,6 +131,7 @@ def save_project(session: Session, path: PathLike) -> None:
             "speed": float(session.animation.speed),
         },
         "cage_source": _file_reference(cs.source, project_dir),
+        "coordinates_kind": cs.coordinates_kind,
         "mode": session.mode,
         "settings": session.settings,
         "camera": session.camera,
@@ -309,6 +310,7 @@ def load_project(path: PathLike) -> Tuple[Session, List[str]]:
     cage_state = CageState(
         source=sources.get("cage_source"),
         barycentric_field=blobs.get("barycentric_field"),
+        coordinates_kind=meta.get("coordinates_kind") if arrays.get("coordinates") is not None else None,
         **{name: arrays.get(member) for name, member in _CAGE_ARRAYS.items()},
     )
     session = Session(

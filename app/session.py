@@ -305,6 +305,10 @@ class RigState:
         return replace(self, weight_sets=tuple(replace(s, stale=True) for s in self.weight_sets))
 
 
+#: :attr:`CageState.coordinates_kind` of mean value coordinates (closed form, bound at once).
+MEAN_VALUE = "mvc"
+
+
 @dataclass(frozen=True)
 class CageState:
     """The cage and what depends on it (one undo snapshot).
@@ -322,6 +326,10 @@ class CageState:
         The trained barycentric field the coordinates came from, as saved bytes.
     deformed : (c, d) float or None
         The cage's vertices as moved by the user (the rest cage before any move).
+    coordinates_kind : str or None
+        Which coordinates these are: :data:`MEAN_VALUE` (closed form), the objective a
+        trained field was fitted with (``"dirichlet"``, ``"tv"``), or None when unknown
+        (coordinates from elsewhere, projects of earlier versions).
     """
 
     vertices: Optional[np.ndarray] = None
@@ -330,6 +338,7 @@ class CageState:
     coordinates: Optional[np.ndarray] = None
     barycentric_field: Optional[bytes] = None
     deformed: Optional[np.ndarray] = None
+    coordinates_kind: Optional[str] = None
 
 
 #: Playback speeds the app offers, as factors of real time.

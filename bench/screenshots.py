@@ -20,6 +20,9 @@ play the file's longest clip and stop on a frame with the difference view on
 (``6-timeline-difference``); then, with no clip, turn a few joints by typed angles and
 leave the gizmo on one of them (``7-pose-gizmo``). ``--docs`` writes those two side by side
 as ``timeline.png`` and ``posing.png`` there.
+
+``--shots cage`` runs the cage session (:meth:`Session.cage_steps`), e.g. with
+``--cage-mesh ../shared/data/spot.obj --cage-picture docs/cage-screenshot.png``.
 """
 
 import argparse
@@ -56,7 +59,16 @@ def parse_args():
     )
     parser.add_argument("--docs", help="also write timeline.png and posing.png (both windows) here, e.g. docs")
     parser.add_argument(
-        "--shots", nargs="+", choices=("rig", "character"), default=["rig", "character"], help="which sessions to run"
+        "--shots",
+        nargs="+",
+        choices=("rig", "character", "cage"),
+        default=["rig", "character"],
+        help="which sessions to run",
+    )
+    parser.add_argument("--cage-mesh", help="the cage session's mesh (default: --mesh), e.g. ../shared/data/spot.obj")
+    parser.add_argument("--cage-vertices", type=int, default=40, help="the cage session's automatic cage vertices")
+    parser.add_argument(
+        "--cage-picture", help="also write the cage session's two windows here, e.g. docs/cage-screenshot.png"
     )
     return parser.parse_args()
 
@@ -231,7 +243,6 @@ class Session:
         if not path.is_file():
             print(f"  {path} not found: no timeline or gizmo shots", flush=True)
             return
-        window.ask_choice = lambda title, text, choices: "Discard"  # the legs session is not kept
         app.controller.open_mesh(str(path))
         yield self.idle
         if window.errors or doc.asset is None or not doc.clip_names():
@@ -288,6 +299,92 @@ class Session:
         if self.args.docs:
             self.readme_picture(view, Path(self.args.docs) / "posing.png")
 
+    def cage_steps(self):
+        """Cage mode: build the automatic cage (the mesh follows it at once, by mean value
+        coordinates), Shift+click a group of cage vertices, drag them with the gizmo (moved
+        and turned about their centroid), then train coordinates, which swap in under the
+        moved cage. Saves ``c1-cage``, ``c2-moved``, ``c3-training`` and ``c4-trained``."""
+        import polyscope as ps
+
+        from fieldrig.gui.viewer import CAGE_VERTICES, Pick
+
+        app, doc, window = self.app, self.app.document, self.app.window
+        app.open_files(self.args.cage_mesh or self.args.mesh)
+        yield self.idle
+        if window.errors:
+            raise RuntimeError(f"opening failed: {window.errors}")
+        yield self.frames(2)  # the viewer shows the mesh (and resets the camera to it)
+        # y is up; the longer of x and z is the shape's length, seen from the side (the other)
+        V = doc.mesh.V
+        centre, diagonal = 0.5 * (V.min(axis=0) + V.max(axis=0)), float(np.linalg.norm(np.ptp(V, axis=0)))
+        along = 0 if np.ptp(V[:, 0]) > np.ptp(V[:, 2]) else 2
+        side = 2 - along
+        eye = centre.copy()
+        eye[side] += 1.5 * diagonal
+        eye[along] -= 0.35 * diagonal
+        eye[1] += 0.3 * diagonal
+        right = np.cross(centre - eye, [0.0, 1.0, 0.0])
+        shift = -0.12 * diagonal * right / np.linalg.norm(right)  # polyscope's own panel covers the left third
+        ps.look_at(eye + shift, centre + shift)
+        self.select_tab("Cage")
+        start = time.perf_counter()
+        window.cage_tab.resolution.setValue(self.args.cage_vertices)
+        doc.set_setting("preset", self.args.preset)
+        window.cage_tab.build.click()
+        yield self.idle
+        if window.errors or not doc.coordinates_usable():
+            raise RuntimeError(f"the automatic cage failed: {window.errors}")
+        self.figures["cage_bound_s"] = time.perf_counter() - start
+        yield self.frames(10)
+        self.shoot("c1-cage")
+
+        # Shift+click a sixth of the cage vertices, at the end of the shape with its highest point (a head)
+        P = doc.cage_pose
+        end = np.sign(V[np.argmax(V[:, 1]), along] - centre[along]) or 1.0
+        group = np.argsort(-end * P[:, along])[: max(2, len(P) // 6)]
+        for k, vertex in enumerate(group):
+            app.viewer.picked.emit(
+                Pick(CAGE_VERTICES, "vertex", int(vertex), P[vertex], None, np.zeros(3), np.zeros(3), k > 0)
+            )
+            yield self.frames(2)
+        # drag: lift by 12 % of the diagonal and turn 30° about the side axis, about the group's centroid
+        from fieldrig.geometry.rotations import axis_angle_matrix
+
+        gizmo = app.viewer.gizmo
+        G0 = np.asarray(gizmo.get_transform(), dtype=np.float64)
+        for t in np.linspace(0.1, 1.0, 10):
+            G = G0.copy()
+            G[:3, :3] = axis_angle_matrix(np.eye(3)[side], 30.0 * end * (1 if side == 0 else -1) * t) @ G0[:3, :3]
+            G[1, 3] += 0.12 * diagonal * t
+            gizmo.set_transform(G)
+            yield self.frames(2)
+        doc.end_interaction()
+        yield self.frames(10)
+        self.shoot("c2-moved")
+
+        events = []
+        app.jobs.progressed.connect(lambda event: events.append((time.perf_counter(), event)))
+        start = time.perf_counter()
+        window.cage_tab.compute.click()
+        yield lambda: len(events) > 3
+        self.shoot("c3-training")
+        yield self.idle
+        seconds = time.perf_counter() - start
+        if window.errors or doc.cage_state.barycentric_field is None:
+            raise RuntimeError(f"training failed: {window.errors}")
+        self.figures["coordinates_s"] = seconds
+        self.figures["eta"] = [
+            next(
+                ((e.fraction, e.eta_s, start + seconds - t) for t, e in events if e.fraction >= q and e.eta_s),
+                None,
+            )
+            for q in (0.1, 0.5, 0.9)
+        ]
+        yield self.frames(10)
+        view = self.shoot("c4-trained")
+        if self.args.cage_picture:
+            self.readme_picture(view, Path(self.args.cage_picture))
+
     def readme_picture(self, view: np.ndarray, path: Path):
         """Panel and 3D view side by side, scaled until the PNG is under 300 KB."""
         from PyQt6.QtCore import Qt
@@ -339,33 +436,18 @@ def _gap_figures(gaps, seconds):
     }
 
 
-def main():
-    args = parse_args()
-    import polyscope as ps
+def drive(app, steps, timeout: float) -> None:
+    """Run the app's event loop through ``steps`` (a generator: each ``yield`` gives a
+    condition to wait for), then return; what a step raises is raised here."""
     from PyQt6.QtCore import QTimer
 
-    from fieldrig.gui.app import FieldrigApp
-
-    app = FieldrigApp()
-    ps.set_window_size(1000, 800)
-    app.window.resize(440, 800)
-    app.window.show()
-    session = Session(app, args)
-
-    def sessions():
-        if "rig" in args.shots:
-            yield from session.steps()
-        if "character" in args.shots:
-            yield from session.character_steps()
-
-    steps = sessions()
     state = {"waiting": lambda: True, "error": None}
-    deadline = time.perf_counter() + args.timeout
+    deadline = time.perf_counter() + timeout
 
     def advance():
         try:
             if time.perf_counter() > deadline:
-                raise TimeoutError(f"the session took more than {args.timeout} s")
+                raise TimeoutError(f"the session took more than {timeout} s")
             if state["waiting"]():
                 state["waiting"] = next(steps)
         except StopIteration:
@@ -379,9 +461,36 @@ def main():
     driver.start(20)
     app.qt.exec()
     driver.stop()
-    app.shutdown()
     if state["error"] is not None:
         raise state["error"]
+
+
+def main():
+    args = parse_args()
+    import polyscope as ps
+
+    from fieldrig.gui.app import FieldrigApp
+
+    app = FieldrigApp()
+    # each session starts afresh: the last one's edits are not saved, its rig not kept
+    app.window.ask_choice = lambda title, text, choices: "Discard rig" if "Discard rig" in choices else "Discard"
+    ps.set_window_size(1000, 800)
+    app.window.resize(440, 800)
+    app.window.show()
+    session = Session(app, args)
+
+    def sessions():
+        if "rig" in args.shots:
+            yield from session.steps()
+        if "character" in args.shots:
+            yield from session.character_steps()
+        if "cage" in args.shots:
+            yield from session.cage_steps()
+
+    try:
+        drive(app, sessions(), args.timeout)
+    finally:
+        app.shutdown()
     f = session.figures
     if "training_s" in f:
         print(f"training ({args.preset}, {args.device}): {f['training_s']:.1f} s")
@@ -392,6 +501,11 @@ def main():
                 f"longest {g['max_ms']:5.0f} ms, {g['over_100ms']} gaps over 100 ms"
             )
         print(f"pose preview (skinning + upload) of the last frame: {f['preview_ms_last_frame']:.1f} ms")
+    if "coordinates_s" in f:
+        print(f"automatic cage + mean value binding: {f['cage_bound_s']:.2f} s from the click")
+        print(f"coordinates ({args.preset}): {f['coordinates_s']:.1f} s from the click; ETA shown vs actually left:")
+        for fraction, eta, left in filter(None, f["eta"]):
+            print(f"  at {fraction:4.0%}: {eta:6.2f} s shown, {left:6.2f} s left")
     if "timeline" in f:
         clip, shown_at, shown, dropped = f["timeline"]
         print(

@@ -533,6 +533,7 @@ def test_cage_mode_train_then_drag_a_cage_vertex(app, qtbot, tmp_path, monkeypat
     click(qtbot, button(cage_tab, "Open cage…"))
     wait_idle(qtbot, app)
     assert len(doc.cage_state.vertices) == 8
+    bound = doc.cage_state.coordinates  # mean value coordinates, bound with the cage
 
     # training runs in the worker with progress, and Cancel stops it (the full training is
     # the coordinates module's to test; here: the wiring)
@@ -544,11 +545,11 @@ def test_cage_mode_train_then_drag_a_cage_vertex(app, qtbot, tmp_path, monkeypat
     assert app.window.errors == [] and app.jobs.busy
     click(qtbot, app.window.progress.cancel)
     wait_idle(qtbot, app)
-    assert app.window.errors == [] and doc.cage_state.coordinates is None
+    assert app.window.errors == [] and doc.cage_state.coordinates is bound
 
-    # coordinates from the closed form (mean value coordinates; the box is convex)
+    # the coordinates in use: the closed form's (mean value coordinates; the box is convex)
     Phi = mean_value_coordinates(Cage.from_arrays(doc.cage_state.vertices, doc.cage_state.faces), doc.mesh.V)
-    doc.set_coordinates(Phi, None, "Mean value coordinates")
+    np.testing.assert_allclose(bound, Phi, atol=1e-12)
     app.viewer.picked.emit(
         Pick(CAGE_VERTICES, "vertex", 7, np.array([3.6, 0.6, 0.6]), None, np.zeros(3), np.array([0, 0, -1.0]))
     )
@@ -587,6 +588,6 @@ def test_cage_mode_train_then_drag_a_cage_vertex(app, qtbot, tmp_path, monkeypat
     click(qtbot, button(cage_tab, "Automatic cage"))
     wait_idle(qtbot, app)
     assert app.window.errors == []
-    assert doc.cage_state.vertices is not None and doc.cage_state.coordinates is None
+    assert doc.cage_state.vertices is not None and doc.coordinates_usable()
     lo, hi = doc.cage_state.vertices.min(axis=0), doc.cage_state.vertices.max(axis=0)
     assert np.all(lo <= doc.mesh.V.min(axis=0)) and np.all(hi >= doc.mesh.V.max(axis=0))

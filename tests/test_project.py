@@ -43,7 +43,12 @@ def project(tmp_path) -> Session:
         mesh=mesh,
         rig_state=RigState(rig, str(data / "finger.tgf"), sets, active=1, pose=pose),
         cage_state=CageState(
-            cage_V, cage_F, coordinates=rng.random((len(mesh.V), 4)), deformed=cage_V + 0.1, barycentric_field=b"bary"
+            cage_V,
+            cage_F,
+            coordinates=rng.random((len(mesh.V), 4)),
+            deformed=cage_V + 0.1,
+            barycentric_field=b"bary",
+            coordinates_kind="tv",
         ),
         settings={"preset": "fast", "method": "dqs"},
         mode="pose",
@@ -73,7 +78,7 @@ def test_round_trip_restores_everything(project, tmp_path):
     for name in ("vertices", "faces", "deformed", "coordinates"):
         np.testing.assert_array_equal(getattr(loaded.cage_state, name), getattr(project.cage_state, name))
         assert getattr(loaded.cage_state, name).dtype == getattr(project.cage_state, name).dtype
-    assert loaded.cage_state.barycentric_field == b"bary"
+    assert loaded.cage_state.barycentric_field == b"bary" and loaded.cage_state.coordinates_kind == "tv"
     assert rs.pose.rotations.keys() == saved.pose.rotations.keys()
     np.testing.assert_array_equal(rs.pose.rotations["bone1"], saved.pose.rotations["bone1"])
     np.testing.assert_array_equal(rs.pose.translations["bone0"], saved.pose.translations["bone0"])
@@ -188,7 +193,7 @@ def test_changed_mesh_warns_and_drops_arrays_that_no_longer_fit(project, tmp_pat
     assert any("changed since the project was saved" in w for w in warnings)
     assert any("weights and coordinates were dropped" in w for w in warnings)
     assert loaded.rig_state.weight_sets == () and loaded.cage_state.coordinates is None
-    assert loaded.cage_state.barycentric_field is None
+    assert loaded.cage_state.barycentric_field is None and loaded.cage_state.coordinates_kind is None
     assert loaded.rig_state.rig is not None and loaded.cage_state.vertices is not None
 
 

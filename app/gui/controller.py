@@ -23,7 +23,7 @@ from fieldrig.core.errors import InputError
 from fieldrig.gui import work
 from fieldrig.gui.document import Document
 from fieldrig.gui.jobs import JobFailure, JobRunner
-from fieldrig.session import CageState, RigState, copy_pose, mesh_problems
+from fieldrig.session import MEAN_VALUE, CageState, RigState, copy_pose, mesh_problems
 
 
 class Controller(QObject):
@@ -185,27 +185,53 @@ class Controller(QObject):
         return self._start(f"Opening {Path(path).name}", partial(work.open_rig, str(path)), done)
 
     def open_cage(self, path: str) -> bool:
-        """Load a cage (undoable)."""
+        """Load a cage and bind the mesh to it by mean value coordinates (one undo step)."""
         if not self._check_suffix("Open cage", path, vocab.CAGE_INPUT_SUFFIXES):
             return False
+        mesh = self.doc.mesh
+        job = partial(work.open_cage, str(path), None if mesh is None else mesh.V)
+        return self._start(
+            f"Opening {Path(path).name}", job, partial(self._cage_built, f"Load cage {Path(path).name}", str(path))
+        )
 
-        def done(cage):
-            self.doc.set_cage_state(CageState(cage[0], cage[1], str(path)), f"Load cage {Path(path).name}")
-            self.info.emit(f"Loaded cage {Path(path).name}: {len(cage[0])} vertices")
-
-        return self._start(f"Opening {Path(path).name}", partial(work.open_cage, str(path)), done)
-
-    def make_auto_cage(self) -> bool:
-        """Build a coarse cage around the mesh (undoable)."""
+    def make_auto_cage(self, vertices: Optional[int] = None) -> bool:
+        """Build a coarse cage of about ``vertices`` vertices (None: 40 in 3D, 16 for a flat
+        mesh) around the mesh and bind the mesh to it by mean value coordinates (one undo step)."""
         mesh = self.doc.mesh
         if mesh is None or mesh.F is None:
             return self._refuse("Automatic cage", "Open a triangle mesh first (a point cloud has no surface to cage).")
+        job = partial(work.make_auto_cage, mesh.V, mesh.F, vertices)
+        return self._start("Building a cage", job, partial(self._cage_built, "Automatic cage", None))
 
-        def done(cage):
-            self.doc.set_cage_state(CageState(cage[0], cage[1], None), "Automatic cage")
-            self.info.emit(f"Automatic cage: {len(cage[0])} vertices, {len(cage[1])} faces")
+    def _cage_built(self, text: str, source: Optional[str], result) -> None:
+        V, F, Phi, problem = result
+        kind = None if Phi is None else MEAN_VALUE
+        self.doc.set_cage_state(CageState(V, F, source, coordinates=Phi, coordinates_kind=kind), text)
+        bound = "" if Phi is None else "; the mesh follows it by mean value coordinates"
+        self.info.emit(f"{text}: {len(V)} vertices, {len(F)} faces{bound}")
+        if problem is not None:
+            self.error.emit(text, f"The cage is loaded, but the mesh cannot be bound to it: {problem}", "")
 
-        return self._start("Building a cage", partial(work.make_auto_cage, mesh.V, mesh.F), done)
+    def bind_mean_value(self) -> bool:
+        """Bind the mesh to the cage by mean value coordinates (undoable; the deformed cage
+        stays): after a new mesh, or to go back from trained coordinates."""
+        doc = self.doc
+        cage = doc.cage_state
+        if doc.mesh is None or cage.vertices is None:
+            return self._refuse("Mean value coordinates", "Open a mesh and a cage first.")
+        mesh = doc.mesh
+
+        def done(result):
+            Phi, problem = result
+            if problem is not None:
+                self._refuse("Mean value coordinates", f"The mesh cannot be bound to the cage: {problem}")
+            elif self.doc.cage_state.vertices is not cage.vertices or self.doc.mesh is not mesh:
+                self._refuse("Mean value coordinates", "The mesh or cage changed meanwhile; bind again.")
+            else:
+                self.doc.set_coordinates(Phi, None, "Use mean value coordinates", MEAN_VALUE)
+
+        job = partial(work.bind_mean_value, cage.vertices, cage.faces, mesh.V)
+        return self._start("Binding the mesh", job, done, cancellable=True)
 
     def load_weights(self, path: str) -> bool:
         """Import weights from NPY / CSV / DMAT (undoable)."""
@@ -277,7 +303,7 @@ class Controller(QObject):
                     "The mesh or cage changed while the coordinates were computed; they were discarded.",
                 )
                 return
-            self.doc.set_coordinates(Phi, field, f"Compute coordinates ({objective})")
+            self.doc.set_coordinates(Phi, field, f"Compute coordinates ({objective})", objective)
             self.info.emit(f"Coordinates computed: {Phi.shape[0]:,} points × {Phi.shape[1]} cage vertices")
 
         return self._start("Computing coordinates", job, done, cancellable=True)

@@ -23,7 +23,7 @@ the pose: the clip poses the rig, and the manual pose waits until no clip is cho
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Dict, FrozenSet, Iterable, Optional
+from typing import Any, Dict, FrozenSet, Iterable, Optional, Tuple
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -125,7 +125,7 @@ class Document(QObject):
         self.mesh_report: Optional[MeshReport] = None
         self.selected_handle: Optional[int] = None
         self.selected_joint: Optional[int] = None
-        self.selected_cage_vertex: Optional[int] = None
+        self.cage_selection: Tuple[int, ...] = ()  # selected cage vertices, in the order picked
         self._interaction = 0
         self._transforms_of, self._transforms = (None, None), None
         self._clip_frames_of, self._clip_frames = (None, None), None
@@ -196,6 +196,7 @@ class Document(QObject):
         return getattr(self.session, key)
 
     def _apply(self, key: str, value) -> None:
+        rest_cage = self.cage_state.vertices
         if key == "pose":
             self.session = replace(self.session, rig_state=replace(self.rig_state, pose=value))
         elif key == "cage_pose":
@@ -208,8 +209,8 @@ class Document(QObject):
             self.session = replace(self.session, **{key: value})
         if key == "rig_state":
             self._clamp_selection()
-        if key == "cage_state" and self.cage_state.vertices is None:
-            self.selected_cage_vertex = None
+        if key == "cage_state" and self.cage_state.vertices is not rest_cage:
+            self.cage_selection = ()  # another cage: its vertices are not the ones selected
         self.emit(self._TOPICS[key])
 
     def _push(self, key: str, after, text: str, merge_token=None) -> None:
@@ -362,12 +363,20 @@ class Document(QObject):
         )
 
     def set_coordinates(
-        self, coordinates: np.ndarray, barycentric_field=None, text: str = "Compute coordinates"
+        self,
+        coordinates: np.ndarray,
+        barycentric_field=None,
+        text: str = "Compute coordinates",
+        kind: Optional[str] = None,
     ) -> None:
-        """Install computed coordinates of the mesh in the current cage (undoable)."""
-        self._push(
-            "cage_state", replace(self.cage_state, coordinates=coordinates, barycentric_field=barycentric_field), text
+        """Install coordinates of the mesh in the current cage (undoable): trained ones
+        (``barycentric_field`` their field, ``kind`` its objective) or mean value ones
+        (``kind`` :data:`~fieldrig.session.MEAN_VALUE`). The deformed cage stays, so the
+        mesh re-deforms at once with the new coordinates."""
+        state = replace(
+            self.cage_state, coordinates=coordinates, barycentric_field=barycentric_field, coordinates_kind=kind
         )
+        self._push("cage_state", state, text)
 
     def set_cage_pose(self, cage_pose: np.ndarray, text: str, merge_token=None) -> None:
         """Move cage vertices (undoable; edits with the same ``merge_token`` merge)."""
@@ -398,7 +407,7 @@ class Document(QObject):
             asset=asset,
             asset_index=None if asset is None else asset_index,
             rig_state=rig_state,
-            cage_state=replace(self.cage_state, coordinates=None, barycentric_field=None),
+            cage_state=replace(self.cage_state, coordinates=None, barycentric_field=None, coordinates_kind=None),
             animation=AnimationState(),
         )
         self._clamp_selection()
@@ -412,7 +421,8 @@ class Document(QObject):
         settings = {**DEFAULT_SETTINGS, **{k: v for k, v in session.settings.items() if k in DEFAULT_SETTINGS}}
         mode = session.mode if session.mode in MODES else self.mode
         self.session = replace(session, settings=settings, mode=mode)
-        self.selected_handle = self.selected_joint = self.selected_cage_vertex = None
+        self.selected_handle = self.selected_joint = None
+        self.cage_selection = ()
         self.emit(self.topics_all())
 
     def set_animation(self, animation: AnimationState) -> None:
@@ -454,13 +464,32 @@ class Document(QObject):
             self.selected_joint = joint
             self.emit({"selection"})
 
+    @property
+    def selected_cage_vertex(self) -> Optional[int]:
+        """The selected cage vertex when exactly one is selected, else None."""
+        return self.cage_selection[0] if len(self.cage_selection) == 1 else None
+
     def select_cage_vertex(self, vertex: Optional[int]) -> None:
-        """Select a cage vertex (for dragging it) or nothing."""
-        if vertex is not None and (self.cage_state.vertices is None or not 0 <= vertex < len(self.cage_state.vertices)):
-            vertex = None
-        if vertex != self.selected_cage_vertex:
-            self.selected_cage_vertex = vertex
+        """Select one cage vertex (for dragging it), or nothing."""
+        self.select_cage_vertices(() if vertex is None else (vertex,))
+
+    def select_cage_vertices(self, vertices: Iterable[int]) -> None:
+        """Select cage vertices (dragged together); indices outside the cage are left out."""
+        n = 0 if self.cage_state.vertices is None else len(self.cage_state.vertices)
+        selection = tuple(dict.fromkeys(int(v) for v in vertices if 0 <= int(v) < n))
+        if selection != self.cage_selection:
+            self.cage_selection = selection
             self.emit({"selection"})
+
+    def click_cage_vertex(self, vertex: Optional[int], extend: bool = False) -> None:
+        """A click on cage vertex ``vertex`` (None: on nothing). With ``extend`` (Shift) it
+        is added to the selection, or removed when already in it, and a click on nothing
+        keeps the selection; without, it becomes the selection (nothing: none)."""
+        if not extend:
+            self.select_cage_vertex(vertex)
+        elif vertex is not None:
+            kept = tuple(v for v in self.cage_selection if v != vertex)
+            self.select_cage_vertices(kept if len(kept) < len(self.cage_selection) else kept + (vertex,))
 
     def _clamp_selection(self) -> None:
         rig = self.rig

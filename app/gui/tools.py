@@ -5,8 +5,9 @@ Rig mode has three tools: ``"select"`` (click a joint to move it with the gizmo,
 to select it), ``"point"`` (each click adds a point handle) and ``"bone"`` (the first
 click sets the chain's start — an existing joint when a joint is clicked — and each
 further click adds a bone from the previous end, as Blender's extrude does; Escape or
-another tool ends the chain). In the other modes a click selects what it hits; in weights
-mode a click on the mesh also shows that vertex's weights.
+another tool ends the chain). In the other modes a click selects what it hits (Shift+click
+adds cage vertices to the selection or takes them out); in weights mode a click on the mesh
+also shows that vertex's weights.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class ClickTools(QObject):
                 self.bone_click(position)
             return
         if doc.mode == "cage":
-            doc.select_cage_vertex(int(pick.index) if pick.structure == CAGE_VERTICES else None)
+            doc.click_cage_vertex(int(pick.index) if pick.structure == CAGE_VERTICES else None, pick.shift)
             return
         handle = self._handle_at(pick)
         if pick.structure == JOINTS and doc.mode == "rig":

@@ -41,6 +41,10 @@ from fieldrig.session import copy_pose, deform_mesh
 
 CAGE, CAGE_VERTICES, BONE_START = "cage", "cage vertices", "bone start"
 CLICK_TOLERANCE_PX = 4.0
+CAGE_VERTEX_COLOR = (0.2, 0.35, 0.9)
+CAGE_VERTEX_RADIUS = 0.009  # relative to the scene's length scale, as polyscope takes it
+#: Selected cage vertices are drawn this many times larger (and in the selection colour).
+SELECTED_CAGE_VERTEX_SCALE = 1.6
 #: Mesh opacity per mode: see-through where the skeleton matters, solid to judge weights.
 MESH_OPACITY = {"rig": 0.55, "pose": 0.8, "weights": 1.0, "cage": 1.0}
 
@@ -63,6 +67,8 @@ class Pick:
         For the mesh: the vertex nearest to the hit.
     ray_origin, ray_direction : (3,) float
         The camera ray through the clicked pixel.
+    shift : bool
+        Shift was held (adds to or removes from a selection).
     """
 
     structure: Optional[str]
@@ -72,6 +78,7 @@ class Pick:
     vertex: Optional[int]
     ray_origin: np.ndarray
     ray_direction: np.ndarray
+    shift: bool = False
 
 
 def translation(p) -> np.ndarray:
@@ -145,6 +152,7 @@ class Viewer(QObject):
         self._gizmo_key = None
         self._gizmo_set: Optional[np.ndarray] = None
         self._press: Optional[Tuple[float, float]] = None
+        self._released = False  # the mouse button went up last frame: the drag ends after this frame's gizmo
         self._pending = set(document.topics_all())
         self._skinners: list = []  # (weights, PreviewSkinning), newest first: A/B swaps reuse them
         self.tool = TransformTool(document)
@@ -154,6 +162,8 @@ class Viewer(QObject):
         self._stroking = False
         self.weight_display = scene.WeightDisplay()
         self._overlay = (None, None)  # ((rig, pose), joints as shown)
+        self._cage_drag = None  # (merge token, gizmo transform, cage) where the current cage drag began
+        self._cage_frame = (None, None)  # (cage pose, (gizmo key, transform)) the last cage drag left
         document.changed.connect(self._on_changed)
         ps.set_user_callback(self._frame_callback)
         ps.set_files_dropped_callback(lambda paths: self.files_dropped.emit([str(p) for p in paths]))
@@ -262,12 +272,18 @@ class Viewer(QObject):
             s.set_back_face_policy("identical")
         else:
             ps.register_curve_network(CAGE, P, cage.faces, radius=0.003, color=(0.3, 0.55, 0.95))
-        pc = ps.register_point_cloud(CAGE_VERTICES, P, radius=0.009, color=(0.2, 0.35, 0.9))
-        i = doc.selected_cage_vertex
-        if i is not None:
-            colors = np.tile([0.2, 0.35, 0.9], (len(P), 1))
-            colors[i] = SELECTION_COLOR
+        pc = ps.register_point_cloud(CAGE_VERTICES, P, radius=CAGE_VERTEX_RADIUS, color=CAGE_VERTEX_COLOR)
+        if doc.cage_selection:
+            selected = list(doc.cage_selection)
+            colors = np.tile(CAGE_VERTEX_COLOR, (len(P), 1))
+            colors[selected] = SELECTION_COLOR
             pc.add_color_quantity("selected", colors, enabled=True)
+            # per-point radii, scaled by polyscope so that the largest (the selected) gets the cloud's radius
+            radii = np.ones(len(P))
+            radii[selected] = SELECTED_CAGE_VERTEX_SCALE
+            pc.add_scalar_quantity("size", radii)
+            pc.set_point_radius_quantity("size", autoscale=True)
+            pc.set_radius(CAGE_VERTEX_RADIUS * SELECTED_CAGE_VERTEX_SCALE)
 
     def _update_bone_start(self) -> None:
         ps.remove_point_cloud(BONE_START, error_if_absent=False)
@@ -323,9 +339,13 @@ class Viewer(QObject):
             return ("pose", h), doc.handle_transforms()[h] @ translation(rig.handle_pivots()[h]), True, True
         if doc.mode == "rig" and rig is not None and doc.selected_joint is not None:
             return ("joint", doc.selected_joint), translation(rig.joints[doc.selected_joint]), False, True
-        if doc.mode == "cage" and doc.selected_cage_vertex is not None and doc.cage_pose is not None:
-            i = doc.selected_cage_vertex
-            return ("cage", i), translation(_as3d(doc.cage_pose[i][None])[0]), False, True
+        if doc.mode == "cage" and doc.cage_selection and doc.cage_pose is not None:
+            key = ("cage", doc.cage_selection)
+            moved, frame = self._cage_frame
+            if moved is doc.cage_pose and frame[0] == key:  # the cage as the last drag left it
+                return key, frame[1], len(key[1]) > 1 and doc.cage_pose.shape[1] == 3, True
+            centroid = _as3d(doc.cage_pose[list(doc.cage_selection)]).mean(axis=0)
+            return key, translation(centroid), len(key[1]) > 1 and doc.cage_pose.shape[1] == 3, True
         return None
 
     def sync_gizmo(self) -> None:
@@ -343,6 +363,7 @@ class Viewer(QObject):
             self._gizmo_key = key
             self.gizmo.set_allow_rotation(rotate)
             self.gizmo.set_allow_translation(translate)
+            self.gizmo.set_allow_scaling(key[0] == "cage" and len(key[1]) > 1)  # a cage selection scales
             self._place_gizmo(G)
             self.gizmo.set_enabled(True)
             return
@@ -377,9 +398,25 @@ class Viewer(QObject):
                 new_rig, f"Move {doc.rig.joint_names[index]}", merge_token=doc.interaction_token("joint", index)
             )
         elif kind == "cage":
-            P = doc.cage_pose.copy()
-            P[index] = G[: P.shape[1], 3]
-            doc.set_cage_pose(P, f"Move cage vertex {index}", doc.interaction_token("cage", index))
+            self._drag_cage_vertices(key, G)
+
+    def _drag_cage_vertices(self, key, G: np.ndarray) -> None:
+        """Move the selected cage vertices with the gizmo: the transform from where the
+        gizmo stood when this drag began to ``G`` (translation; rotation and scale about
+        the selection's centroid for several vertices), applied to the cage as it was then.
+        One drag is one undo step."""
+        doc, selection = self.doc, list(key[1])
+        token = doc.interaction_token(*key)
+        if self._cage_drag is None or self._cage_drag[0] != token:  # a new drag starts from here
+            self._cage_drag = (token, self._gizmo_target()[1], doc.cage_pose.copy())
+        _, start, rest = self._cage_drag
+        M = G @ np.linalg.inv(start)
+        P = rest.copy()
+        d = P.shape[1]
+        P[selection] = (_as3d(rest[selection]) @ M[:3, :3].T + M[:3, 3])[:, :d]
+        what = f"cage vertex {selection[0]}" if len(selection) == 1 else f"{len(selection)} cage vertices"
+        self._cage_frame = (P, (key, G.copy()))
+        doc.set_cage_pose(P, f"Move {what}", token)
 
     # ------------------------------------------------------------- clicks
     def _frame_callback(self) -> None:
@@ -389,6 +426,9 @@ class Viewer(QObject):
             self._tool_frame(io)
             return
         self.sync_gizmo()
+        if self._released:  # the gizmo's last move of a drag shows the frame after the release
+            self._released = False
+            self.doc.end_interaction()
         if self.painter is not None:
             self._paint_input(io)
         elif self._stroking:  # the brush went off mid-stroke
@@ -397,11 +437,13 @@ class Viewer(QObject):
         if psim.IsMouseClicked(0) and not io.WantCaptureMouse and not self._stroking:
             self._press = tuple(psim.GetMousePos())
         if psim.IsMouseReleased(0):
-            self.doc.end_interaction()
+            self._released = True
             press, self._press = self._press, None
             pos = tuple(psim.GetMousePos())
             if press is not None and np.hypot(pos[0] - press[0], pos[1] - press[1]) <= CLICK_TOLERANCE_PX:
-                self.picked.emit(self.pick_at(pos))
+                pick = self.pick_at(pos)
+                pick.shift = bool(io.KeyShift)
+                self.picked.emit(pick)
         if not io.WantCaptureKeyboard:
             self._keys(io)
         self._draw_overlays()
