@@ -7,10 +7,11 @@ A project file is a ZIP archive with
   the rig and cage were loaded from) as absolute path, path relative to the project file,
   SHA-256 and size; the rig itself (the JSON rig format, so edits made in the app are
   kept); the weight sets (name, origin, stale), which is active and which two are compared
-  (A/B); the names of the posed handles; the animation clip, time, loop and speed; the
-  mode, settings and camera;
-- one ``.npy`` member per array (each weight set's weights, cage vertices/faces, deformed
-  cage, coordinates, pose rotations and translations), read back with
+  (A/B); the locked handles' names; the names of the posed handles; the animation clip,
+  time, loop and speed; the mode, settings and camera;
+- one ``.npy`` member per array (each weight set's weights and, for painted sets, the
+  vertices painted by hand; cage vertices/faces, deformed cage, coordinates, pose
+  rotations and translations), read back with
   ``allow_pickle=False``, so numbers come back bit for bit;
 - the trained fields (``skinning_field_<k>.bin`` for weight set k,
   ``barycentric_field.bin``) as written by their own ``save`` methods, when there are.
@@ -24,7 +25,10 @@ warning, and per-vertex arrays that no longer match its vertex count are dropped
 warning, never silently reused. The rig and the cage are stored in the project, so a
 missing or changed rig/cage source file only gives a warning.
 
-Format versions: 2 (this one) stores weight sets; 1 stored one table of weights
+Format versions: 3 (this one) adds the painted vertices of each weight set
+(``painted_<k>.npy``) and the locked handles (``locked``); 2 stored weight sets without
+them (read with none painted, none locked), and the A/B pair and playback settings as
+optional entries; 1 stored one table of weights
 (``weights.npy``, ``skinning_field.bin``, ``weights_stale``), read as one weight set —
 "computed" when its field was stored, else "skin" for a skinned file's mesh and
 "imported" for a plain one.
@@ -54,7 +58,7 @@ from fieldrig.session import AnimationState, CageState, RigState, Session, Weigh
 PathLike = Union[str, os.PathLike]
 
 FORMAT_NAME = "fieldrig-project"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 #: Cage arrays: CageState attribute -> member name.
 _CAGE_ARRAYS = {
@@ -117,6 +121,7 @@ def save_project(session: Session, path: PathLike) -> None:
         "rig_source": _file_reference(rs.rig_source, project_dir),
         "weight_sets": [{"name": ws.name, "origin": ws.origin, "stale": bool(ws.stale)} for ws in rs.weight_sets],
         "active_weights": int(rs.active),
+        "locked": list(rs.locked),
         "pose": None if pose is None else {"rotations": list(pose.rotations), "translations": list(pose.translations)},
         "compare": list(rs.compare),
         "animation": {
@@ -134,6 +139,7 @@ def save_project(session: Session, path: PathLike) -> None:
         "blobs": [],
     }
     arrays = {f"weights_{k}": ws.weights for k, ws in enumerate(rs.weight_sets)}
+    arrays.update({f"painted_{k}": ws.painted_vertices for k, ws in enumerate(rs.weight_sets)})
     arrays.update({member: getattr(cs, name) for name, member in _CAGE_ARRAYS.items()})
     if pose is not None:  # stored as arrays: bit-exact, unlike decimal JSON
         arrays["pose_rotations"] = np.array(list(pose.rotations.values())).reshape(-1, 3, 3)
@@ -341,13 +347,17 @@ def _weight_sets(meta, arrays, blobs, rig_state: RigState, source: str, warnings
                 str(entry.get("origin", "file")),
                 bool(entry.get("stale", False)),
                 blobs.get(f"skinning_field_{k}"),
+                painted_vertices=arrays.get(f"painted_{k}"),
             )
         )
     compare = tuple(str(n) for n in meta.get("compare") or ())
     if compare and not set(compare) <= {ws.name for ws in kept}:
         warnings.append(f"{source}: the weight sets compared ({', '.join(compare)}) are not all there any more")
         compare = ()
-    return replace(rig_state, weight_sets=tuple(kept), active=active, compare=compare)
+    locked = meta.get("locked") or []
+    if not isinstance(locked, list) or not all(isinstance(name, str) for name in locked):
+        raise InputError(source, f"damaged project: locked handles must be a list of names, got {locked!r}")
+    return replace(rig_state, weight_sets=tuple(kept), active=active, compare=compare).with_locked(locked)
 
 
 def _animation(data: Optional[dict], asset, source: str, warnings: List[str]) -> AnimationState:

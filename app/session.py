@@ -53,6 +53,10 @@ class WeightSet:
     preview : object or None
         A cache: the skinning operator the app's viewer deforms the mesh with (built in the
         compute process together with the weights). Never stored in projects, not compared.
+    painted_vertices : (k,) int or None
+        The vertices whose rows the user set by hand (brush dabs, typed values, mirrored
+        from painted ones), sorted and distinct: with their rows ``weights[painted_vertices]``
+        they are the values a re-solve must keep. None for sets nobody painted.
     """
 
     name: str
@@ -61,12 +65,19 @@ class WeightSet:
     stale: bool = False
     skinning_field: Optional[bytes] = None
     preview: Any = field(default=None, compare=False, repr=False)
+    painted_vertices: Optional[np.ndarray] = None
 
     def __post_init__(self):
         if self.origin not in WEIGHT_ORIGINS:
             raise InputError("weight set", f"origin must be one of {', '.join(WEIGHT_ORIGINS)}, got {self.origin!r}")
         if not self.name:
             raise InputError("weight set", "a weight set needs a name")
+        if self.painted_vertices is not None:
+            ids = np.asarray(self.painted_vertices)
+            n = len(self.weights)
+            if ids.ndim != 1 or (ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= n)):
+                raise InputError("weight set", f"painted vertices must be indices in 0..{n - 1}")
+            object.__setattr__(self, "painted_vertices", np.unique(ids.astype(np.int64)))
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,9 @@ class RigState:
     compare : tuple of str
         The two weight sets compared (A, B) by name, or ``()``: the A/B toggle switches the
         active set between them and the difference view shows how far apart they are.
+    locked : tuple of str
+        Names of the handles whose weights the weight tools leave alone (sorted, distinct;
+        names the rig no longer has are ignored).
     """
 
     rig: Optional[Rig] = None
@@ -100,6 +114,7 @@ class RigState:
     pose: Pose = field(default_factory=Pose)
     problems: Tuple[str, ...] = ()
     compare: Tuple[str, ...] = ()
+    locked: Tuple[str, ...] = ()
 
     def __post_init__(self):
         names = [s.name for s in self.weight_sets]
@@ -146,6 +161,54 @@ class RigState:
             index = len(sets)
             sets.append(weight_set)
         return replace(self, weight_sets=tuple(sets), active=index)
+
+    def with_edited_weights(
+        self, weights: np.ndarray, painted: Optional[np.ndarray] = None, exact: bool = False
+    ) -> "RigState":
+        """This state with the active set's weights edited by hand.
+
+        A painted set is edited in place; a set read from a file or computed is kept as it
+        was for comparison, and the edit goes into a new painted copy named
+        ``"<name> (painted)"`` (``"<name> (painted) 2"``, ... when taken), which becomes
+        the active one.
+
+        Parameters
+        ----------
+        weights : (n, H) float
+            The edited table (same shape as the active set's).
+        painted : (k,) int, optional
+            Vertices the user set by hand in this edit; added to the set's painted vertices.
+        exact : bool
+            ``painted`` are all the painted vertices after the edit (an edit that moves rows
+            between vertices, such as mirroring), not an addition.
+        """
+        current = self.active_set
+        if current is None:
+            raise InputError("weights", "there are no weights to edit")
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != current.weights.shape:
+            raise InputError("weights", f"expected a {current.weights.shape} table, got {weights.shape}")
+        before = current.painted_vertices if current.origin == "painted" else None
+        ids = np.zeros(0, np.int64) if painted is None else np.asarray(painted, dtype=np.int64).reshape(-1)
+        union = ids if before is None or exact else np.union1d(before, ids)
+        if current.origin == "painted":
+            edited = replace(current, weights=weights, painted_vertices=union, preview=None)
+            sets = list(self.weight_sets)
+            sets[self.active] = edited
+            return replace(self, weight_sets=tuple(sets))
+        name = self.unused_name(f"{current.name} (painted)")
+        return self.with_weight_set(WeightSet(name, weights, "painted", current.stale, painted_vertices=union))
+
+    def locked_mask(self) -> np.ndarray:
+        """Which handles are locked, (H,) bool (empty without a rig)."""
+        if self.rig is None:
+            return np.zeros(0, dtype=bool)
+        locked = set(self.locked)
+        return np.array([name in locked for name in self.rig.handle_names], dtype=bool)
+
+    def with_locked(self, names) -> "RigState":
+        """This state with exactly the handles ``names`` locked."""
+        return replace(self, locked=tuple(sorted(set(names))))
 
     def with_active(self, index: int) -> "RigState":
         """This state with weight set ``index`` in use."""
@@ -227,6 +290,15 @@ class RigState:
 
         a, b = (self.weight_sets[self.index_of(n)].weights for n in self.compare)
         return vertex_weight_l1(a, b)
+
+    def fitting(self, n_vertices: int) -> "RigState":
+        """This state with only the weight sets of ``n_vertices`` rows (another mesh's
+        vertices); the active one stays active when it is kept."""
+        kept = [k for k, s in enumerate(self.weight_sets) if len(s.weights) == n_vertices]
+        active = kept.index(self.active) if self.active in kept else 0
+        sets = tuple(self.weight_sets[k] for k in kept)
+        compare = self.compare if set(self.compare) <= {s.name for s in sets} else ()
+        return replace(self, weight_sets=sets, active=active, compare=compare)
 
     def marked_stale(self) -> "RigState":
         """Every weight set flagged stale (the joints moved)."""

@@ -3,15 +3,16 @@ screenshots of both windows; print how smooth the UI stayed while the field trai
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python bench/screenshots.py \\
         [--mesh assets/legs.obj --rig assets/legs.json] [--preset balanced] [--out out/screenshots] \\
-        [--readme docs/screenshot.png] [--character /work/ext/chars/Testwuson.glb] [--docs docs] \\
-        [--shots rig character]
+        [--readme docs/screenshot.png] [--paint-readme docs/paint.png] \\
+        [--character /work/ext/chars/Testwuson.glb] [--docs docs] [--shots rig character]
 
 Steps, as a user does them: open the mesh and its rig; compute weights (progress bar
 running, the 3D view still turning); look at the dominant-handle colours and one handle's
-weight field; select bones in the Pose tab and bend them by typing axis and angle. Each step
-saves ``<out>/<step>-view.png`` (the polyscope window, with its own UI) and
-``<out>/<step>-panel.png`` (the Qt panel). ``--readme`` also writes the two windows of the
-last step side by side, scaled to fit in 300 KB.
+weight field; select bones in the Pose tab and bend them by typing axis and angle; back in
+the rest pose, paint a stroke of one handle's weight with the brush. Each step saves
+``<out>/<step>-view.png`` (the polyscope window, with its own UI) and ``<out>/<step>-panel.png``
+(the Qt panel). ``--readme`` also writes the two windows of the pose step side by side,
+scaled to fit in 300 KB; ``--paint-readme`` those of the paint step.
 
 Then, on a skinned character (``--character``, skipped with a message when the file is not
 there): compute fast-preset weights beside the file's own "skin" set, compare the two (A/B),
@@ -50,6 +51,8 @@ def parse_args():
     )
     parser.add_argument("--out", default=str(ROOT / "out" / "screenshots"))
     parser.add_argument("--readme", help="also write a side-by-side picture here (e.g. docs/screenshot.png)")
+    parser.add_argument("--paint", default="shin_l", help="the handle whose weight the paint step paints")
+    parser.add_argument("--paint-readme", help="also write the paint step's picture here (e.g. docs/paint.png)")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
     parser.add_argument(
         "--character", default="/work/ext/chars/Testwuson.glb", help="a skinned glTF/FBX with clips, for the timeline"
@@ -175,6 +178,59 @@ class Session:
         view = self.shoot("5-pose")
         if self.args.readme:
             self.readme_picture(view, Path(self.args.readme))
+        yield from self.paint_steps()
+
+    def paint_steps(self):
+        """Paint a stroke of one handle's weight across the other leg's thigh with the brush,
+        dragged in the 3D view (mouse events into its ImGui input, as GLFW gives them): the
+        weight field with its colour bar and legend, the brush outline, the painted copy."""
+        import polyscope as ps
+        import polyscope.imgui as psim
+
+        from fieldrig.draw.scene import screen_points
+        from fieldrig.geometry.pose import Pose
+
+        app, doc, window = self.app, self.app.document, self.app.window
+        doc.set_pose(Pose(), "Rest pose")
+        self.select_tab("Weights")
+        names = doc.rig.handle_names
+        window.weights_tab.tree.select(names.index(self.args.paint) if self.args.paint in names else 0)
+        window.weights_tab.show_weight.setChecked(True)
+        ps.look_at((0.9, 1.2, 3.0), (0.0, 0.7, 0.0))
+        yield self.frames(5)
+        window.weights_tab.paint_button.click()
+        size = float(np.linalg.norm(np.ptp(doc.mesh.V, axis=0)))
+        app.brush.set_settings(mode="add", value=1.0, strength=1.0, falloff="smooth", radius=0.06 * size)
+        V = doc.mesh.V
+        xy, depth = screen_points(V)
+        # along the front of the thigh on the other side: the front-most vertices there, top to bottom
+        side = V[:, 0] > 0.1 if self.args.paint.endswith("_l") else V[:, 0] < -0.1
+        band = side & (V[:, 1] > 0.45) & (V[:, 1] < 0.95)
+        front = band & (V[:, 2] > np.quantile(V[band, 2], 0.8))
+        top, bottom = (np.flatnonzero(front)[f(V[front, 1])] for f in (np.argmax, np.argmin))
+        path = np.linspace(xy[top], xy[bottom], 40)
+        io = psim.GetIO()
+        camera = ps.get_view_camera_parameters().get_view_mat()
+        io.AddMousePosEvent(*map(float, path[0]))
+        yield self.frames(2)
+        io.AddMouseButtonEvent(0, True)
+        yield self.frames(2)
+        for point in path[1:]:
+            io.AddMousePosEvent(*map(float, point))
+            yield self.frames(1)
+        io.AddMouseButtonEvent(0, False)
+        yield self.frames(3)
+        io.AddMousePosEvent(*map(float, path[-1] + [40, -10]))  # the brush outline beside the stroke
+        yield self.frames(10)
+        if not np.allclose(ps.get_view_camera_parameters().get_view_mat(), camera):
+            raise RuntimeError("the camera turned while the brush painted")
+        active = doc.rig_state.active_set
+        if active.origin != "painted" or active.painted_vertices is None or not len(active.painted_vertices):
+            raise RuntimeError(f"the stroke painted nothing: {window.statusBar().currentMessage()}")
+        self.figures["painted"] = (active.name, len(active.painted_vertices), list(app.brush.dab_ms))
+        view = self.shoot("5b-paint")
+        if self.args.paint_readme:
+            self.readme_picture(view, Path(self.args.paint_readme))
 
     def character_steps(self):
         """The timeline with the A/B difference view, and the posing gizmo, on a skinned character."""
@@ -416,6 +472,8 @@ def main():
     from fieldrig.gui.app import FieldrigApp
 
     app = FieldrigApp()
+    # each session starts afresh: the last one's edits are not saved, its rig not kept
+    app.window.ask_choice = lambda title, text, choices: "Discard rig" if "Discard rig" in choices else "Discard"
     ps.set_window_size(1000, 800)
     app.window.resize(440, 800)
     app.window.show()
@@ -453,6 +511,12 @@ def main():
         print(
             f"timeline: clip {clip!r} played in real time, {shown} frames shown, {dropped} skipped; "
             f"stopped at {shown_at}"
+        )
+    if "painted" in f:
+        name, painted, dabs = f["painted"]
+        print(
+            f"paint stroke: {painted:,} vertices painted into “{name}”, {len(dabs)} moves with dabs, "
+            f"median {statistics.median(dabs):.1f} ms each (dabs, document, panel)"
         )
     return 0
 

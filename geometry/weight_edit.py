@@ -1,7 +1,8 @@
 """Editing skinning weights: the rigger's tools.
 
-Brush (add, subtract, replace, smooth) with a falloff, normalise, prune, limit the
-influences per vertex, lock joints, mirror across a plane with left/right name matching.
+Brush (add, subtract, replace, smooth) with a falloff, strokes of dabs along a drag path,
+normalise, prune, limit the influences per vertex, lock joints, mirror across a plane with
+left/right name matching.
 Every function takes weights ``W (n, H)`` — one row per vertex, one column per joint —
 and returns a new matrix whose rows are on the probability simplex (non-negative, summing
 to one); the input is never modified.
@@ -290,6 +291,141 @@ def paint(
     return out
 
 
+def dab_centres(last: np.ndarray, target: np.ndarray, spacing: float) -> np.ndarray:
+    """Where a stroke puts its next dabs as the brush moves from its last dab to ``target``.
+
+    Dabs go every ``spacing`` along the straight segment, starting one spacing after
+    ``last`` (which already has a dab); the distance left over is carried to the next move,
+    so a slow drag and a fast one put dabs equally far apart.
+
+    Parameters
+    ----------
+    last : (3,) float
+        The previous dab's centre.
+    target : (3,) float
+        Where the brush is now.
+    spacing : float
+        Positive.
+
+    Returns
+    -------
+    (k, 3) float
+        The new centres (none while the brush moved less than ``spacing``).
+    """
+    if not spacing > 0:
+        raise InputError("spacing", f"expected a positive dab spacing, got {spacing!r}")
+    last, target = np.asarray(last, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    length = float(np.linalg.norm(target - last))
+    k = int(np.floor(length / spacing + 1e-9))
+    if k == 0:
+        return np.zeros((0, 3))
+    return last + np.outer(np.arange(1, k + 1) * spacing / length, target - last)
+
+
+class BrushStroke:
+    """One press-drag-release of the weight brush: dabs on one table of weights.
+
+    Without ``accumulate`` (the default, as in Blender) a stroke acts once per vertex: a
+    vertex takes the strongest brush strength any dab of the stroke gave it, applied to the
+    weights from before the stroke, so going over the same place again in one stroke does
+    not add more. With ``accumulate`` every dab applies on top of the last. The smooth brush
+    always accumulates (each dab smooths what is there).
+
+    Parameters
+    ----------
+    W : (n, H) float
+        The weights when the stroke starts (not modified).
+    V : (n, 3) float
+        Vertex positions the brush radius is measured in (what the user sees).
+    joint : int
+        The painted column (ignored by ``smooth``).
+    mode : {"add", "subtract", "replace", "smooth"}
+    value : float
+        Brush weight in [0, 1].
+    radius : float
+        Brush radius in the units of ``V``.
+    strength : float
+        In [0, 1]: the brush's strength at its centre.
+    falloff : {"smooth", "linear", "constant"}
+    locked : (H,) bool, optional
+        Locked joints keep their weights; painting a locked joint is refused.
+    adjacency : (n, n) sparse, optional
+        Vertex neighbours (:func:`vertex_adjacency`), needed by ``smooth``.
+    accumulate : bool
+
+    Attributes
+    ----------
+    weights : (n, H) float
+        The weights with the dabs so far.
+    """
+
+    def __init__(
+        self,
+        W: np.ndarray,
+        V: np.ndarray,
+        joint: int,
+        mode: str = "add",
+        value: float = 1.0,
+        radius: float = 1.0,
+        strength: float = 1.0,
+        falloff: str = "smooth",
+        locked: Optional[np.ndarray] = None,
+        adjacency: Optional[sp.spmatrix] = None,
+        accumulate: bool = False,
+    ):
+        self._before = _checked(W)
+        n, H = self._before.shape
+        self.V = np.asarray(V, dtype=np.float64)
+        if self.V.shape != (n, 3):
+            raise InputError("V", f"expected ({n}, 3) positions, got {self.V.shape}")
+        if mode not in BRUSH_MODES:
+            raise InputError("mode", f"unknown brush mode {mode!r} (expected one of {', '.join(BRUSH_MODES)})")
+        if not 0.0 <= float(strength) <= 1.0:
+            raise InputError("strength", f"expected a brush strength in [0, 1], got {strength!r}")
+        if not 0.0 <= float(value) <= 1.0:
+            raise InputError("value", f"expected a brush weight in [0, 1], got {value!r}")
+        self.lock = _lock_mask(locked, H)
+        if mode != "smooth":
+            if not 0 <= joint < H:
+                raise InputError("joint", f"no joint {joint} (the weights have {H} columns)")
+            if self.lock[joint]:
+                raise InputError("joint", f"joint {joint} is locked; unlock it to paint it")
+        elif adjacency is None:
+            raise InputError("adjacency", "the smooth brush needs the mesh's vertex neighbours")
+        brush_falloff(np.zeros(1), radius, falloff)  # checks radius and falloff up front
+        self.joint, self.mode, self.value, self.radius = joint, mode, float(value), float(radius)
+        self.strength, self.falloff, self.adjacency = float(strength), falloff, adjacency
+        self.accumulate = accumulate or mode == "smooth"
+        self.weights = self._before.copy()
+        self._reached = np.zeros(n)  # strongest strength each vertex got in this stroke
+
+    @property
+    def painted(self) -> np.ndarray:
+        """Vertices the stroke has changed so far, (k,) int, sorted."""
+        return np.flatnonzero(self._reached > 0)
+
+    def dab(self, centre: np.ndarray) -> np.ndarray:
+        """One dab at ``centre`` (3,); returns the vertices whose rows it changed, (k,) int."""
+        vertices, distance = brush_vertices(self.V, centre, self.radius)
+        s = self.strength * brush_falloff(distance, self.radius, self.falloff)
+        vertices, s = vertices[s > 0], s[s > 0]
+        if not len(vertices):
+            return vertices
+        if self.mode == "smooth":
+            self.weights = paint(self.weights, vertices, s, 0, "smooth", locked=self.lock, adjacency=self.adjacency)
+            self._reached[vertices] = np.maximum(self._reached[vertices], s)
+            return vertices
+        rows = np.arange(len(vertices))
+        if self.accumulate:
+            start = self.weights[vertices]
+        else:
+            s = np.maximum(self._reached[vertices], s)
+            start = self._before[vertices]
+        self.weights[vertices] = paint(start, rows, s, self.joint, self.mode, self.value, self.lock)
+        self._reached[vertices] = np.maximum(self._reached[vertices], s)
+        return vertices
+
+
 def vertex_adjacency(n: int, F: Optional[np.ndarray], V: Optional[np.ndarray] = None, k: int = 8) -> sp.csr_matrix:
     """Vertex neighbours: the edges of the triangles, or the ``k`` nearest points of a cloud.
 
@@ -325,29 +461,19 @@ def vertex_adjacency(n: int, F: Optional[np.ndarray], V: Optional[np.ndarray] = 
     return A.tocsr()
 
 
-def mirror_weights(
-    W: np.ndarray,
+def mirror_vertex_map(
     V: np.ndarray,
-    names: Sequence[str],
     axis: int = 0,
     plane: float = 0.0,
     from_positive: bool = True,
     tolerance: Optional[float] = None,
-) -> Tuple[np.ndarray, int]:
-    """Copy the weights of one side onto the other, swapping left and right joints.
-
-    Each vertex on the target side takes the row of the source vertex nearest to its
-    mirror image, with columns permuted by :func:`mirror_joint_map`; vertices on the
-    plane (within ``tolerance``) get the average of their row and its mirror, so a
-    symmetric shape gets exactly symmetric weights.
+) -> Tuple[np.ndarray, np.ndarray, int]:
+    """Where each vertex takes its weights from when one side is mirrored onto the other.
 
     Parameters
     ----------
-    W : (n, H) float
     V : (n, 3) float
         Rest positions.
-    names : sequence of str
-        Joint names (one per column).
     axis : {0, 1, 2}
         The plane's normal axis (0 = x: left/right of a character facing ±z).
     plane : float
@@ -360,10 +486,65 @@ def mirror_weights(
 
     Returns
     -------
+    source : (n, ) int
+        For a vertex on the target side, the source-side vertex nearest to its mirror image;
+        every other vertex is its own source.
+    side : (n,) int
+        +1 on the source side, 0 on the plane (within ``tolerance``), −1 on the target side.
+    unmatched : int
+        Target vertices whose mirror image is farther than ``tolerance`` from every source
+        vertex (an asymmetric mesh); they still take the nearest one.
+    """
+    V = np.asarray(V, dtype=np.float64)
+    if V.ndim != 2 or V.shape[1] != 3:
+        raise InputError("V", f"expected (n, 3) positions, got {V.shape}")
+    if axis not in (0, 1, 2):
+        raise InputError("axis", f"expected 0, 1 or 2, got {axis!r}")
+    tol = tolerance if tolerance is not None else 1e-4 * float(np.linalg.norm(np.ptp(V, axis=0)))
+    offset = (V[:, axis] - plane) * (1 if from_positive else -1)
+    side = np.where(offset > tol, 1, np.where(offset < -tol, -1, 0))
+    source = np.arange(len(V))
+    sources, targets = np.flatnonzero(side > 0), np.flatnonzero(side < 0)
+    unmatched = 0
+    if len(targets) and len(sources):
+        reflected = V[targets].copy()
+        reflected[:, axis] = 2 * plane - reflected[:, axis]
+        dist, nearest = cKDTree(V[sources]).query(reflected)
+        source[targets] = sources[nearest]
+        unmatched = int((dist > tol).sum())
+    return source, side, unmatched
+
+
+def mirror_weights(
+    W: np.ndarray,
+    V: np.ndarray,
+    names: Sequence[str],
+    axis: int = 0,
+    plane: float = 0.0,
+    from_positive: bool = True,
+    tolerance: Optional[float] = None,
+) -> Tuple[np.ndarray, int]:
+    """Copy the weights of one side onto the other, swapping left and right joints.
+
+    Each vertex on the target side takes the row of the source vertex nearest to its
+    mirror image (:func:`mirror_vertex_map`), with columns permuted by
+    :func:`mirror_joint_map`; vertices on the plane get the average of their row and its
+    mirror, so a symmetric shape gets exactly symmetric weights.
+
+    Parameters
+    ----------
+    W : (n, H) float
+    V : (n, 3) float
+    names : sequence of str
+        Joint names (one per column).
+    axis, plane, from_positive, tolerance
+        As in :func:`mirror_vertex_map`.
+
+    Returns
+    -------
     W : (n, H) float
     unmatched : int
-        Target vertices whose mirror image is farther than ``tolerance`` from every
-        source vertex (an asymmetric mesh); they still take the nearest one's row.
+        Target vertices with no source vertex within ``tolerance`` of their mirror image.
     """
     W = _checked(W)
     V = np.asarray(V, dtype=np.float64)
@@ -371,22 +552,11 @@ def mirror_weights(
         raise InputError("V", f"expected ({len(W)}, 3) positions, got {V.shape}")
     if len(names) != W.shape[1]:
         raise InputError("names", f"{len(names)} names for {W.shape[1]} weight columns")
-    if axis not in (0, 1, 2):
-        raise InputError("axis", f"expected 0, 1 or 2, got {axis!r}")
-    tol = tolerance if tolerance is not None else 1e-4 * float(np.linalg.norm(np.ptp(V, axis=0)))
+    source, side, unmatched = mirror_vertex_map(V, axis, plane, from_positive, tolerance)
     perm = mirror_joint_map(names)
-    side = (V[:, axis] - plane) * (1 if from_positive else -1)
-    source = np.flatnonzero(side > tol)
-    target = np.flatnonzero(side < -tol)
-    middle = np.flatnonzero(np.abs(side) <= tol)
     out = W.copy()
-    unmatched = 0
-    if len(target) and len(source):
-        reflected = V[target].copy()
-        reflected[:, axis] = 2 * plane - reflected[:, axis]
-        dist, nearest = cKDTree(V[source]).query(reflected)
-        out[target] = W[source[nearest]][:, perm]
-        unmatched = int((dist > tol).sum())
+    target, middle = (side < 0) & np.any(side > 0), side == 0  # no source side: nothing to copy
+    out[target] = W[source[target]][:, perm]
     out[middle] = 0.5 * (W[middle] + W[middle][:, perm])
     return out, unmatched
 

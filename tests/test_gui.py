@@ -25,9 +25,14 @@ FINGER, FINGER_RIG = str(ASSETS / "finger.obj"), str(ASSETS / "finger.tgf")
 JOB_TIMEOUT_MS = 60_000
 
 
+def unexpected_question(title, text, choices):
+    raise AssertionError(f"unexpected question {title!r}: {text!r}")
+
+
 @pytest.fixture
 def app(qtbot):
     fieldrig_app = FieldrigApp(backend="openGL_mock")
+    fieldrig_app.window.ask_choice = unexpected_question  # a test that expects one answers it
     qtbot.addWidget(fieldrig_app.window)
     fieldrig_app.window.show()
     yield fieldrig_app
@@ -372,9 +377,11 @@ def test_project_save_and_reload_gives_identical_state(app, qtbot, tmp_path, mon
     click(qtbot, button(app.window.pose_tab, "Reset pose"))
     doc.set_setting("method", "lbs")
     doc.set_weights(np.full((1202, 3), 1 / 3), None)
+    asked = []
+    monkeypatch.setattr(app.window, "ask_choice", lambda title, text, choices: asked.append(title) or "Discard")
     app.controller.open_project(str(path))
     wait_idle(qtbot, app)
-    assert app.window.errors == []
+    assert app.window.errors == [] and asked == ["Unsaved changes"]
     np.testing.assert_array_equal(doc.rig.joints, saved["rig"].joints)
     np.testing.assert_array_equal(doc.rig.bones, saved["rig"].bones)
     assert doc.rig.handle_names == saved["rig"].handle_names
@@ -429,6 +436,7 @@ def test_exports_from_the_panel(app, qtbot, tmp_path, monkeypatch):
     # the glTF comes back as mesh + skeleton + skin weights: one column per joint of its skin
     # (the three bones' joints, and the bone-end joint, which does not deform)
     W_before, names = doc.weights, doc.rig.handle_names
+    monkeypatch.setattr(app.window, "ask_choice", lambda title, text, choices: "Discard")  # the unsaved edits
     app.window.open_files([str(tmp_path / "finger.glb")])
     wait_idle(qtbot, app)
     assert app.window.errors == []
@@ -471,15 +479,13 @@ def test_point_cloud_handles_and_unweighted_vertices_stand_out(app, qtbot, tmp_p
 
 
 def test_closing_with_unsaved_edits_offers_to_save(app, qtbot, tmp_path, monkeypatch):
-    from PyQt6.QtWidgets import QMessageBox
-
     app.controller.open_mesh(FINGER)
     wait_idle(qtbot, app)
     assert app.window.maybe_save()  # nothing edited: nothing to ask
     app.tools.place_point_handle([0.0, 0.0, 0.0])
     assert app.window.windowTitle().endswith("*")
-    answers = iter([QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save])
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: next(answers))
+    answers = iter([None, "Save"])  # None: Cancel (or Esc)
+    monkeypatch.setattr(app.window, "ask_choice", lambda title, text, choices: next(answers))
     monkeypatch.setattr(app.window, "ask_save", lambda title, filters: str(tmp_path / "keep.fieldrig"))
     assert not app.window.maybe_save()  # Cancel: stay open
     assert app.window.maybe_save()  # Save: written, then close

@@ -112,10 +112,13 @@ def test_a_mesh_outside_the_cage_is_not_bound_and_the_dialog_says_why(app, qtbot
     assert "cannot be bound" in app.window.errors[-1][1] and doc.cage_state.coordinates is None
 
 
-def test_a_new_mesh_drops_the_binding_and_use_mean_value_binds_it_again(app, qtbot, tmp_path):  # noqa: F811
+def test_a_new_mesh_drops_the_binding_and_use_mean_value_binds_it_again(app, qtbot, tmp_path, monkeypatch):  # noqa: F811
     doc = caged_finger(app, qtbot, tmp_path)
+    asked = []
+    monkeypatch.setattr(app.window, "ask_choice", lambda title, text, choices: asked.append(title) or "Discard")
     app.controller.open_mesh(FINGER)
     wait_idle(qtbot, app)
+    assert asked == ["Unsaved changes"]  # the moved cage is not saved
     assert doc.cage_state.vertices is not None and doc.cage_state.coordinates is None
     assert "not bound" in app.window.cage_tab.status.text()
     moved = doc.cage_pose + 0.1

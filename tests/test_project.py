@@ -158,8 +158,8 @@ def test_version_1_projects_read_as_one_weight_set(tmp_path, field):
     assert ws.stale and ws.skinning_field == field
     np.testing.assert_array_equal(session.rig_state.weights, W)
     assert session.settings == {"preset": "high"} and session.mode == "weights"
-    save_project(session, path)  # written again, as version 2
-    assert json.loads(zipfile.ZipFile(path).read("project.json"))["version"] == 2
+    save_project(session, path)  # written again, in the current format
+    assert json.loads(zipfile.ZipFile(path).read("project.json"))["version"] == 3
     again, _ = load_project(path)
     assert [(s.name, s.origin, s.stale) for s in again.rig_state.weight_sets] == [(ws.name, ws.origin, True)]
 
@@ -281,3 +281,60 @@ def test_weight_sets_are_named_once_and_have_an_origin():
         WeightSet("c", W, "guessed")
     with pytest.raises(InputError, match="names must be distinct"):
         RigState(weight_sets=(WeightSet("a", W), WeightSet("a", W)))
+
+
+def test_painted_vertices_and_locked_handles_round_trip(project, tmp_path):
+    """A painted set keeps which vertices were painted; locks are kept by name; a version-2
+    file (which had neither) opens with none painted and none locked."""
+    rs = project.rig_state
+    W = rs.weights.copy()
+    W[[5, 9, 400]] = [1.0, 0.0, 0.0]
+    state = rs.with_edited_weights(W, painted=np.array([400, 5, 9, 5])).with_locked(["bone2", "bone0"])
+    path = tmp_path / "painted.fieldrig"
+    save_project(replace(project, rig_state=state), path)
+    loaded, warnings = load_project(path)
+    assert warnings == []
+    ls = loaded.rig_state
+    assert [(s.name, s.origin) for s in ls.weight_sets][-1] == ("computed (painted)", "painted")
+    assert ls.active == 2 and ls.locked == ("bone0", "bone2") and ls.locked_mask().tolist() == [True, False, True]
+    np.testing.assert_array_equal(ls.active_set.painted_vertices, [5, 9, 400])
+    np.testing.assert_array_equal(ls.weights, W)
+    assert [s.painted_vertices for s in ls.weight_sets[:2]] == [None, None]
+
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist() if not name.startswith("painted_")}
+    meta = json.loads(members["project.json"])
+    meta["version"], meta["arrays"] = 2, [a for a in meta["arrays"] if not a.startswith("painted_")]
+    del meta["locked"]
+    members["project.json"] = json.dumps(meta)
+    with zipfile.ZipFile(tmp_path / "v2.fieldrig", "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    old, warnings = load_project(tmp_path / "v2.fieldrig")
+    assert warnings == [] and old.rig_state.locked == () and old.rig_state.active_set.painted_vertices is None
+    np.testing.assert_array_equal(old.rig_state.weights, W)
+
+
+def test_editing_weights_paints_a_copy_and_keeps_the_original():
+    W = np.full((4, 2), 0.5)
+    state = RigState(weight_sets=(WeightSet("computed", W),))
+    edited = np.array([[1.0, 0.0], [0.5, 0.5], [0.5, 0.5], [0.0, 1.0]])
+    first = state.with_edited_weights(edited, painted=[0])
+    assert [(s.name, s.origin) for s in first.weight_sets] == [
+        ("computed", "computed"),
+        ("computed (painted)", "painted"),
+    ]
+    assert first.active == 1 and first.weight_sets[0].weights is W and np.all(W == 0.5)
+    second = first.with_edited_weights(edited, painted=[3])  # a painted set is edited in place
+    assert len(second.weight_sets) == 2
+    np.testing.assert_array_equal(second.active_set.painted_vertices, [0, 3])
+    moved = second.with_edited_weights(edited, painted=[1], exact=True)  # rows moved between vertices
+    np.testing.assert_array_equal(moved.active_set.painted_vertices, [1])
+    again = second.with_active(0).with_edited_weights(edited)  # painting the original again: a second copy
+    assert again.active_set.name == "computed (painted) 2" and again.active_set.painted_vertices.size == 0
+    with pytest.raises(InputError, match=r"expected a \(4, 2\) table"):
+        state.with_edited_weights(np.zeros((3, 2)))
+    with pytest.raises(InputError, match="no weights to edit"):
+        RigState().with_edited_weights(W)
+    with pytest.raises(InputError, match="painted vertices must be indices in 0..3"):
+        WeightSet("p", W, "painted", painted_vertices=np.array([4]))

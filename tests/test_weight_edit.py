@@ -5,10 +5,13 @@ import pytest
 
 from fieldrig.core.errors import InputError
 from fieldrig.geometry.weight_edit import (
+    BrushStroke,
     brush_falloff,
     brush_vertices,
+    dab_centres,
     limit_influences,
     mirror_joint_map,
+    mirror_vertex_map,
     mirror_weights,
     mirrored_name,
     normalize,
@@ -165,3 +168,79 @@ def test_mirrored_weights_are_symmetric():
     assert np.allclose(out, out[mirror][:, [0, 2, 1]])
     right = V[:, 0] > 1e-9
     assert np.array_equal(out[right], W[right])  # the source side is untouched
+
+
+def test_mirror_vertex_map_sends_each_target_vertex_to_its_mirror_image():
+    V, _ = _grid()
+    source, side, unmatched = mirror_vertex_map(V, axis=0, from_positive=False)
+    assert unmatched == 0
+    assert np.array_equal(side, np.sign(-V[:, 0]).astype(int))
+    left = side < 0  # x > 0 is the target side here
+    np.testing.assert_allclose(V[source[left]], V[left] * [-1, 1, 1], atol=1e-12)
+    assert np.array_equal(source[~left], np.flatnonzero(~left))
+    bumped = V.copy()
+    bumped[V[:, 0] < -0.5, 1] += 0.05  # an asymmetric mesh: those vertices have no exact mirror
+    assert mirror_vertex_map(bumped, axis=0)[2] == int((V[:, 0] > 0.5).sum())
+
+
+def test_dab_centres_are_evenly_spaced_across_moves():
+    spacing = 0.25
+    last, centres = np.zeros(3), []
+    for x in (0.1, 0.3, 0.35, 1.0, 1.01):  # slow then fast moves along x
+        new = dab_centres(last, [x, 0, 0], spacing)
+        centres += list(new)
+        last = new[-1] if len(new) else last
+    np.testing.assert_allclose(np.array(centres)[:, 0], [0.25, 0.5, 0.75, 1.0])
+    assert dab_centres(np.zeros(3), [0.2, 0, 0], spacing).shape == (0, 3)
+    with pytest.raises(InputError, match="spacing"):
+        dab_centres(np.zeros(3), np.ones(3), 0.0)
+
+
+def _strip(n=41):
+    """Vertices on the x axis from 0 to 1, neighbours along it, and weights all on joint 0."""
+    V = np.c_[np.linspace(0, 1, n), np.zeros(n), np.zeros(n)]
+    F = np.c_[np.arange(n - 2), np.arange(1, n - 1), np.arange(2, n)]
+    W = np.c_[np.ones(n), np.zeros(n), np.zeros(n)]
+    return V, F, W
+
+
+def test_a_stroke_acts_once_per_vertex_unless_it_accumulates():
+    V, _, W = _strip()
+    once = BrushStroke(W, V, joint=1, mode="add", value=0.5, radius=0.2, strength=0.6, falloff="linear")
+    twice = BrushStroke(W, V, joint=1, mode="add", value=0.5, radius=0.2, strength=0.6, falloff="linear",
+                        accumulate=True)  # fmt: skip
+    for stroke in (once, twice):
+        for _ in range(3):  # the same spot, three times
+            changed = stroke.dab([0.5, 0, 0])
+        assert set(changed) == set(np.flatnonzero(np.abs(V[:, 0] - 0.5) < 0.2))
+        assert _on_simplex(stroke.weights) and np.array_equal(stroke.painted, np.sort(changed))
+    expected = paint(W, changed, 0.6 * (1 - np.abs(V[changed, 0] - 0.5) / 0.2), 1, "add", 0.5)
+    np.testing.assert_allclose(once.weights, expected, atol=1e-12)  # exactly one dab's worth
+    assert twice.weights[20, 1] == pytest.approx(min(1.0, 3 * 0.6 * 0.5))  # three dabs' worth at the centre
+    # a weaker dab later in the stroke does not take back what a stronger one gave
+    once.dab([0.52, 0, 0])
+    assert once.weights[20, 1] == pytest.approx(expected[20, 1])
+    assert np.array_equal(W[:, 0], np.ones(len(W)))  # the table the stroke started from is untouched
+
+
+def test_stroke_modes_locks_and_smoothing():
+    V, F, W = _strip()
+    W = np.c_[np.where(V[:, 0] < 0.5, 1.0, 0.0), np.where(V[:, 0] < 0.5, 0.0, 1.0), np.zeros(len(V))]
+    lock = np.array([False, False, True])
+    replace = BrushStroke(W, V, joint=2, mode="replace", value=0.3, radius=0.3, falloff="constant")
+    replace.dab([0.2, 0, 0])
+    inside = np.abs(V[:, 0] - 0.2) < 0.3
+    np.testing.assert_allclose(replace.weights[inside, 2], 0.3)
+    assert _on_simplex(replace.weights)
+    with pytest.raises(InputError, match="locked"):
+        BrushStroke(W, V, joint=2, locked=lock)
+    with pytest.raises(InputError, match="neighbours"):
+        BrushStroke(W, V, joint=0, mode="smooth")
+    smooth = BrushStroke(W, V, joint=0, mode="smooth", radius=0.2, adjacency=vertex_adjacency(len(V), F))
+    before = np.abs(np.diff(W[:, 0])).max()
+    for _ in range(5):
+        smooth.dab([0.5, 0, 0])  # smoothing accumulates: the step at x = 0.5 spreads out
+    assert np.abs(np.diff(smooth.weights[:, 0])).max() < 0.5 * before and _on_simplex(smooth.weights)
+    for bad, message in ((dict(strength=1.5), "strength"), (dict(value=-0.1), "value"), (dict(radius=0), "radius")):
+        with pytest.raises(InputError, match=message):
+            BrushStroke(W, V, joint=0, **bad)

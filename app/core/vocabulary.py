@@ -7,7 +7,8 @@ spelling the names again, so a new format or preset is added in one place.
 
 from __future__ import annotations
 
-from typing import Sequence
+import re
+from typing import Sequence, Tuple
 
 #: Skinning presets, fastest first (settings in :data:`fieldrig.neural.skinning_training.SKINNING_PRESETS`).
 SKINNING_PRESET_NAMES = ("fast", "balanced", "high")
@@ -68,6 +69,22 @@ def dialog_filter(label: str, suffixes: Sequence[str]) -> str:
         Suffixes with their dot.
     """
     return f"{label} ({' '.join('*' + s for s in suffixes)})"
+
+
+def filter_suffixes(dialog_filter_text: str) -> Tuple[str, ...]:
+    """The suffixes a file-dialog filter lists, in order, e.g. ``(".npy", ".csv", ".dmat")``
+    for ``"Weights (*.npy *.csv *.dmat)"``; several filters (``;;``) give all of theirs."""
+    found = re.findall(r"\*(\.[A-Za-z0-9_.]+)", dialog_filter_text)
+    return tuple(dict.fromkeys(s.lower() for s in found))
+
+
+def with_default_suffix(path: str, dialog_filter_text: str) -> str:
+    """``path`` as typed in a save dialog, with the filter's first suffix added when it ends
+    in none of the filter's suffixes (``"arm"`` → ``"arm.npy"``, ``"arm.v2"`` → ``"arm.v2.npy"``)."""
+    suffixes = filter_suffixes(dialog_filter_text)
+    if not suffixes or any(path.lower().endswith(s) for s in suffixes):
+        return path
+    return path + suffixes[0]
 
 
 #: File-dialog filters of the GUI.

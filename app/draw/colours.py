@@ -36,6 +36,25 @@ _KELLY = (
     / 255.0
 )
 
+#: Viridis (the weight field's colour map) at 0, 1/8, ..., 1, as RGB in [0, 1]: for legends.
+VIRIDIS_STOPS = (
+    np.array(
+        [
+            (0x44, 0x01, 0x54),
+            (0x47, 0x2D, 0x7B),
+            (0x3B, 0x52, 0x8B),
+            (0x2C, 0x72, 0x8E),
+            (0x21, 0x91, 0x8C),
+            (0x28, 0xAE, 0x80),
+            (0x5E, 0xC9, 0x62),
+            (0xAD, 0xDC, 0x30),
+            (0xFD, 0xE7, 0x25),
+        ],
+        dtype=np.float64,
+    )
+    / 255.0
+)
+
 #: Colour of vertices that no handle influences (weights all zero or not finite).
 UNWEIGHTED_COLOR = (1.0, 0.0, 1.0)
 #: Colour of the selected bone / joint / cage vertex.

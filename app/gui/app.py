@@ -22,6 +22,7 @@ import polyscope as ps
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
+from fieldrig.gui.brush import BrushTool
 from fieldrig.gui.controller import Controller
 from fieldrig.gui.document import Document
 from fieldrig.gui.jobs import JobRunner, compute_process
@@ -30,6 +31,38 @@ from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.viewer import Viewer
 
 FRAME_INTERVAL_MS = 16
+#: Where polyscope opens its window (its fixed initial position: it has no setter in Python).
+VIEW_WINDOW_POS = (20, 20)
+#: The panel's preferred size, and the smallest 3D view worth shrinking to beside it.
+PANEL_SIZE, MIN_VIEW_SIZE = (520, 880), (480, 360)
+
+
+def side_by_side(screen, view_size, panel_size=PANEL_SIZE, view_pos=VIEW_WINDOW_POS, gap=12):
+    """Sizes and places the two windows next to each other on a screen: the 3D view where
+    polyscope opens it, the panel to its right, the view shrunk when both do not fit.
+
+    Parameters
+    ----------
+    screen : (x, y, width, height)
+        The screen's available area.
+    view_size, panel_size : (width, height)
+        The windows' sizes as they would open.
+    view_pos : (x, y)
+        Where the 3D view's window opens.
+
+    Returns
+    -------
+    view_size : (width, height)
+    panel_rect : (x, y, width, height)
+    """
+    sx, sy, sw, sh = screen
+    vx, vy = view_pos
+    height = max(MIN_VIEW_SIZE[1], min(view_size[1], sy + sh - vy - 40))
+    panel_h = max(300, min(panel_size[1], sy + sh - vy - 40))
+    room = sx + sw - vx - gap - panel_size[0] - 8
+    width = max(MIN_VIEW_SIZE[0], min(view_size[0], room))
+    panel_x = min(vx + width + gap, sx + sw - panel_size[0])
+    return (int(width), int(height)), (int(panel_x), int(vy), int(panel_size[0]), int(panel_h))
 
 
 def _camera(view_json: Optional[str] = None) -> Optional[str]:
@@ -63,6 +96,7 @@ class FieldrigApp:
     jobs : JobRunner
     controller : Controller
     tools : ClickTools
+    brush : BrushTool
     window : MainWindow
     timer : QTimer
         Calls :meth:`tick` every 16 ms.
@@ -79,7 +113,9 @@ class FieldrigApp:
         self.jobs = JobRunner()
         self.controller = Controller(self.document, self.jobs, camera=_camera)
         self.tools = ClickTools(self.document, self.viewer)
-        self.window = MainWindow(self.document, self.controller, self.tools, self.jobs, screenshot_3d)
+        self.brush = BrushTool(self.document, self.viewer)
+        self.window = MainWindow(self.document, self.controller, self.tools, self.brush, self.jobs, screenshot_3d)
+        self._place_windows()
         self.viewer.files_dropped.connect(self.window.open_files)
         self.viewer.shortcut.connect(self.window.shortcut)
         self.viewer.timeline_key.connect(self.window.timeline.playback.key)
@@ -97,6 +133,17 @@ class FieldrigApp:
         self.timer.timeout.connect(self.tick)
         if start_timer:
             self.timer.start()
+
+    def _place_windows(self) -> None:
+        """The panel beside the 3D view, both on the screen (the view shrunk if needed)."""
+        screen = self.qt.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        view, (x, y, w, h) = side_by_side((area.x(), area.y(), area.width(), area.height()), ps.get_window_size())
+        if tuple(view) != tuple(ps.get_window_size()):
+            ps.set_window_size(*view)
+        self.window.setGeometry(x, y, w, h)
 
     def _poll_device(self) -> None:
         name = self.compute.poll_cuda()

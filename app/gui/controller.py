@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -37,6 +37,16 @@ class Controller(QObject):
         ``camera()`` returns the view as JSON, ``camera(json)`` sets it (the viewer's
         polyscope camera); None leaves the camera out of projects.
 
+    Attributes
+    ----------
+    ask : callable or None
+        ``ask(title, text, choices)`` returns the chosen one of ``choices`` (str), or None
+        for Cancel: how the controller asks the user (the panel's dialogs). None (scripts):
+        the first choice.
+    confirm_discard : callable
+        ``confirm_discard(what)`` returns False to stop an action that replaces the session
+        (``what``: "opening a mesh", ...); the panel offers to save unsaved changes.
+
     Signals
     -------
     error(str, str, str)
@@ -59,6 +69,8 @@ class Controller(QObject):
         super().__init__(parent)
         self.doc, self.jobs, self.camera = document, jobs, camera
         self.project_path: Optional[str] = None
+        self.ask: Optional[Callable[[str, str, Sequence[str]], Optional[str]]] = None
+        self.confirm_discard: Callable[[str], bool] = lambda what: True
         jobs.failed.connect(self._job_failed)
         jobs.cancelled.connect(lambda title: self.info.emit(f"{title}: cancelled; nothing was changed."))
 
@@ -100,14 +112,51 @@ class Controller(QObject):
             return self.open_mesh(path)
         return self._refuse("Open", f"{path}: not a mesh, rig or project file fieldrig knows")
 
+    def _choose(self, title: str, text: str, choices: Sequence[str]) -> Optional[str]:
+        return choices[0] if self.ask is None else self.ask(title, text, choices)
+
+    def _rig_for(self, mesh, path: str) -> Optional[Tuple[bool, bool]]:
+        """Ask what happens to the current rig and weights with a new mesh: (keep rig,
+        keep weights), or None for Cancel. Weights are offered only when they fit the new
+        vertex count; a rig far off the new mesh's size or place is said so, and discarding
+        it is then the first choice."""
+        doc = self.doc
+        fits = doc.weights is not None and len(doc.weights) == len(mesh.V)
+        text = f"Keep the current rig ({doc.rig.n_handles} handles) for {Path(path).name}?"
+        misfit = rig_misfit(doc.rig.joints, mesh.V)
+        if misfit:
+            text += f"\n\n⚠ {misfit}."
+        if doc.weights is not None:
+            text += (
+                f"\n\nIts weights fit the new mesh's {len(mesh.V):,} vertices and can stay."
+                if fits
+                else "\n\nIts weights do not fit the new mesh's vertices and are dropped."
+            )
+        keep = ["Keep rig and weights", "Keep rig"] if fits else ["Keep rig"]
+        choices = (["Discard rig"] + keep if misfit else keep + ["Discard rig"]) + ["Cancel"]
+        answer = self._choose("Open mesh", text, choices)
+        if answer in (None, "Cancel"):
+            return None
+        return answer != "Discard rig", answer == "Keep rig and weights"
+
     def open_mesh(self, path: str) -> bool:
-        """Load a mesh, soup or point cloud and check it; a skinned glTF also brings its rig and weights."""
+        """Load a mesh, soup or point cloud and check it; a skinned glTF also brings its rig
+        and weights. With unsaved changes it first offers to save; with a rig it asks
+        whether the rig (and weights that fit) stay with the new mesh."""
         if not self._check_suffix("Open mesh", path, vocab.MESH_INPUT_SUFFIXES):
+            return False
+        if not self.confirm_discard("opening another mesh"):
             return False
 
         def done(result):
             mesh, report, rig_state, asset = result
-            self.doc.set_mesh(mesh, report, asset)
+            keep = (False, False) if rig_state is not None else (True, False)
+            if rig_state is None and self.doc.rig is not None:
+                keep = self._rig_for(mesh, path)
+                if keep is None:
+                    self.info.emit(f"Opening {Path(path).name} cancelled; nothing changed.")
+                    return
+            self.doc.set_mesh(mesh, report, asset, keep_rig=keep[0], keep_weights=keep[1])
             if rig_state is not None:  # a skinned file: its skeleton and skin weights come along
                 self.doc.set_rig_state(rig_state, "Load rig")
                 self.doc.undo_stack.clear()
@@ -356,7 +405,10 @@ class Controller(QObject):
         return self._start("Saving project", partial(work.save_project, session, str(path)), done)
 
     def open_project(self, path: str) -> bool:
-        """Replace everything with a project's session (reports missing / changed files)."""
+        """Replace everything with a project's session (reports missing / changed files);
+        with unsaved changes it first offers to save."""
+        if not self.confirm_discard("opening a project"):
+            return False
 
         def done(result):
             session, warnings, report = result
@@ -373,3 +425,21 @@ class Controller(QObject):
                 self.info.emit(f"Opened project {Path(path).name}")
 
         return self._start(f"Opening {Path(path).name}", partial(work.open_project, str(path)), done)
+
+
+def rig_misfit(joints: np.ndarray, V: np.ndarray) -> str:
+    """Why a rig's joints (J, 3) look made for another mesh than ``V`` (n, 3) — their
+    extent 5× larger or smaller, or their box apart from the mesh's — or "" when they fit."""
+    lo, hi = V.min(axis=0), V.max(axis=0)
+    size = float(np.linalg.norm(hi - lo))
+    if len(joints) == 0 or size == 0:
+        return ""
+    rig_size = float(np.linalg.norm(np.ptp(joints, axis=0)))
+    if rig_size > 5 * size:
+        return f"the rig is {rig_size / size:,.0f}× the size of the new mesh"
+    if 0 < rig_size < size / 5:
+        return f"the rig is 1/{size / rig_size:,.0f} of the size of the new mesh"
+    margin = 0.25 * size
+    if np.any(joints.min(axis=0) > hi + margin) or np.any(joints.max(axis=0) < lo - margin):
+        return "the rig lies outside the new mesh"
+    return ""

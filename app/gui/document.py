@@ -63,8 +63,9 @@ class ReplaceState(QUndoCommand):
     ----------
     document : Document
     key : str
-        ``"rig_state"``, ``"pose"``, ``"cage_state"``, ``"cage_pose"`` (the deformed cage) or
-        ``"active"`` (which weight set is in use, alone: the A/B swap).
+        ``"rig_state"``, ``"pose"``, ``"cage_state"``, ``"cage_pose"`` (the deformed cage),
+        ``"active"`` (which weight set is in use, alone: the A/B swap) or ``"weights"`` (the
+        rig state, edited only in its weight sets and locks).
     before, after : object
         The snapshots.
     text : str
@@ -74,7 +75,7 @@ class ReplaceState(QUndoCommand):
         gizmo drag, one slider drag).
     """
 
-    _IDS = {"rig_state": 1, "pose": 2, "cage_state": 3, "cage_pose": 4, "active": 5}
+    _IDS = {"rig_state": 1, "pose": 2, "cage_state": 3, "cage_pose": 4, "active": 5, "weights": 6}
 
     def __init__(self, document: "Document", key: str, before, after, text: str, merge_token=None):
         super().__init__(text)
@@ -114,6 +115,7 @@ class Document(QObject):
         "cage_state": frozenset({"cage", "coords", "cage_pose", "selection"}),
         "cage_pose": frozenset({"cage_pose"}),
         "active": frozenset({"weights"}),
+        "weights": frozenset({"weights"}),
     }
 
     def __init__(self, parent: Optional[QObject] = None):
@@ -189,6 +191,8 @@ class Document(QObject):
             return self.cage_state.deformed
         if key == "active":
             return self.rig_state.active
+        if key == "weights":
+            return self.rig_state
         return getattr(self.session, key)
 
     def _apply(self, key: str, value) -> None:
@@ -199,6 +203,8 @@ class Document(QObject):
             self.session = replace(self.session, cage_state=replace(self.cage_state, deformed=value))
         elif key == "active":
             self.session = replace(self.session, rig_state=self.rig_state.with_active(value))
+        elif key == "weights":
+            self.session = replace(self.session, rig_state=value)
         else:
             self.session = replace(self.session, **{key: value})
         if key == "rig_state":
@@ -236,7 +242,7 @@ class Document(QObject):
         """
         old = self.rig_state
         renamed = renamed or {}
-        state = replace(old, rig=new_rig, problems=())
+        state = replace(old, rig=new_rig, problems=(), locked=tuple(sorted(renamed.get(n, n) for n in old.locked)))
         if new_rig is None or old.rig is None or new_rig.n_handles != old.rig.n_handles:
             state = state.without_weights()
         elif not np.array_equal(new_rig.joints, old.rig.joints) or not np.array_equal(new_rig.deform, old.rig.deform):
@@ -275,6 +281,23 @@ class Document(QObject):
         if problems is not None:
             state = replace(state, problems=tuple(problems))
         self._push("rig_state", state, text)
+
+    def edit_weights(self, weights: np.ndarray, text: str, painted=None, merge_token=None, exact: bool = False) -> None:
+        """Edit the active weight set by hand (brush, weight tools, a typed value), undoable.
+
+        A file or computed set stays as it was and the edit goes into a painted copy, which
+        becomes active (:meth:`fieldrig.session.RigState.with_edited_weights`); ``painted``
+        are the vertices the user set (with ``exact``: all the painted vertices). Edits with
+        the same ``merge_token`` (one brush stroke) merge into one undo step. Only the
+        ``"weights"`` topic changes.
+        """
+        self._push("weights", self.rig_state.with_edited_weights(weights, painted, exact), text, merge_token)
+
+    def set_locked(self, names, text: str) -> None:
+        """Lock exactly the handles ``names`` against weight edits (undoable)."""
+        state = self.rig_state.with_locked(names)
+        if state.locked != self.rig_state.locked:
+            self._push("weights", state, text)
 
     def select_weight_set(self, index: int) -> None:
         """Make weight set ``index`` the one shown, posed with and exported (undoable)."""
@@ -360,22 +383,35 @@ class Document(QObject):
         self._push("cage_pose", cage_pose, text, merge_token)
 
     # --------------------------------------------------- non-undoable changes
-    def set_mesh(self, mesh: MeshData, report: Optional[MeshReport], asset=None, asset_index: int = 0) -> None:
+    def set_mesh(
+        self,
+        mesh: MeshData,
+        report: Optional[MeshReport],
+        asset=None,
+        asset_index: int = 0,
+        keep_rig: bool = True,
+        keep_weights: bool = False,
+    ) -> None:
         """Show a new mesh (``asset``: the skinned asset it is the bind pose of, skin
-        ``asset_index`` of its file). Weights and coordinates belong to the old one and are
-        dropped; the rig and cage stay. The undo history is cleared (it refers to the old mesh)."""
+        ``asset_index`` of its file). Coordinates belong to the old one and are dropped, and
+        so are the weights unless ``keep_weights`` (then the sets with one row per new
+        vertex stay); the rig stays unless ``keep_rig`` is False, the cage stays. The undo
+        history is cleared (it refers to the old mesh)."""
         self.undo_stack.clear()
         self.mesh_report = report
+        rig_state = self.rig_state if keep_rig else RigState()
+        rig_state = rig_state.fitting(len(mesh.V)) if keep_rig and keep_weights else rig_state.without_weights()
         self.session = replace(
             self.session,
             mesh=mesh,
             asset=asset,
             asset_index=None if asset is None else asset_index,
-            rig_state=self.rig_state.without_weights(),
+            rig_state=rig_state,
             cage_state=replace(self.cage_state, coordinates=None, barycentric_field=None, coordinates_kind=None),
             animation=AnimationState(),
         )
-        self.emit({"mesh", "weights", "coords"})
+        self._clamp_selection()
+        self.emit({"mesh", "weights", "coords"} | (set() if keep_rig else {"rig", "pose", "selection"}))
 
     def restore(self, session: Session, report: Optional[MeshReport]) -> None:
         """Replace the whole state with ``session`` (opening a project); unknown settings and

@@ -12,6 +12,7 @@ from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from fieldrig.core import vocabulary as vocab
+from fieldrig.gui.brush import BrushTool
 from fieldrig.gui.controller import Controller
 from fieldrig.gui.document import Document
 from fieldrig.gui.jobs import JobRunner
@@ -30,7 +31,7 @@ class MainWindow(QMainWindow):
 
     Parameters
     ----------
-    document, controller, tools, jobs
+    document, controller, tools, brush, jobs
         The app's parts (see :class:`fieldrig.gui.app.FieldrigApp`).
     screenshot : callable
         Returns the 3D view as an (h, w, 4) uint8 image.
@@ -46,17 +47,17 @@ class MainWindow(QMainWindow):
         document: Document,
         controller: Controller,
         tools: ClickTools,
+        brush: BrushTool,
         jobs: JobRunner,
         screenshot: Callable[[], np.ndarray],
     ):
         super().__init__()
-        self.doc, self.controller, self.tools, self.jobs = document, controller, tools, jobs
+        self.doc, self.controller, self.tools, self.brush, self.jobs = document, controller, tools, brush, jobs
         self.errors: List[tuple] = []
         self._dialogs: List[QMessageBox] = []
         self._queue: List[Callable[[], bool]] = []
         self.setWindowTitle("fieldrig")
         self.setAcceptDrops(True)
-        self.resize(430, 860)
 
         self.tabs = QTabWidget()
         # looked up at call time, so that a script or test can answer the dialogs
@@ -64,7 +65,8 @@ class MainWindow(QMainWindow):
         ask_save = lambda title, filters: self.ask_save(title, filters)  # noqa: E731
         self.mesh_tab = MeshTab(document, controller, ask_open)
         self.rig_tab = RigTab(document, controller, tools, ask_open, ask_save)
-        self.weights_tab = WeightsTab(document, controller, tools, ask_open)
+        self.weights_tab = WeightsTab(document, controller, tools, brush, ask_open)
+        self.weights_tab.status_message = lambda text: self.statusBar().showMessage(text, 8000)
         self.pose_tab = PoseTab(document, controller, ask_open, ask_save)
         self.cage_tab = CageTab(document, controller, ask_open)
         self.export_tab = ExportTab(controller, ask_open, ask_save, screenshot)
@@ -88,6 +90,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.progress)
         self.setCentralWidget(central)
         self._build_menus(screenshot)
+        # looked up at call time, like the file dialogs, so that tests can answer
+        controller.ask = lambda title, text, choices: self.ask_choice(title, text, choices)
+        controller.confirm_discard = lambda what: self.maybe_save(what=what)
 
         jobs.started.connect(lambda title: self.progress.started(title, jobs.cancellable))
         jobs.started.connect(lambda _title: self._set_busy(True))
@@ -98,6 +103,8 @@ class MainWindow(QMainWindow):
         controller.info.connect(lambda text: self.statusBar().showMessage(text, 8000))
         controller.project_path_changed.connect(lambda _p: self._update_title())
         tools.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        brush.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        brush.active_changed.connect(lambda on: self.paint_action.setChecked(on))
         document.undo_stack.cleanChanged.connect(self._update_title)
         document.changed.connect(self._on_changed)
 
@@ -150,18 +157,24 @@ class MainWindow(QMainWindow):
         )
         add(export, "Rig…", ask("ask_save", "Save rig", vocab.RIG_SAVE_FILTER, c.save_rig))
         file_menu.addSeparator()
-        add(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        add(file_menu, "Quit", self.quit, QKeySequence.StandardKey.Quit)
 
         edit = self.menuBar().addMenu("&Edit")
-        undo = self.doc.undo_stack.createUndoAction(self, "Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = self.doc.undo_stack.createRedoAction(self, "Redo")
-        redo.setShortcut(QKeySequence.StandardKey.Redo)
-        edit.addAction(undo)
-        edit.addAction(redo)
+        # QUndoStack's actions belong to Python, not to their Qt parent: without a reference
+        # they are collected and vanish from the menu (and their shortcuts with them)
+        self.undo_action = self.doc.undo_stack.createUndoAction(self, "Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.doc.undo_stack.createRedoAction(self, "Redo")
+        redo_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)
+        self.redo_action.setShortcuts(redo_keys + [k for k in (QKeySequence("Ctrl+Y"),) if k not in redo_keys])
+        edit.addAction(self.undo_action)
+        edit.addAction(self.redo_action)
         edit.addSeparator()
         add(edit, "Delete selected handle", self.rig_tab.delete_selected, QKeySequence.StandardKey.Delete)
-        add(edit, "End bone chain", self.tools.end_chain, "Esc")
+        add(edit, "End bone chain / stop painting", self.escape, "Esc")
+        edit.addSeparator()
+        self.paint_action = add(edit, "Paint weights", self.toggle_paint, "P")
+        self.paint_action.setCheckable(True)
 
         compute = self.menuBar().addMenu("&Compute")
         add(compute, "Weights", c.compute_weights, "Ctrl+W")
@@ -175,9 +188,23 @@ class MainWindow(QMainWindow):
         return path or None
 
     def ask_save(self, title: str, filters: str) -> Optional[str]:
-        """A file-save dialog; None when cancelled."""
-        path, _ = QFileDialog.getSaveFileName(self, title, "", filters)
-        return path or None
+        """A file-save dialog; None when cancelled. A name typed without one of the chosen
+        filter's suffixes gets its first one."""
+        path, chosen = QFileDialog.getSaveFileName(self, title, "", filters)
+        return vocab.with_default_suffix(path, chosen or filters) if path else None
+
+    def ask_choice(self, title: str, text: str, choices: List[str]) -> Optional[str]:
+        """A question with one button per choice (the first is the default; "Cancel" is
+        what Esc and closing the dialog mean); the chosen text, or None for Cancel."""
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, self)
+        buttons = {}
+        for choice in choices:
+            role = QMessageBox.ButtonRole.RejectRole if choice == "Cancel" else QMessageBox.ButtonRole.AcceptRole
+            buttons[box.addButton(choice, role)] = choice
+        box.setDefaultButton(next(iter(buttons)))
+        box.exec()
+        answer = buttons.get(box.clickedButton())
+        return None if answer in (None, "Cancel") else answer
 
     def save_project(self) -> None:
         """Save to the current project file, or ask for one."""
@@ -266,28 +293,43 @@ class MainWindow(QMainWindow):
             "undo": self.doc.undo_stack.undo,
             "redo": self.doc.undo_stack.redo,
             "delete": self.rig_tab.delete_selected,
-            "escape": self.tools.end_chain,
+            "escape": self.escape,
+            "paint": self.toggle_paint,
         }
         actions[name]()
 
-    def maybe_save(self, can_cancel: bool = True) -> bool:
-        """Offer to save unsaved edits; False when the user cancels."""
+    def escape(self) -> None:
+        """Esc: end the bone chain being drawn, stop painting."""
+        self.tools.end_chain()
+        self.brush.set_active(False)
+
+    def toggle_paint(self) -> None:
+        """P: the weight brush on (in the Weights tab) or off."""
+        self.brush.set_active(not self.brush.active)
+
+    def maybe_save(self, can_cancel: bool = True, what: str = "closing") -> bool:
+        """Offer to save unsaved edits before ``what``; False when the user cancels (or the
+        save fails)."""
         if self.doc.undo_stack.isClean():
             return True
-        buttons = QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-        if can_cancel:
-            buttons |= QMessageBox.StandardButton.Cancel
-        answer = QMessageBox.question(
-            self, "Unsaved changes", "Save the project before closing?", buttons, QMessageBox.StandardButton.Save
+        answer = self.ask_choice(
+            "Unsaved changes",
+            f"The project has unsaved changes. Save it before {what}?",
+            ["Save", "Discard"] + (["Cancel"] if can_cancel else []),
         )
-        if answer == QMessageBox.StandardButton.Save:
+        if answer == "Save":
             path = self.controller.project_path or self.ask_save("Save project", vocab.PROJECT_FILTER)
             if not path or not self.controller.save_project(path):
                 return False
-            while self.jobs.busy:  # closing: wait for the save (its result arrives as events)
+            while self.jobs.busy:  # wait for the save (its result arrives as events)
                 QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
             return self.doc.undo_stack.isClean()
-        return answer == QMessageBox.StandardButton.Discard
+        return answer == "Discard"
+
+    def quit(self) -> None:
+        """File ▸ Quit: offer to save, then close (the app ends with its last window)."""
+        if self.maybe_save():
+            self.close()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         if event.spontaneous() and not self.maybe_save():  # the user closed the window: ask; scripts do not

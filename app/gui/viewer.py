@@ -119,7 +119,7 @@ class Viewer(QObject):
         Files were dropped onto the polyscope window.
     shortcut(str)
         A key pressed in the 3D view: ``"undo"`` (Ctrl+Z), ``"redo"`` (Ctrl+Shift+Z, Ctrl+Y),
-        ``"delete"`` (Delete), ``"escape"`` (Escape).
+        ``"delete"`` (Delete), ``"escape"`` (Escape), ``"paint"`` (P).
     timeline_key(str)
         ``"play"`` (Space), ``"frame_back"`` (Left), ``"frame_forward"`` (Right), ``"swap_ab"`` (B).
     status(str)
@@ -129,6 +129,10 @@ class Viewer(QObject):
     ----------
     tool : TransformTool
         Blender's R / G on the selected handle.
+    painter : object or None
+        The weight brush while it is on (:class:`fieldrig.gui.brush.BrushTool`): it gets the
+        camera ray under the mouse (``hover``, ``press`` — True when a stroke starts, and the
+        camera then stays put until release — ``move``, ``release``) and ``draw``s its outline.
     """
 
     picked = pyqtSignal(object)
@@ -154,6 +158,10 @@ class Viewer(QObject):
         self.tool = TransformTool(document)
         self.bone_start: Optional[np.ndarray] = None
         self.last_deform_ms = 0.0
+        self.painter = None
+        self._stroking = False
+        self.weight_display = scene.WeightDisplay()
+        self._overlay = (None, None)  # ((rig, pose), joints as shown)
         self._cage_drag = None  # (merge token, gizmo transform, cage) where the current cage drag began
         self._cage_frame = (None, None)  # (cage pose, (gizmo key, transform)) the last cage drag left
         document.changed.connect(self._on_changed)
@@ -217,6 +225,7 @@ class Viewer(QObject):
             ps.remove_point_cloud(MESH, error_if_absent=False)
             return
         scene.register_mesh(mesh.V, mesh.F)
+        self.weight_display.forget()
         ps.reset_camera_to_home_view()
 
     def _update_colors(self) -> None:
@@ -224,13 +233,14 @@ class Viewer(QObject):
         show = doc.weights_usable() and doc.mode in ("weights", "pose")
         if show and doc.show_difference and doc.rig_state.compare:
             scene.show_difference(doc.rig_state.weight_difference())
+            self.weight_display.forget()  # the weight colouring is gone
             return
         handle = doc.selected_handle if doc.selected_handle is not None else 0
-        scene.show_weights(
+        self.weight_display.show(
             doc.weights if show else None,
             doc.settings["colouring"],
             handle,
-            self.displayed_positions() if show else None,
+            self.displayed_positions if show else None,
         )
 
     def posed_joints(self) -> np.ndarray:
@@ -410,7 +420,7 @@ class Viewer(QObject):
 
     # ------------------------------------------------------------- clicks
     def _frame_callback(self) -> None:
-        """Runs inside ``ps.frame_tick()``: gizmo, clicks, keys."""
+        """Runs inside ``ps.frame_tick()``: R / G, gizmo, brush, clicks, keys, overlays."""
         io = psim.GetIO()
         if self.tool.active:
             self._tool_frame(io)
@@ -419,7 +429,12 @@ class Viewer(QObject):
         if self._released:  # the gizmo's last move of a drag shows the frame after the release
             self._released = False
             self.doc.end_interaction()
-        if psim.IsMouseClicked(0) and not io.WantCaptureMouse:
+        if self.painter is not None:
+            self._paint_input(io)
+        elif self._stroking:  # the brush went off mid-stroke
+            self._stroking = False
+            ps.set_do_default_mouse_interaction(True)
+        if psim.IsMouseClicked(0) and not io.WantCaptureMouse and not self._stroking:
             self._press = tuple(psim.GetMousePos())
         if psim.IsMouseReleased(0):
             self._released = True
@@ -431,6 +446,42 @@ class Viewer(QObject):
                 self.picked.emit(pick)
         if not io.WantCaptureKeyboard:
             self._keys(io)
+        self._draw_overlays()
+
+    def _paint_input(self, io) -> None:
+        """The brush's mouse: a press on the mesh starts a stroke, and the camera stays put
+        until the button comes up; elsewhere the brush follows the mouse."""
+        if not psim.IsMousePosValid():  # no mouse over the window yet
+            return
+        origin, direction = self.mouse_ray(tuple(psim.GetMousePos()))
+        if self._stroking:
+            if psim.IsMouseDown(0):
+                self.painter.move(origin, direction)
+                self.refresh()  # the callback runs before polyscope draws: the dabs show in this frame
+                return
+            self._stroking = False
+            ps.set_do_default_mouse_interaction(True)
+            self.painter.release()
+            return
+        if io.WantCaptureMouse:
+            return
+        self.painter.hover(origin, direction)
+        if psim.IsMouseClicked(0) and self.painter.press(origin, direction):
+            self._stroking = True
+            ps.set_do_default_mouse_interaction(False)
+            self.refresh()
+
+    def _draw_overlays(self) -> None:
+        """In the Weights tab the mesh is opaque: the skeleton is drawn in front of it."""
+        doc = self.doc
+        if doc.mode == "weights" and doc.rig is not None:
+            key, joints = self._overlay
+            if key is None or key[0] is not doc.rig or key[1] is not doc.pose:
+                joints = self.posed_joints()
+                self._overlay = ((doc.rig, doc.pose), joints)
+            scene.draw_skeleton_overlay(doc.rig, joints, doc.selected_handle)
+        if self.painter is not None:
+            self.painter.draw()
 
     def mouse_ray(self, screen_xy) -> Tuple[np.ndarray, np.ndarray]:
         """The camera ray through a pixel: origin and unit direction, (3,) each."""
@@ -487,11 +538,12 @@ class Viewer(QObject):
             self.shortcut.emit("delete")
         elif psim.IsKeyPressed(psim.ImGuiKey_Escape, False):
             self.shortcut.emit("escape")
+        elif psim.IsKeyPressed(psim.ImGuiKey_P, False) and not io.KeyCtrl:
+            self.shortcut.emit("paint")
 
     def pick_at(self, screen_xy) -> Pick:
         """Resolve what is under a pixel of the polyscope window."""
-        origin = np.asarray(ps.get_view_camera_parameters().get_position(), dtype=np.float64)
-        direction = np.asarray(ps.screen_coords_to_world_ray(screen_xy), dtype=np.float64)
+        origin, direction = self.mouse_ray(screen_xy)
         result = ps.pick(screen_coords=screen_xy)
         if not result.is_hit:
             return Pick(None, None, None, None, None, origin, direction)

@@ -1,4 +1,5 @@
-"""Small reusable panel widgets: the handle outliner, a 3-vector editor, the progress strip."""
+"""Small reusable panel widgets: the handle outliner, a 3-vector editor, the progress strip,
+the weight colour legend."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QColor, QIcon, QPixmap
+from PyQt6.QtGui import QColor, QIcon, QLinearGradient, QPainter, QPixmap
 from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
@@ -20,13 +21,13 @@ from PyQt6.QtWidgets import (
 )
 
 from fieldrig.core.progress import ProgressEvent
-from fieldrig.draw.colours import handle_palette
+from fieldrig.draw.colours import UNWEIGHTED_COLOR, VIRIDIS_STOPS, handle_palette
 from fieldrig.gui.document import Document
 
 
 def _swatch(rgb) -> QIcon:
     pixmap = QPixmap(12, 12)
-    pixmap.fill(QColor.fromRgbF(float(rgb[0]), float(rgb[1]), float(rgb[2])))
+    pixmap.fill(_qcolor(rgb))
     return QIcon(pixmap)
 
 
@@ -34,13 +35,32 @@ class HandleTree(QTreeWidget):
     """The rig's handles as an outliner: children nested under their parents, each with its
     colour and kind (point, bone, or a skeleton's joint). Selecting an item selects the
     handle in the document (and back). With ``deform_column`` a third column holds a
-    checkbox per handle: whether it deforms the mesh (unchecked: its weights stay zero)."""
+    checkbox per handle: whether it deforms the mesh (unchecked: its weights stay zero).
+    With ``lock_column`` a column of checkboxes shows which handles are locked against
+    weight edits; ticking one emits :attr:`lock_toggled` (the owner edits the document).
 
-    def __init__(self, document: Document, parent: Optional[QWidget] = None, deform_column: bool = False):
+    Signals
+    -------
+    lock_toggled(int, bool)
+        The user ticked (True) or cleared a handle's lock box.
+    """
+
+    lock_toggled = pyqtSignal(int, bool)
+
+    def __init__(
+        self,
+        document: Document,
+        parent: Optional[QWidget] = None,
+        deform_column: bool = False,
+        lock_column: bool = False,
+    ):
         super().__init__(parent)
         self.doc = document
         self.deform_column = deform_column
-        self.setHeaderLabels(["Handle", "Kind"] + (["Deforms"] if deform_column else []))
+        self.lock_column = 2 + deform_column if lock_column else None
+        self.setHeaderLabels(
+            ["Handle", "Kind"] + (["Deforms"] if deform_column else []) + (["Locked"] if lock_column else [])
+        )
         self.setColumnWidth(0, 170)
         self.setSelectionMode(QTreeWidget.SelectionMode.SingleSelection)
         self._items = {}
@@ -48,6 +68,7 @@ class HandleTree(QTreeWidget):
         self._editing = False  # inside an item's own itemChanged signal
         self.itemSelectionChanged.connect(self._selection_to_document)
         self.itemChanged.connect(self._deform_to_document)
+        self.itemChanged.connect(self._lock_changed)
         document.changed.connect(self._on_changed)
         self.rebuild()
 
@@ -58,6 +79,8 @@ class HandleTree(QTreeWidget):
             self.rebuild()
         elif "selection" in topics:
             self._selection_from_document()
+        if "weights" in topics and "rig" not in topics and self.lock_column is not None:
+            self._show_locks()
 
     def rebuild(self) -> None:
         """Refill from the document's rig."""
@@ -80,8 +103,9 @@ class HandleTree(QTreeWidget):
                     item = QTreeWidgetItem([rig.handle_names[h], kind])
                     item.setIcon(0, _swatch(palette[h]))
                     item.setData(0, Qt.ItemDataRole.UserRole, h)
-                    if self.deform_column:
+                    if self.deform_column or self.lock_column is not None:
                         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                    if self.deform_column:
                         item.setCheckState(2, Qt.CheckState.Checked if rig.deform[h] else Qt.CheckState.Unchecked)
                     if p >= 0:
                         self._items[p].addChild(item)
@@ -91,7 +115,30 @@ class HandleTree(QTreeWidget):
                 pending = rest
             self.expandAll()
         self._updating = False
+        self._show_locks()
         self._selection_from_document()
+
+    def _show_locks(self) -> None:
+        if self.lock_column is None or self.doc.rig is None:
+            return
+        self._updating = True
+        for h, locked in enumerate(self.doc.rig_state.locked_mask()):
+            if h in self._items:
+                self._items[h].setCheckState(
+                    self.lock_column, Qt.CheckState.Checked if locked else Qt.CheckState.Unchecked
+                )
+        self._updating = False
+
+    def set_locked(self, handle: int, locked: bool) -> None:
+        """Tick or clear a handle's lock box as a click would."""
+        self._items[handle].setCheckState(
+            self.lock_column, Qt.CheckState.Checked if locked else Qt.CheckState.Unchecked
+        )
+
+    def _lock_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        if self._updating or column != self.lock_column:
+            return
+        self.lock_toggled.emit(item.data(0, Qt.ItemDataRole.UserRole), item.checkState(column) == Qt.CheckState.Checked)
 
     def set_deform(self, handle: int, deform: bool) -> None:
         """Tick or untick a handle's deform box as a click would."""
@@ -241,3 +288,76 @@ class ProgressStrip(QWidget):
 def _duration(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
+
+
+class WeightLegend(QWidget):
+    """What the weight colours mean: the viridis bar from 0 to 1 with ticks (one handle's
+    weight field), or each handle's swatch and name (the dominant-handle view).
+
+    Attributes
+    ----------
+    kind : {"field", "dominant", "none"}
+    """
+
+    BAR_HEIGHT, ROW_HEIGHT, COLUMNS = 14, 16, 3
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.kind = "none"
+        self.title = ""
+        self.entries: list = []
+        self.setMinimumHeight(0)
+
+    def show_field(self, handle_name: str) -> None:
+        """The weight field of one handle: viridis, 0 to 1."""
+        self.kind, self.title, self.entries = "field", f"{handle_name}'s weight", []
+        self.setFixedHeight(self.BAR_HEIGHT + 34)
+        self.update()
+
+    def show_dominant(self, names, palette) -> None:
+        """Each handle's colour in the dominant-handle view; magenta: no weight at all."""
+        self.kind, self.title = "dominant", "Dominant handle"
+        self.entries = list(zip(names, np.asarray(palette))) + [("no weight", np.asarray(UNWEIGHTED_COLOR))]
+        rows = -(-len(self.entries) // self.COLUMNS)
+        self.setFixedHeight(18 + rows * self.ROW_HEIGHT)
+        self.update()
+
+    def clear(self) -> None:
+        """No colouring shown."""
+        self.kind, self.title, self.entries = "none", "", []
+        self.setFixedHeight(0)
+        self.update()
+
+    def bar_rect(self):
+        """Where the colour bar is drawn (x, y, width, height)."""
+        return 8, 18, max(10, self.width() - 16), self.BAR_HEIGHT
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if self.kind == "none":
+            return
+        painter = QPainter(self)
+        painter.drawText(8, 13, self.title)
+        if self.kind == "field":
+            x, y, w, h = self.bar_rect()
+            gradient = QLinearGradient(x, 0, x + w, 0)
+            for k, rgb in enumerate(VIRIDIS_STOPS):
+                gradient.setColorAt(k / (len(VIRIDIS_STOPS) - 1), _qcolor(rgb))
+            painter.fillRect(x, y, w, h, gradient)
+            for k in range(5):
+                tx = x + round(k * (w - 1) / 4)
+                painter.drawLine(tx, y + h, tx, y + h + 3)
+                label = f"{k / 4:g}"
+                width = painter.fontMetrics().horizontalAdvance(label)
+                painter.drawText(min(max(tx - width // 2, 0), self.width() - width), y + h + 15, label)
+        else:
+            column_width = max(40, (self.width() - 8) // self.COLUMNS)
+            for i, (name, rgb) in enumerate(self.entries):
+                cx, cy = 8 + (i % self.COLUMNS) * column_width, 18 + (i // self.COLUMNS) * self.ROW_HEIGHT
+                painter.fillRect(cx, cy + 2, 11, 11, _qcolor(rgb))
+                text = painter.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, column_width - 18)
+                painter.drawText(cx + 15, cy + 12, text)
+        painter.end()
+
+
+def _qcolor(rgb) -> QColor:
+    return QColor.fromRgbF(float(rgb[0]), float(rgb[1]), float(rgb[2]))
