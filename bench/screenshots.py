@@ -436,40 +436,12 @@ def _gap_figures(gaps, seconds):
     }
 
 
-def drive(app, steps, timeout: float) -> None:
-    """Run the app's event loop through ``steps`` (a generator: each ``yield`` gives a
-    condition to wait for), then return; what a step raises is raised here."""
-    from PyQt6.QtCore import QTimer
-
-    state = {"waiting": lambda: True, "error": None}
-    deadline = time.perf_counter() + timeout
-
-    def advance():
-        try:
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"the session took more than {timeout} s")
-            if state["waiting"]():
-                state["waiting"] = next(steps)
-        except StopIteration:
-            app.qt.quit()
-        except BaseException as exc:  # report and stop the event loop
-            state["error"] = exc
-            app.qt.quit()
-
-    driver = QTimer()
-    driver.timeout.connect(advance)
-    driver.start(20)
-    app.qt.exec()
-    driver.stop()
-    if state["error"] is not None:
-        raise state["error"]
-
-
 def main():
     args = parse_args()
     import polyscope as ps
 
     from fieldrig.gui.app import FieldrigApp
+    from fieldrig.gui.scripting import drive
 
     app = FieldrigApp()
     # each session starts afresh: the last one's edits are not saved, its rig not kept
