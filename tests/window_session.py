@@ -256,6 +256,7 @@ class Session:
             ),
             "shown_while_playing": shown,
             "paused_at": frame,
+            "frames": doc.clip_frames().n_frames,
             "after_right": playback.frame,
             "label": strip.time_label.text(),
         }
