@@ -454,7 +454,7 @@ class Session:
                 image.save(str(tmp))
             if path.stat().st_size < 300_000 or scale < 0.3:
                 break
-            scale *= 0.85
+            scale *= 0.95
         print(
             f"  README picture {path} ({image.width()}×{image.height()}, {path.stat().st_size // 1024} KB)", flush=True
         )
