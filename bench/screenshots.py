@@ -15,8 +15,9 @@ the progress bar running while the 3D view turns (``03-training``); the dominant
 colours (``04-weights-dominant``) and one handle's weight field with a vertex read
 (``05-weight-field``); bones bent in the Pose tab by typed axis and angle (``06-pose``);
 back in the rest pose, a stroke of one handle's weight with the brush, dragged through the
-3D view's input (``07-paint``); the weight tools: a handle locked, the stroke mirrored
-across x = 0, influences limited (``08-weight-tools``); the Export tab (``09-export``).
+3D view's input (``07-paint``); the weight tools: two influences per vertex at most, a
+handle locked, the stroke mirrored across x = 0 (``08-weight-tools``); the Export tab
+(``09-export``).
 ``--readme`` also writes the pose step's picture scaled to fit in 300 KB; ``--paint-readme``
 the paint step's.
 
@@ -196,9 +197,9 @@ class Session:
         self.figures["preview_ms_last_frame"] = app.viewer.last_deform_ms
         ps.look_at((2.0, 1.8, 2.8), (0.0, 0.6, 0.0))
         yield self.frames(10)
-        view = self.shoot("06-pose")
+        picture = self.shoot("06-pose")
         if self.args.readme:
-            self.readme_picture(view, Path(self.args.readme))
+            self.readme_picture(picture, Path(self.args.readme))
         yield from self.paint_steps()
 
     def paint_steps(self):
@@ -249,9 +250,9 @@ class Session:
         if active.origin != "painted" or active.painted_vertices is None or not len(active.painted_vertices):
             raise RuntimeError(f"the stroke painted nothing: {window.statusBar().currentMessage()}")
         self.figures["painted"] = (active.name, len(active.painted_vertices), list(app.brush.dab_ms))
-        view = self.shoot("07-paint")
+        picture = self.shoot("07-paint")
         if self.args.paint_readme:
-            self.readme_picture(view, Path(self.args.paint_readme))
+            self.readme_picture(picture, Path(self.args.paint_readme))
         yield from self.tool_steps()
         self.select_tab("Export")
         yield self.frames(5)
@@ -328,9 +329,9 @@ class Session:
         strip.difference.setChecked(True)
         yield self.frames(10)
         self.figures["timeline"] = (clip, strip.time_label.text(), strip.playback.shown, strip.playback.dropped)
-        view = self.shoot("10-timeline-difference")
+        picture = self.shoot("10-timeline-difference")
         if self.args.docs:
-            self.readme_picture(view, Path(self.args.docs) / "timeline.png")
+            self.readme_picture(picture, Path(self.args.docs) / "timeline.png")
 
         strip.difference.setChecked(False)
         window.weights_tab.show_dominant.setChecked(True)
@@ -351,9 +352,9 @@ class Session:
         pivot = handle_frame(doc.rig, doc.handle_transforms(), names.index(joint))[:3, 3]
         ps.look_at(pivot + size * np.array([0.7, 0.25, 0.45]), pivot)
         yield self.frames(10)
-        view = self.shoot("11-pose-gizmo")
+        picture = self.shoot("11-pose-gizmo")
         if self.args.docs:
-            self.readme_picture(view, Path(self.args.docs) / "posing.png")
+            self.readme_picture(picture, Path(self.args.docs) / "posing.png")
 
     def cage_steps(self):
         """Cage mode: build the automatic cage (the mesh follows it at once, by mean value
@@ -437,9 +438,9 @@ class Session:
             for q in (0.1, 0.5, 0.9)
         ]
         yield self.frames(10)
-        view = self.shoot("c4-trained")
+        picture = self.shoot("c4-trained")
         if self.args.cage_picture:
-            self.readme_picture(view, Path(self.args.cage_picture))
+            self.readme_picture(picture, Path(self.args.cage_picture))
 
     def readme_picture(self, picture, path: Path):
         """A step's picture (:meth:`shoot`), scaled until the PNG is under 300 KB."""
