@@ -15,7 +15,6 @@ those is not as expected.
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,10 +25,6 @@ DATA = Path(os.environ.get("FIELDRIG_SHARED_DATA", ROOT.parent / "shared" / "dat
 WINDOW = (1000, 800)
 
 
-def xdo(*args) -> str:
-    return subprocess.run(["xdotool", *map(str, args)], check=True, capture_output=True, text=True).stdout
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mesh", default=str(DATA / "spot.obj"))
@@ -38,9 +33,9 @@ def main():
     if not Path(args.mesh).is_file():
         raise SystemExit(f"{args.mesh}: not found (pass --mesh)")
     import polyscope as ps
-    from screenshots import drive
 
     from fieldrig.gui.app import FieldrigApp
+    from fieldrig.gui.scripting import drive, polls, xdotool
 
     app = FieldrigApp()
     ps.set_window_size(*WINDOW)
@@ -56,10 +51,6 @@ def main():
         w, h = ps.get_window_size()
         return np.array([(f / cam.get_aspect() * q[0] / -q[2] + 1) / 2 * w, (1 - f * q[1] / -q[2]) / 2 * h])
 
-    def frames(n):
-        for _ in range(n):
-            yield lambda: True
-
     def steps():
         app.open_files(args.mesh)
         yield lambda: not app.jobs.busy and not app.window._queue and doc.mesh is not None
@@ -68,8 +59,8 @@ def main():
         app.window.cage_tab.resolution.setValue(args.vertices)
         app.window.cage_tab.build.click()
         yield lambda: not app.jobs.busy and doc.coordinates_usable()
-        yield from frames(10)
-        wid = xdo("search", "--name", "fieldrig viewer").split()[0]
+        yield from polls(10)
+        wid = xdotool("search", "--name", "fieldrig viewer").split()[0]
         # the three cage vertices nearest the camera, of those right of polyscope's own panel
         eye = np.asarray(ps.get_view_camera_parameters().get_position())
         pixels = np.array([project(p) for p in doc.cage_pose])
@@ -79,14 +70,14 @@ def main():
         chosen = [int(v) for v in near if clear[v]][:3]
         for k, vertex in enumerate(chosen):
             x, y = project(doc.cage_pose[vertex]).round().astype(int)
-            xdo("mousemove", "--window", wid, x, y)
-            yield from frames(3)
+            xdotool("mousemove", "--window", wid, x, y)
+            yield from polls(3)
             if k:
-                xdo("keydown", "shift")
-            xdo("click", 1)
-            yield from frames(5)
+                xdotool("keydown", "shift")
+            xdotool("click", 1)
+            yield from polls(5)
             if k:
-                xdo("keyup", "shift")
+                xdotool("keyup", "shift")
             print(
                 f"{'Shift+click' if k else 'click'} on cage vertex {vertex} at ({x}, {y}): "
                 f"selection {doc.cage_selection}"
@@ -102,15 +93,15 @@ def main():
         axis = int(np.argmax([np.linalg.norm(a) for a in axes]))
         direction = axes[axis] / np.linalg.norm(axes[axis])
         grab = start + 25 * direction
-        xdo("mousemove", "--window", wid, *grab.astype(int))
-        yield from frames(3)
-        xdo("mousedown", 1)
-        yield from frames(3)
+        xdotool("mousemove", "--window", wid, *grab.astype(int))
+        yield from polls(3)
+        xdotool("mousedown", 1)
+        yield from polls(3)
         for k in range(1, 9):
-            xdo("mousemove", "--window", wid, *(grab + 10 * k * direction).astype(int))
-            yield from frames(2)
-        xdo("mouseup", 1)
-        yield from frames(5)
+            xdotool("mousemove", "--window", wid, *(grab + 10 * k * direction).astype(int))
+            yield from polls(2)
+        xdotool("mouseup", 1)
+        yield from polls(5)
         delta = doc.cage_pose - before
         moved = np.flatnonzero(np.abs(delta).max(axis=1) > 0).tolist()
         shown = app.viewer.read_displayed_positions(np.arange(len(doc.mesh.V)))

@@ -1,33 +1,41 @@
-"""Run the real app (polyscope window + Qt panel) through a rigging session and save
-screenshots of both windows; print how smooth the UI stayed while the field trained.
+"""Run the real app (polyscope window + Qt panel) through a rigging session and save one
+screenshot per panel tab and per tool, both windows side by side; print how smooth the UI
+stayed while the field trained.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python bench/screenshots.py \\
-        [--mesh assets/legs.obj --rig assets/legs.json] [--preset balanced] [--out out/screenshots] \\
+        [--mesh assets/legs.obj --rig assets/legs.json] [--preset balanced] [--out DIR] \\
         [--readme docs/screenshot.png] [--paint-readme docs/paint.png] \\
-        [--character /work/ext/chars/Testwuson.glb] [--docs docs] [--shots rig character]
+        [--character /work/ext/chars/Testwuson.glb] [--docs docs] \\
+        [--cage-mesh ../shared/data/spot.obj --cage-picture docs/cage-screenshot.png] [--shots rig character cage]
 
-Steps, as a user does them: open the mesh and its rig; compute weights (progress bar
-running, the 3D view still turning); look at the dominant-handle colours and one handle's
-weight field; select bones in the Pose tab and bend them by typing axis and angle; back in
-the rest pose, paint a stroke of one handle's weight with the brush. Each step saves
-``<out>/<step>-view.png`` (the polyscope window, with its own UI) and ``<out>/<step>-panel.png``
-(the Qt panel). ``--readme`` also writes the two windows of the pose step side by side,
-scaled to fit in 300 KB; ``--paint-readme`` those of the paint step.
+``--out`` defaults to a new temporary folder (printed). Steps, as a user does them, each
+saving ``<out>/<step>.png`` (the panel at its own size beside the polyscope window, with
+polyscope's own UI): open the mesh (``01-mesh``) and its rig (``02-rig``); compute weights,
+the progress bar running while the 3D view turns (``03-training``); the dominant-handle
+colours (``04-weights-dominant``) and one handle's weight field with a vertex read
+(``05-weight-field``); bones bent in the Pose tab by typed axis and angle (``06-pose``);
+back in the rest pose, a stroke of one handle's weight with the brush, dragged through the
+3D view's input (``07-paint``); the weight tools: two influences per vertex at most, a
+handle locked, the stroke mirrored across x = 0 (``08-weight-tools``); the Export tab
+(``09-export``).
+``--readme`` also writes the pose step's picture scaled to fit in 300 KB; ``--paint-readme``
+the paint step's.
 
 Then, on a skinned character (``--character``, skipped with a message when the file is not
-there): compute fast-preset weights beside the file's own "skin" set, compare the two (A/B),
-play the file's longest clip and stop on a frame with the difference view on
-(``6-timeline-difference``); then, with no clip, turn a few joints by typed angles and
-leave the gizmo on one of them (``7-pose-gizmo``). ``--docs`` writes those two side by side
-as ``timeline.png`` and ``posing.png`` there.
+there): fast-preset weights beside the file's own "skin" set, compared A/B while the file's
+longest clip plays, stopped on a frame with the difference view on
+(``10-timeline-difference``); then, with no clip, a few joints turned by typed angles and
+the gizmo left on one of them (``11-pose-gizmo``). ``--docs`` writes those two as
+``timeline.png`` and ``posing.png`` there.
 
-``--shots cage`` runs the cage session (:meth:`Session.cage_steps`), e.g. with
-``--cage-mesh ../shared/data/spot.obj --cage-picture docs/cage-screenshot.png``.
+Then the cage session (:meth:`Session.cage_steps`, on ``--cage-mesh``, default ``--mesh``):
+``c1-cage`` … ``c4-trained``; ``--cage-picture`` writes the last one.
 """
 
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,7 +57,7 @@ def parse_args():
         metavar="HANDLE:RX:RY:RZ",
         help="bones to bend in the Pose tab (degrees)",
     )
-    parser.add_argument("--out", default=str(ROOT / "out" / "screenshots"))
+    parser.add_argument("--out", help="the folder for the pictures (default: a new temporary one)")
     parser.add_argument("--readme", help="also write a side-by-side picture here (e.g. docs/screenshot.png)")
     parser.add_argument("--paint", default="shin_l", help="the handle whose weight the paint step paints")
     parser.add_argument("--paint-readme", help="also write the paint step's picture here (e.g. docs/paint.png)")
@@ -62,7 +70,7 @@ def parse_args():
         "--shots",
         nargs="+",
         choices=("rig", "character", "cage"),
-        default=["rig", "character"],
+        default=["rig", "character", "cage"],
         help="which sessions to run",
     )
     parser.add_argument("--cage-mesh", help="the cage session's mesh (default: --mesh), e.g. ../shared/data/spot.obj")
@@ -78,8 +86,9 @@ class Session:
 
     def __init__(self, app, args):
         self.app, self.args = app, args
-        self.out = Path(args.out)
+        self.out = Path(args.out or tempfile.mkdtemp(prefix="fieldrig-screenshots-"))
         self.out.mkdir(parents=True, exist_ok=True)
+        print(f"pictures in {self.out}", flush=True)
         self.figures = {}
         self.progress = []
 
@@ -91,15 +100,25 @@ class Session:
         return lambda: len(self.app.frame_gaps_ms) >= target
 
     def shoot(self, step: str):
+        """Save ``<out>/<step>.png``: the panel as it is beside the 3D view (with polyscope's
+        own UI), top-aligned on white; returns the picture (a QImage)."""
         import polyscope as ps
+        from PyQt6.QtCore import Qt
+        from PyQt6.QtGui import QImage, QPainter
 
-        from fieldrig.draw.render import write_image
-
-        view = np.ascontiguousarray(ps.screenshot_to_buffer(transparent_bg=False, include_UI=True))
-        write_image(self.out / f"{step}-view.png", view)
-        self.app.window.grab().save(str(self.out / f"{step}-panel.png"))
-        print(f"  saved {self.out / step}-view.png and -panel.png", flush=True)
-        return view
+        view = np.ascontiguousarray(ps.screenshot_to_buffer(transparent_bg=False, include_UI=True)[:, :, :3])
+        h, w, _ = view.shape
+        view_image = QImage(view.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+        panel = self.app.window.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+        both = QImage(panel.width() + w, max(h, panel.height()), QImage.Format.Format_RGB888)
+        both.fill(Qt.GlobalColor.white)
+        painter = QPainter(both)
+        painter.drawImage(0, 0, panel)
+        painter.drawImage(panel.width(), 0, view_image)
+        painter.end()
+        both.save(str(self.out / f"{step}.png"))
+        print(f"  saved {self.out / step}.png", flush=True)
+        return both
 
     def select_tab(self, name):
         tabs = self.app.window.tabs
@@ -114,10 +133,13 @@ class Session:
         if window.errors:
             raise RuntimeError(f"opening failed: {window.errors}")
         ps.look_at((1.6, 1.6, 3.4), (0.0, 0.75, 0.0))
+        self.select_tab("Mesh")
+        yield self.frames(10)
+        self.shoot("01-mesh")
         self.select_tab("Rig")
         window.rig_tab.tree.select(doc.rig.n_handles - 1)
         yield self.frames(10)
-        self.shoot("1-rig")
+        self.shoot("02-rig")
 
         # the 3D view turning, nothing else running: the frame rate to compare with
         start, gaps_before = time.perf_counter(), len(app.frame_gaps_ms)
@@ -145,7 +167,7 @@ class Session:
             return self.idle()
 
         yield lambda: len(self.progress) > 3
-        self.shoot("2-training")
+        self.shoot("03-training")
         yield training_done
         seconds = time.perf_counter() - start
         if window.errors or doc.weights is None:
@@ -155,14 +177,14 @@ class Session:
         ps.look_at((1.6, 1.6, 3.4), (0.0, 0.75, 0.0))
         window.weights_tab.show_dominant.setChecked(True)
         yield self.frames(10)
-        self.shoot("3-weights-dominant")
+        self.shoot("04-weights-dominant")
         window.weights_tab.tree.select(doc.rig.handle_names.index("shin_l") if "shin_l" in doc.rig.handle_names else 0)
         window.weights_tab.show_weight.setChecked(True)
         app.tools.probed.emit(
             int(np.argmax(doc.weights[:, doc.selected_handle] * (doc.weights[:, doc.selected_handle] < 0.6)))
         )
         yield self.frames(10)
-        self.shoot("4-weight-field")
+        self.shoot("05-weight-field")
 
         window.weights_tab.show_dominant.setChecked(True)
         self.select_tab("Pose")
@@ -175,9 +197,9 @@ class Session:
         self.figures["preview_ms_last_frame"] = app.viewer.last_deform_ms
         ps.look_at((2.0, 1.8, 2.8), (0.0, 0.6, 0.0))
         yield self.frames(10)
-        view = self.shoot("5-pose")
+        picture = self.shoot("06-pose")
         if self.args.readme:
-            self.readme_picture(view, Path(self.args.readme))
+            self.readme_picture(picture, Path(self.args.readme))
         yield from self.paint_steps()
 
     def paint_steps(self):
@@ -228,9 +250,44 @@ class Session:
         if active.origin != "painted" or active.painted_vertices is None or not len(active.painted_vertices):
             raise RuntimeError(f"the stroke painted nothing: {window.statusBar().currentMessage()}")
         self.figures["painted"] = (active.name, len(active.painted_vertices), list(app.brush.dab_ms))
-        view = self.shoot("5b-paint")
+        picture = self.shoot("07-paint")
         if self.args.paint_readme:
-            self.readme_picture(view, Path(self.args.paint_readme))
+            self.readme_picture(picture, Path(self.args.paint_readme))
+        yield from self.tool_steps()
+        self.select_tab("Export")
+        yield self.frames(5)
+        self.shoot("09-export")
+
+    def tool_steps(self):
+        """The weight tools after the stroke: two influences per vertex at most, the pelvis
+        locked (its box in the list), the painted side mirrored across x = 0 onto the other
+        (handles swapped by name); the mirrored handle's weight shown."""
+        from PyQt6.QtCore import Qt
+        from PyQt6.QtWidgets import QPushButton
+
+        doc, tab = self.app.document, self.app.window.weights_tab
+        self.app.brush.set_active(False)
+        names = doc.rig.handle_names
+        buttons = {b.text(): b for b in tab.findChildren(QPushButton)}
+        tab.max_influences.setValue(2)
+        buttons["Limit to"].click()
+        yield self.frames(2)
+        (pelvis,) = tab.tree.findItems(names[0], Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive, 0)
+        pelvis.setCheckState(tab.tree.lock_column, Qt.CheckState.Checked)
+        yield self.frames(2)
+        stroke_side_plus = self.args.paint.endswith("_l")  # the stroke went across the other leg's thigh
+        tab.mirror_axis.setCurrentIndex(tab.mirror_axis.findData("X"))
+        tab.mirror_direction.setCurrentIndex(tab.mirror_direction.findData(stroke_side_plus))
+        buttons["Mirror"].click()
+        yield self.frames(2)
+        partner = self.args.paint[:-1] + ("r" if self.args.paint.endswith("_l") else "l")
+        tab.tree.select(names.index(partner) if partner in names else 0)
+        tab.show_weight.setChecked(True)
+        tab.tree.scrollToItem(pelvis)  # its lock box in sight
+        yield self.frames(10)
+        if names[0] not in doc.rig_state.locked:
+            raise RuntimeError(f"{names[0]} not locked: {self.app.window.statusBar().currentMessage()}")
+        self.shoot("08-weight-tools")
 
     def character_steps(self):
         """The timeline with the A/B difference view, and the posing gizmo, on a skinned character."""
@@ -272,9 +329,9 @@ class Session:
         strip.difference.setChecked(True)
         yield self.frames(10)
         self.figures["timeline"] = (clip, strip.time_label.text(), strip.playback.shown, strip.playback.dropped)
-        view = self.shoot("6-timeline-difference")
+        picture = self.shoot("10-timeline-difference")
         if self.args.docs:
-            self.readme_picture(view, Path(self.args.docs) / "timeline.png")
+            self.readme_picture(picture, Path(self.args.docs) / "timeline.png")
 
         strip.difference.setChecked(False)
         window.weights_tab.show_dominant.setChecked(True)
@@ -295,9 +352,9 @@ class Session:
         pivot = handle_frame(doc.rig, doc.handle_transforms(), names.index(joint))[:3, 3]
         ps.look_at(pivot + size * np.array([0.7, 0.25, 0.45]), pivot)
         yield self.frames(10)
-        view = self.shoot("7-pose-gizmo")
+        picture = self.shoot("11-pose-gizmo")
         if self.args.docs:
-            self.readme_picture(view, Path(self.args.docs) / "posing.png")
+            self.readme_picture(picture, Path(self.args.docs) / "posing.png")
 
     def cage_steps(self):
         """Cage mode: build the automatic cage (the mesh follows it at once, by mean value
@@ -381,35 +438,24 @@ class Session:
             for q in (0.1, 0.5, 0.9)
         ]
         yield self.frames(10)
-        view = self.shoot("c4-trained")
+        picture = self.shoot("c4-trained")
         if self.args.cage_picture:
-            self.readme_picture(view, Path(self.args.cage_picture))
+            self.readme_picture(picture, Path(self.args.cage_picture))
 
-    def readme_picture(self, view: np.ndarray, path: Path):
-        """Panel and 3D view side by side, scaled until the PNG is under 300 KB."""
+    def readme_picture(self, picture, path: Path):
+        """A step's picture (:meth:`shoot`), scaled until the PNG is under 300 KB."""
         from PyQt6.QtCore import Qt
-        from PyQt6.QtGui import QImage, QPainter
 
         from fieldrig.core.atomic import atomic_path
 
-        panel = self.app.window.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
-        h, w, _ = view.shape
-        view_image = QImage(np.ascontiguousarray(view[:, :, :3]).data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-        panel = panel.scaledToHeight(h, Qt.TransformationMode.SmoothTransformation)
-        both = QImage(panel.width() + w, h, QImage.Format.Format_RGB888)
-        both.fill(Qt.GlobalColor.white)
-        painter = QPainter(both)
-        painter.drawImage(0, 0, panel)
-        painter.drawImage(panel.width(), 0, view_image)
-        painter.end()
         scale = 1.0
         while True:
-            image = both.scaledToWidth(int(both.width() * scale), Qt.TransformationMode.SmoothTransformation)
+            image = picture.scaledToWidth(int(picture.width() * scale), Qt.TransformationMode.SmoothTransformation)
             with atomic_path(path) as tmp:
                 image.save(str(tmp))
             if path.stat().st_size < 300_000 or scale < 0.3:
                 break
-            scale *= 0.85
+            scale *= 0.95
         print(
             f"  README picture {path} ({image.width()}×{image.height()}, {path.stat().st_size // 1024} KB)", flush=True
         )
@@ -436,46 +482,17 @@ def _gap_figures(gaps, seconds):
     }
 
 
-def drive(app, steps, timeout: float) -> None:
-    """Run the app's event loop through ``steps`` (a generator: each ``yield`` gives a
-    condition to wait for), then return; what a step raises is raised here."""
-    from PyQt6.QtCore import QTimer
-
-    state = {"waiting": lambda: True, "error": None}
-    deadline = time.perf_counter() + timeout
-
-    def advance():
-        try:
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"the session took more than {timeout} s")
-            if state["waiting"]():
-                state["waiting"] = next(steps)
-        except StopIteration:
-            app.qt.quit()
-        except BaseException as exc:  # report and stop the event loop
-            state["error"] = exc
-            app.qt.quit()
-
-    driver = QTimer()
-    driver.timeout.connect(advance)
-    driver.start(20)
-    app.qt.exec()
-    driver.stop()
-    if state["error"] is not None:
-        raise state["error"]
-
-
 def main():
     args = parse_args()
     import polyscope as ps
 
     from fieldrig.gui.app import FieldrigApp
+    from fieldrig.gui.scripting import drive
 
     app = FieldrigApp()
     # each session starts afresh: the last one's edits are not saved, its rig not kept
     app.window.ask_choice = lambda title, text, choices: "Discard rig" if "Discard rig" in choices else "Discard"
-    ps.set_window_size(1000, 800)
-    app.window.resize(440, 800)
+    ps.set_window_size(1000, 880)  # the panel keeps the size and place the app gives it, beside the view
     app.window.show()
     session = Session(app, args)
 

@@ -20,7 +20,7 @@ from fieldrig.gui.tabs import CageTab, ExportTab, MeshTab, PoseTab, RigTab, Weig
 from fieldrig.gui.tabs.common import ask_then
 from fieldrig.gui.timeline import TimelineStrip
 from fieldrig.gui.tools import ClickTools
-from fieldrig.gui.widgets import ProgressStrip
+from fieldrig.gui.widgets import ProgressStrip, WrappingStatusBar
 
 #: Tab → viewer mode (the Export tab keeps the mode it was entered from).
 TAB_MODES = {"Mesh": "rig", "Rig": "rig", "Weights": "weights", "Pose": "pose", "Cage": "cage"}
@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self._queue: List[Callable[[], bool]] = []
         self.setWindowTitle("fieldrig")
         self.setAcceptDrops(True)
+        self.setStatusBar(WrappingStatusBar())
 
         self.tabs = QTabWidget()
         # looked up at call time, so that a script or test can answer the dialogs

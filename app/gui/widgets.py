@@ -11,9 +11,11 @@ from PyQt6.QtGui import QColor, QIcon, QLinearGradient, QPainter, QPixmap
 from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
+    QStatusBar,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -61,7 +63,13 @@ class HandleTree(QTreeWidget):
         self.setHeaderLabels(
             ["Handle", "Kind"] + (["Deforms"] if deform_column else []) + (["Locked"] if lock_column else [])
         )
-        self.setColumnWidth(0, 170)
+        # the names take the room the other (narrow) columns leave: a deep skeleton's names indent far
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, self.columnCount()):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.setIndentation(12)
         self.setSelectionMode(QTreeWidget.SelectionMode.SingleSelection)
         self._items = {}
         self._updating = False
@@ -283,6 +291,27 @@ class ProgressStrip(QWidget):
         self.bar.setFormat("")
         self.eta.setText("")
         self.cancel.setEnabled(False)
+
+
+class WrappingStatusBar(QStatusBar):
+    """A status bar two lines high whose messages wrap instead of being cut at the panel's
+    width (``showMessage`` and ``currentMessage`` as usual)."""
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.setMinimumHeight(2 * self.fontMetrics().lineSpacing() + 6)
+        self.messageChanged.connect(lambda _text: self.update())
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        text = self.currentMessage()
+        if not text:
+            super().paintEvent(event)
+            return
+        painter = QPainter(self)
+        painter.setPen(self.palette().windowText().color())
+        flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap
+        painter.drawText(self.rect().adjusted(4, 0, -18, 0), int(flags), text)  # clear of the size grip
+        painter.end()
 
 
 def _duration(seconds: float) -> str:

@@ -129,6 +129,8 @@ class WeightsTab(QWidget):
         self.readout = QTableWidget(0, 2)
         self.readout.setHorizontalHeaderLabels(["Handle", "Weight"])
         self.readout.horizontalHeader().setStretchLastSection(True)
+        self.readout.verticalHeader().setVisible(False)  # compact rows: a vertex's handles fit in view
+        self.readout.verticalHeader().setDefaultSectionSize(self.readout.fontMetrics().height() + 6)
         self.readout.itemChanged.connect(self._readout_edited)
         layout.addWidget(self.readout, stretch=1)
         self.probed_vertex: Optional[int] = None
