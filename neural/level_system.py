@@ -30,7 +30,7 @@ import scipy.linalg
 import scipy.sparse as sp
 import torch
 
-from fieldrig.neural.sparse_solve import _TOLERANCE, CholeskyFactor, NormalMatrix, conjugate_gradients
+from fieldrig.neural.sparse_solve import _TOLERANCE, CholeskyFactor, NormalMatrix, _threads, conjugate_gradients
 
 #: Past this rank (as a fraction of the unknowns) a new factorisation beats the Woodbury update.
 _WOODBURY_SHARE = 1 / 6
@@ -94,16 +94,18 @@ class LevelSystem:
         """
         dev, dt = self.solution.device, self.solution.dtype
         R = sp.csr_matrix(R)
-        L, T_reduced = _reduced_rows(R, np.asarray(T, dtype=np.float64))
-        rank = L.shape[0]
+        rank = min(R.shape[0], len(np.unique(R.indices)))
         if self.factor is not None and rank <= _WOODBURY_SHARE * self.gram.n:
             if rank == 0:
                 return self.solution.clone(), {"method": "woodbury", "rank": 0}
+            with _threads(dev, 1):  # small dense work: a thread pool costs more than it saves
+                L, T_reduced = _reduced_rows(R, np.asarray(T, dtype=np.float64))
             Lt = torch.as_tensor(L.T.toarray(), device=dev, dtype=dt)
             Z = self.factor.solve(Lt)  # (n, r)
             y = self.solution + Z @ torch.as_tensor(T_reduced, device=dev, dtype=dt)
-            capacitance = torch.eye(rank, device=dev, dtype=dt) + Lt.T @ Z
-            correction = torch.linalg.solve(capacitance, Lt.T @ y)
+            with _threads(dev, 1):
+                capacitance = torch.eye(rank, device=dev, dtype=dt) + Lt.T @ Z
+                correction = torch.linalg.solve(capacitance, Lt.T @ y)
             return y - Z @ correction, {"method": "woodbury", "rank": rank}
         extra = (R.T @ R).tocsr()
         rhs = self.b + self.eps * self.prior + torch.as_tensor(R.T @ np.asarray(T), device=dev, dtype=dt)
@@ -118,7 +120,8 @@ class LevelSystem:
         ).flatten()
         iterations = 0
         if len(active):
-            x[:, active], iterations = conjugate_gradients(gram, rhs[:, active], self.eps, x[:, active])
+            with _threads(dev, 1):  # as the fit's CG: small operations
+                x[:, active], iterations = conjugate_gradients(gram, rhs[:, active], self.eps, x[:, active])
         return x, {"method": "cg", "rank": rank, "iterations": iterations, "columns": int(len(active))}
 
 
