@@ -17,7 +17,8 @@ a thin blend (:mod:`fieldrig.neural.paint_blend`) makes the painted rows exact. 
 keep their rows and blend; a painted vertex inside a handle's blend is held by the handle.
 
 A field whose system was not kept (loaded from a file, or fitted with ``keep_solver=False``)
-first replays its fit (same preset and seed: the fit is deterministic) to rebuild it.
+first replays its fit (same preset and seed: the fit is deterministic) to rebuild it, and
+keeps what it rebuilt (on the CPU when the fit ran on a GPU this machine lacks).
 """
 
 from __future__ import annotations
@@ -97,10 +98,14 @@ def refit_field(field: SkinningField, vertices, weights, progress: Optional[Prog
     rows = merged / np.maximum(merged.sum(axis=1, keepdims=True), 1e-300)
     if field.n_handles == 1:  # the simplex is one point: nothing to solve
         return replace(field, info=dict(field.info, refit={"painted": len(points), "seconds": 0.0}))
-    state = field.solver_state
-    if state is None:
-        state = replayed_system(field, lambda e: reporter.report(f"rebuilding the system: {e.stage}", 0.8 * e.fraction))
-    reporter.report("painted rows", 0.8)
+    state, share = field.solver_state, 0.0
+    if state is None:  # rebuilt once and kept: the next refit of this field is fast
+        share = 0.8
+        state = replayed_system(
+            field, lambda e: reporter.report(f"rebuilding the system: {e.stage}", share * e.fraction)
+        )
+        field.solver_state = state
+    reporter.report("painted rows", share)
     free = np.ones(len(points), dtype=bool)
     if len(points):
         _, beta = handle_blend(
@@ -108,7 +113,7 @@ def refit_field(field: SkinningField, vertices, weights, progress: Optional[Prog
         )
         free = beta.numpy() == 0
     R, T = _constraint_rows(field, points[free], rows[free])
-    reporter.report("solving", 0.85)
+    reporter.report("solving", share + 0.2 * (1 - share))
     raw, info = state.solve_with_rows(R, T)
     values = project_to_simplex(raw)
     preset = _preset(field)
@@ -161,7 +166,8 @@ def replayed_system(field: SkinningField, progress: Optional[ProgressCallback] =
     V = field.surface_V * field.scale + field.centre
     N = estimate_normals(V) if field.surface_F is None else None
     handles = field.handles.transformed(-field.centre / field.scale, 1.0 / field.scale)
-    device = resolve_device(field.info.get("device", "cpu"))
+    used = str(field.info.get("device", "cpu"))
+    device = resolve_device(used if used.startswith("cpu") or torch.cuda.is_available() else "cpu")
     replay = fit_field(
         V, field.surface_F, N, handles, field.handle_names, _preset(field), device, field.info["seed"], progress
     )

@@ -305,6 +305,11 @@ def test_resolve_keeps_the_paint_and_refits_the_rest_undoably(app, qtbot, tmp_pa
     assert app.window.errors == [] and any("rebuilding" in stage for stage in stages)
     np.testing.assert_allclose(doc.weights[ids], painted.weights[ids], atol=1e-6)
     np.testing.assert_allclose(doc.weights, resolved.weights, atol=1e-6)
+    doc.undo_stack.undo()  # the project's field again: its rebuilt state was kept
+    stages.clear()
+    tab.resolve.click()
+    wait_idle(qtbot, app)
+    assert app.window.errors == [] and stages and not any("rebuilding" in stage for stage in stages)
 
 
 def test_mirror_swaps_left_and_right_by_name(app, qtbot, tmp_path):

@@ -107,6 +107,7 @@ def test_a_loaded_field_replays_its_fit(fitted, tmp_path):
     assert loaded.field.solver_state is None
     replayed = loaded.refit(ids, rows)
     np.testing.assert_allclose(replayed.evaluate(V), live.evaluate(V), atol=1e-6)
+    assert loaded.field.solver_state is not None  # rebuilt once, kept for the next refit
     # a refitted field keeps its painted rows through save and load
     live.save(tmp_path / "b.field")
     np.testing.assert_allclose(fieldrig.RigField.load(tmp_path / "b.field").evaluate(V[ids]), rows, atol=1e-6)

@@ -366,9 +366,10 @@ def resolve_weights(field: bytes, V: np.ndarray, painted: np.ndarray, rows: np.n
 
     reporter = ProgressReporter(progress)
     live = _LIVE_FIELDS.get(hashlib.sha256(field).hexdigest())
-    if live is None:
+    if live is None:  # refitting it rebuilds its solver state once, kept with it from then on
         reporter.report("reading the field", 0.0)
         live = loaded_from_bytes(field, RigField.load)
+        _LIVE_FIELDS[hashlib.sha256(field).hexdigest()] = live
     if len(live.surface_V) != len(V):
         raise InputError("weights", "their field was trained for another mesh; compute the weights again")
     refitted = live.refit(painted, rows, lambda e: reporter.report(e.stage, 0.9 * e.fraction))
