@@ -10,7 +10,7 @@ from scipy.spatial import cKDTree
 
 import fieldrig
 from fieldrig.core.errors import InputError
-from fieldrig.geometry.rig import Rig
+from fieldrig.geometry.rig import PaintedRegion, Rig
 from fieldrig.geometry.weight_edit import BrushStroke
 from fieldrig.neural.skinning_training import SKINNING_PRESETS
 
@@ -143,3 +143,22 @@ def test_non_deforming_columns_and_bad_arguments():
     assert problem(ids + len(V), rows)[0] == "vertices"
     assert problem(ids.astype(float), rows)[0] == "vertices"
     assert problem(np.full((len(ids), 3), np.inf), rows)[0] == "vertices"
+
+
+def test_the_rigs_painted_regions_stay_handles():
+    V, F = capsule()
+    top = np.flatnonzero(V[:, 2] > 1.2)
+    joints = np.array([[0, 0, -1.0], [0, 0, -0.3], [0, 0, 0.3], [0, 0, 1.0]])
+    rig = Rig.from_arrays(joints, bones=[[0, 1], [1, 2], [2, 3]], painted=[PaintedRegion(0, top)])
+    field = fieldrig.fit_skinning_field(V, F, rig, preset="fast")
+    W = field.evaluate(V)
+    np.testing.assert_allclose(W[top, 0], 1.0, atol=1e-9)
+    ids, rows = stroke(V, W, joint=1, centre=(0.45, 0.0, 1.0))  # over the region and beside it
+    held = np.isin(ids, top)
+    assert held.any() and (~held).any()
+    new = field.refit(ids, rows)
+    W2 = new.evaluate(V)
+    np.testing.assert_allclose(W2[top, 0], 1.0, atol=1e-9)  # the region keeps weight 1
+    np.testing.assert_allclose(W2[ids[~held]], rows[~held], atol=1e-6)
+    assert new.info["refit"]["held_by_handles"] == held.sum()
+    assert any("handle holds them" in warning for warning in new.warnings)
