@@ -205,7 +205,8 @@ class RigState:
         """Why the active weight set cannot be re-solved (None: it can).
 
         A re-solve refits the field a painted set was painted over, keeping the painted
-        vertices' rows: it needs a painted set, painted vertices and that field.
+        vertices' rows: it needs a painted set, painted vertices and that field, trained for
+        the rig's joints as they are.
         """
         current = self.active_set
         if current is None:
@@ -217,6 +218,8 @@ class RigState:
             )
         if current.origin != "painted" or current.painted_vertices is None or not len(current.painted_vertices):
             return "Paint some vertices first: a re-solve keeps their weights and recomputes the rest."
+        if current.stale:
+            return "The joints moved since the field was trained: compute weights again, then paint and re-solve."
         return None
 
     def with_resolved(self, weights: np.ndarray, skinning_field: bytes, preview: Any = None) -> "RigState":
