@@ -320,12 +320,9 @@ _LIVE_FIELDS: "OrderedDict[str, Any]" = OrderedDict()
 _LIVE_LIMIT = 8
 
 
-def _kept(field, fresh: bool) -> bytes:
-    """``field``'s bytes, remembering the field; ``fresh`` (a new fit) forgets the others and
-    so frees their solver state."""
+def _kept(field) -> bytes:
+    """``field``'s bytes, remembering the field."""
     data = saved_bytes(field)
-    if fresh:
-        _LIVE_FIELDS.clear()
     _LIVE_FIELDS[hashlib.sha256(data).hexdigest()] = field
     while len(_LIVE_FIELDS) > _LIVE_LIMIT:
         _LIVE_FIELDS.pop(next(iter(_LIVE_FIELDS)))
@@ -342,11 +339,12 @@ def compute_weights(V, F, N, rig, preset: str, device: str, seed: int, progress:
     from fieldrig.neural.device import resolve_device
 
     progress(ProgressEvent("starting", 0.0))
+    _LIVE_FIELDS.clear()  # the earlier fields' solver state is freed before this fit needs memory
     dev = resolve_device(device)
     subject = workflow.Subject("mesh", MeshData(V, F, N, "mesh"), rig, "rig")
     result = workflow.fit_subject(subject, preset, str(dev), seed, progress=progress, keep_solver=True)
     W = np.asarray(result.W, dtype=np.float64)
-    return _kept(result.fitted, fresh=True), W, PreviewSkinning(V, W), str(dev), result.warnings
+    return _kept(result.fitted), W, PreviewSkinning(V, W), str(dev), result.warnings
 
 
 def resolve_weights(field: bytes, V: np.ndarray, painted: np.ndarray, rows: np.ndarray, progress: Progress):
@@ -375,7 +373,7 @@ def resolve_weights(field: bytes, V: np.ndarray, painted: np.ndarray, rows: np.n
     refitted = live.refit(painted, rows, lambda e: reporter.report(e.stage, 0.9 * e.fraction))
     reporter.report(f"evaluating at {len(V):,} vertices", 0.9)
     W = refitted.evaluate(V)
-    return _kept(refitted, fresh=False), W, PreviewSkinning(V, W), refitted.warnings
+    return _kept(refitted), W, PreviewSkinning(V, W), refitted.warnings
 
 
 #: Evaluating a trained field at k points takes about ``k · _EVALUATION_SHARE · √(c / 40)``
