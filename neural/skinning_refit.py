@@ -155,8 +155,9 @@ def replayed_system(field: SkinningField, progress: Optional[ProgressCallback] =
     Raises
     ------
     InputError
-        The field does not record its fit, or fitting again gives other particles (a
-        point cloud fitted with normals of its own).
+        The field does not record its fit, or fitting again gives other particles (a point
+        cloud: its normals are estimated again, and estimates of the same points rounded in
+        another frame can differ).
     """
     from fieldrig.geometry.normals import estimate_normals
     from fieldrig.neural.device import resolve_device

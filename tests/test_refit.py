@@ -162,3 +162,13 @@ def test_the_rigs_painted_regions_stay_handles():
     np.testing.assert_allclose(W2[ids[~held]], rows[~held], atol=1e-6)
     assert new.info["refit"]["held_by_handles"] == held.sum()
     assert any("handle holds them" in warning for warning in new.warnings)
+
+
+def test_a_point_cloud_field_refits_too():
+    V, _ = capsule()
+    field = fieldrig.fit_skinning_field(V, None, three_bones(), preset="fast")
+    W = field.evaluate(V)
+    ids, rows = stroke(V, W)
+    W2 = field.refit(ids, rows).evaluate(V)
+    np.testing.assert_allclose(W2[ids], rows, atol=1e-6)
+    assert W2.min() >= 0.0 and np.abs(W2.sum(axis=1) - 1).max() < 1e-12
