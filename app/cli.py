@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from fieldrig.core.vocabulary import (
+    DEFAULT_COORDINATE_OBJECTIVE,
     DEFAULT_SKINNING_PRESET,
     IMAGE_SUFFIXES,
     RENDER_VIEWS,
@@ -144,7 +145,7 @@ def _add_weights(sub) -> None:
         help="skinning weights of a mesh for a rig, or of a skinned character for its own skeleton",
         description="Compute mesh-free biharmonic skinning weights of MESH's vertices for the handles of RIG. "
         "A skinned glTF (or FBX) needs no --rig: its skin's joints are the columns, and a glTF output is the "
-        "input file with only its skin weights replaced.",
+        "input file with only its skin weights replaced. FBX is read, not written.",
         epilog="""\
 output formats (by extension of -o; repeat -o for several):
   .npy        float64 array, one row per vertex, one column per handle (a skin: per joint)
@@ -154,6 +155,8 @@ output formats (by extension of -o; repeat -o for several):
               everything but JOINTS_n/WEIGHTS_n unchanged); a mesh and a rig: the mesh
               with the rig's skeleton and skin. At most --max-influences per vertex,
               pruned and renormalised.
+FBX files are read, never written: for an FBX input a glTF output is a new file with
+its skeleton, skinned meshes and clips sampled at the file's frame rate.
 A file with several skins gets one field per skin (tables: NAME_skin<k>.npy ...).
 
 joints outside the shape: a handle partly outside keeps its inside part; one wholly
@@ -221,7 +224,9 @@ examples:
     )
     p.add_argument("--mesh", required=True, metavar="MESH", help="mesh whose vertices get coordinates")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="coordinates: .npy, .csv or .dmat")
-    p.add_argument("--objective", default="dirichlet", help="training objective (dirichlet, tv, arap, ...)")
+    p.add_argument(
+        "--objective", default=DEFAULT_COORDINATE_OBJECTIVE, help="training objective (dirichlet, tv, arap, ...)"
+    )
     p.add_argument(
         "--auto-cage", action="store_true", help="build a coarse enclosing cage around MESH instead of reading CAGE"
     )
@@ -900,12 +905,13 @@ def cmd_render(args) -> int:
     from fieldrig.geometry.export import load_weights
     from fieldrig.geometry.pose import Pose
 
-    if Path(args.output).suffix.lower() not in IMAGE_SUFFIXES:
-        raise InputError(args.output, f"expected a {', '.join(IMAGE_SUFFIXES)} output")
+    bad_suffix = _suffix_error(args, args.output, IMAGE_SUFFIXES, "image")
+    if bad_suffix is not None:
+        return bad_suffix
     if args.animation is not None and args.pose is not None:
-        raise InputError("--animation", "give --pose or --animation, not both")
+        return _usage_error(args, "--animation: give --pose or --animation, not both")
     if (args.time is not None or args.frame is not None) and args.animation is None:
-        raise InputError("--time", "--time and --frame belong to --animation")
+        return _usage_error(args, "--time: --time and --frame belong to --animation")
     own_skin = (args.rig is None or Path(args.rig).resolve() == Path(args.mesh).resolve()) and workflow.is_skinned_file(
         args.mesh
     )

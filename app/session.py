@@ -470,6 +470,7 @@ def deform_mesh(
     cage_state: CageState,
     method: str = "lbs",
     deformation: str = "pose",
+    transforms: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """Rest positions deformed by a pose (skinning) or a moved cage, in float64.
 
@@ -482,6 +483,8 @@ def deform_mesh(
     method : {"lbs", "dqs"}
         Skinning method for ``deformation="pose"``.
     deformation : {"pose", "cage"}
+    transforms : (H, 4, 4) float, optional
+        Absolute handle transforms to skin with instead of the pose's (a clip's frame).
 
     Returns
     -------
@@ -500,4 +503,5 @@ def deform_mesh(
     if rig is None or W is None or W.shape != (len(V), rig.n_handles):
         return V
     skin: Callable = dual_quaternion_skinning if method == "dqs" else linear_blend_skinning
-    return np.asarray(skin(V, W, pose_transforms(rig, rig_state.pose)))
+    T = pose_transforms(rig, rig_state.pose) if transforms is None else transforms
+    return np.asarray(skin(V, W, T))

@@ -179,3 +179,19 @@ def test_ab_swap_and_difference_while_playing(character_app, qtbot, monkeypatch)
     for _ in range(3):
         doc.undo_stack.undo()
     assert doc.rig_state.set_names == ["skin", "brushed"] and doc.rig_state.compare == ("skin", "brushed")
+
+
+def test_posed_mesh_export_is_the_clip_frame_shown(character_app, qtbot, tmp_path):
+    from fieldrig.geometry.mesh_io import load_mesh
+
+    gui, _, gltf, blob = character_app
+    select_tab(gui, "Pose")
+    choose(gui.window.timeline.clip, "Wave")
+    gui.window.timeline.slider.setValue(9)
+    gui.tick()
+    assert gui.controller.export_posed_mesh(str(tmp_path / "frame.obj"))
+    wait_idle(qtbot, gui)
+    written = load_mesh(tmp_path / "frame.obj").V
+    np.testing.assert_allclose(written, shown(gui), atol=1e-5)
+    np.testing.assert_allclose(written, np.concatenate(skinned_positions(gltf, blob, 1, 9 / 30)), atol=1e-5)
+    assert not np.allclose(written, gui.document.mesh.V, atol=1e-3)  # the frame, not the bind pose

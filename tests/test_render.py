@@ -123,9 +123,9 @@ def test_render_errors_are_one_line(finger_files, tmp_path, capsys):
                 str(tmp_path / "x.gif"),
             ]
         )
-        == 1
+        == 2
     )
-    assert "x.gif: expected a .png" in capsys.readouterr().err
+    assert "x.gif: unknown image format '.gif' (expected one of .png" in capsys.readouterr().err
     np.save(tmp_path / "short.npy", np.ones((10, 3)) / 3)
     assert (
         main(

@@ -364,7 +364,7 @@ class Controller(QObject):
         return self._start("Exporting glTF", job, self._said(f"glTF written to {path}"))
 
     def export_posed_mesh(self, path: str) -> bool:
-        """Write the mesh as currently deformed (pose, or cage in cage mode) as OBJ / PLY."""
+        """Write the mesh as currently shown (the pose or the clip's frame, or the cage in cage mode) as OBJ / PLY."""
         doc = self.doc
         if doc.mesh is None:
             return self._refuse("Export posed mesh", "Open a mesh first.")
@@ -379,6 +379,7 @@ class Controller(QObject):
             doc.cage_state,
             doc.settings["method"],
             "cage" if doc.mode == "cage" else "pose",
+            doc.handle_transforms(),
         )
         return self._start("Exporting posed mesh", job, self._said(f"Posed mesh written to {path}"))
 

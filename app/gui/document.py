@@ -562,7 +562,7 @@ class Document(QObject):
         return Phi is not None and mesh is not None and cage is not None and Phi.shape == (len(mesh.V), len(cage))
 
     def deformed_vertices(self, deformation: Optional[str] = None) -> Optional[np.ndarray]:
-        """Vertex positions as deformed by the current pose or cage (see :func:`deform_mesh`).
+        """Vertex positions as deformed by the current pose (the clip's frame while one is chosen) or cage.
 
         ``deformation`` None follows the mode: the cage in cage mode, the pose otherwise.
         Returns None without a mesh.
@@ -570,7 +570,10 @@ class Document(QObject):
         if self.mesh is None:
             return None
         deformation = deformation or ("cage" if self.mode == "cage" else "pose")
-        return deform_mesh(self.mesh.V, self.rig_state, self.cage_state, self.settings["method"], deformation)
+        transforms = self.handle_transforms() if deformation == "pose" else None
+        return deform_mesh(
+            self.mesh.V, self.rig_state, self.cage_state, self.settings["method"], deformation, transforms
+        )
 
     def topics_all(self) -> FrozenSet[str]:
         """Every topic (for a full refresh)."""

@@ -447,12 +447,21 @@ def export_gltf(path: str, mesh, rig, W, max_influences: int, asset, progress: P
 
 
 def export_posed_mesh(
-    path: str, V, F, rig_state: RigState, cage_state: CageState, method: str, deformation: str, progress: Progress
+    path: str,
+    V,
+    F,
+    rig_state: RigState,
+    cage_state: CageState,
+    method: str,
+    deformation: str,
+    transforms,
+    progress: Progress,
 ) -> None:
-    """The mesh as the pose (or the cage) deforms it, written as OBJ / PLY."""
+    """The mesh as the pose, the clip's frame (``transforms``, (H, 4, 4) or None) or the cage
+    deforms it, written as OBJ / PLY."""
     from fieldrig.geometry.export import save_mesh
 
-    save_mesh(path, deform_mesh(V, rig_state, cage_state, method, deformation), F)
+    save_mesh(path, deform_mesh(V, rig_state, cage_state, method, deformation, transforms), F)
 
 
 def save_pose(pose, path: str, progress: Progress) -> None:
