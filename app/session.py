@@ -49,7 +49,8 @@ class WeightSet:
         The rig's joints (or deform flags) changed after the weights were made.
     skinning_field : bytes or None
         The trained :class:`~fieldrig.SkinningField` the weights came from, as the bytes
-        its ``save`` writes (computed sets).
+        its ``save`` writes: a computed set's; for a painted set, the field it was painted
+        over, or after a re-solve the refitted field (a re-solve refits it).
     preview : object or None
         A cache: the skinning operator the app's viewer deforms the mesh with (built in the
         compute process together with the weights). Never stored in projects, not compared.
@@ -197,7 +198,43 @@ class RigState:
             sets[self.active] = edited
             return replace(self, weight_sets=tuple(sets))
         name = self.unused_name(f"{current.name} (painted)")
-        return self.with_weight_set(WeightSet(name, weights, "painted", current.stale, painted_vertices=union))
+        copy = WeightSet(name, weights, "painted", current.stale, current.skinning_field, painted_vertices=union)
+        return self.with_weight_set(copy)
+
+    def resolve_problem(self) -> Optional[str]:
+        """Why the active weight set cannot be re-solved (None: it can).
+
+        A re-solve refits the field a painted set was painted over, keeping the painted
+        vertices' rows: it needs a painted set, painted vertices and that field, trained for
+        the rig's joints as they are.
+        """
+        current = self.active_set
+        if current is None:
+            return "There are no weights; compute them, paint, then re-solve."
+        if current.skinning_field is None:
+            return (
+                f"“{current.name}” has no trained field to refit (its weights were read from a file, or painted "
+                "over such weights); compute weights, then paint them."
+            )
+        if current.origin != "painted" or current.painted_vertices is None or not len(current.painted_vertices):
+            return "Paint some vertices first: a re-solve keeps their weights and recomputes the rest."
+        if current.stale:
+            return "The joints moved since the field was trained: compute weights again, then paint and re-solve."
+        return None
+
+    def with_resolved(self, weights: np.ndarray, skinning_field: bytes, preview: Any = None) -> "RigState":
+        """This state with the active painted set re-solved: ``weights`` (n, H) from the refitted
+        field ``skinning_field``; its painted vertices (whose rows the re-solve kept) stay."""
+        problem = self.resolve_problem()
+        if problem is not None:
+            raise InputError("weights", problem)
+        current = self.active_set
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != current.weights.shape:
+            raise InputError("weights", f"expected a {current.weights.shape} table, got {weights.shape}")
+        sets = list(self.weight_sets)
+        sets[self.active] = replace(current, weights=weights, skinning_field=skinning_field, preview=preview)
+        return replace(self, weight_sets=tuple(sets))
 
     def locked_mask(self) -> np.ndarray:
         """Which handles are locked, (H,) bool (empty without a rig)."""

@@ -211,11 +211,13 @@ def fit_subject(
     seed: int = 0,
     strict: bool = False,
     progress=None,
+    keep_solver: bool = False,
 ) -> FitResult:
     """Train the subject's skinning field and evaluate it at its vertices.
 
     Input errors that the skinning API reports against its arguments (``mesh``, ``rig``)
-    are re-raised naming the files instead.
+    are re-raised naming the files instead. ``keep_solver`` keeps the field's solver state
+    for a fast refit (see :func:`fieldrig.fit_skinning_field`); batch runs never refit.
     """
     from fieldrig.skinning import fit_skinning_field
 
@@ -232,6 +234,7 @@ def fit_subject(
             seed=seed,
             progress=progress,
             strict=strict,
+            keep_solver=keep_solver,
         )
     except InputError as exc:
         source = {"rig": subject.rig_source, "mesh": mesh.path, "points": mesh.path, "N": mesh.path}.get(exc.source)

@@ -6,7 +6,9 @@
 (g a tapered Gaussian). Convex mixtures of simplex points are on the simplex, so every
 weight vector is non-negative and sums to one, for any particle values; ``beta`` makes it
 one-hot on the handles (see :mod:`fieldrig.neural.handle_blend`). Kernel widths vary
-from particle to particle (finer where the shape is thin or handles are close).
+from particle to particle (finer where the shape is thin or handles are close). A refitted
+field (:meth:`SkinningField.refit`) also holds painted rows exactly, through a thin blend
+applied to ``u`` (:mod:`fieldrig.neural.paint_blend`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import io
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,9 +29,11 @@ from fieldrig.geometry.visibility import SegmentVisibility
 from fieldrig.neural.device import resolve_device
 from fieldrig.neural.field_calculus import normalised, tapered_gaussian
 from fieldrig.neural.handle_blend import HandleGeometry, handle_blend
+from fieldrig.neural.paint_blend import PaintBlend
 
 _FORMAT = "fieldrig.skinning_field"
 _VERSION = 2
+_PAINTED_VERSION = 3  # version 2 plus painted values (unpainted fields are still written as version 2)
 _EVAL_CHUNK = 50_000
 
 
@@ -195,6 +199,13 @@ class SkinningField:
         The frame: ``normalised = (x - centre) / scale``.
     info : dict
         Settings and measurements of the training run.
+    device : str or None
+        Where evaluation runs (None: the CPU).
+    paint : PaintBlend or None
+        Painted rows the field holds exactly (a refitted field).
+    solver_state : LevelSystem or None
+        The last level's system, kept after a fit for :meth:`refit` (not saved; see
+        :mod:`fieldrig.neural.level_system`).
     """
 
     particles: np.ndarray
@@ -211,6 +222,8 @@ class SkinningField:
     scale: float = 1.0
     info: Dict = field(default_factory=dict)
     device: Optional[str] = None
+    paint: Optional[PaintBlend] = field(default=None, repr=False, compare=False)
+    solver_state: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         n = len(self.particles)
@@ -274,14 +287,15 @@ class SkinningField:
             out[lo : lo + _EVAL_CHUNK] = self._evaluate_chunk(chunk, particles, values, sigma, radius, dev)
         return out
 
-    def interpolation(self, X: np.ndarray) -> sp.csr_matrix:
+    def interpolation(self, X: np.ndarray, fallback: bool = False) -> sp.csr_matrix:
         """The kernel field's normalised kernels at points (normalised frame), (m, n) sparse.
 
-        ``interpolation(X) @ values`` is the kernel field ``u`` (without the handle blend)
-        at points that see a particle; rows of points that see none are zero.
+        ``interpolation(X) @ values`` is the kernel field ``u`` (without the handle and
+        paint blends) at points that see a particle; rows of points that see none are zero,
+        or with ``fallback`` the kernels :meth:`evaluate` uses there (nearest particles).
         """
         pairs = self._support.pairs(X, self.visibility, torch.device("cpu"))
-        phi, _ = shepard_basis(
+        phi, covered = shepard_basis(
             torch.as_tensor(X),
             torch.as_tensor(self.particles),
             pairs,
@@ -289,9 +303,15 @@ class SkinningField:
             torch.as_tensor(self.radius),
             order=0,
         )
-        return sp.csr_matrix(
+        M = sp.csr_matrix(
             (phi[0].numpy(), (pairs.rows.numpy(), pairs.cols.numpy())), shape=(len(X), len(self.particles))
         )
+        lost = np.flatnonzero(~covered.numpy())
+        if fallback and len(lost):
+            g, idx = self._fallback_kernels(X[lost])
+            rows = np.repeat(lost, idx.shape[1])
+            M = M + sp.csr_matrix((g.ravel(), (rows, idx.ravel())), shape=M.shape)
+        return M
 
     def _evaluate_chunk(self, X: np.ndarray, particles, values, sigma, radius, dev) -> np.ndarray:
         Xt = torch.as_tensor(X, device=dev)
@@ -301,18 +321,50 @@ class SkinningField:
         u.index_add_(0, pairs.rows, phi[0][:, None] * values[pairs.cols])
         lost = torch.nonzero(~covered).flatten().cpu().numpy()
         if len(lost):
-            u[lost] = torch.as_tensor(self._fallback(X[lost]), device=dev)
+            g, idx = self._fallback_kernels(X[lost])
+            u[lost] = torch.as_tensor(np.einsum("mk,mkh->mh", g, self.values[idx]), device=dev)
+        if self.paint is not None:
+            u = self.paint.apply(X, u, self.visibility.visible)
         handle, beta = handle_blend(Xt, self.handles, torch.as_tensor(self.rho, device=dev), self.visibility.visible)
         w = (1 - beta)[:, None] * u
         w[torch.arange(len(X), device=dev), handle] += beta
         return w.cpu().numpy()
 
-    def _fallback(self, X: np.ndarray) -> np.ndarray:
+    def _fallback_kernels(self, X: np.ndarray):
+        """Normalised Gaussians of the 8 nearest particles, ignoring visibility: (m, 8) and
+        their indices (m, 8)."""
         dist, idx = self._support.nearest(X, 8)
         exponent = -(dist**2) / (2 * self.sigma[idx] ** 2)
         g = np.exp(exponent - exponent.max(axis=1, keepdims=True))
-        g /= g.sum(axis=1, keepdims=True)
-        return np.einsum("mk,mkh->mh", g, self.values[idx])
+        return g / g.sum(axis=1, keepdims=True), idx
+
+    def refit(self, vertices, weights, progress=None) -> "SkinningField":
+        """A new field that holds painted weight rows and is recomputed smoothly around them.
+
+        Painted vertices become Dirichlet values of the biharmonic problem, as handles are:
+        heavy rows of the last level's least-squares system, solved again from the kept
+        system (:mod:`fieldrig.neural.skinning_refit`), then made exact by a thin blend.
+
+        Parameters
+        ----------
+        vertices : (P,) int or (P, 3) float
+            Indices of the vertices the field was fitted to, or points in the caller's space.
+        weights : (P, H) float
+            One weight row per vertex: non-negative, each with a positive sum (rows are
+            scaled to sum to one).
+        progress : callable, optional
+            Receives :class:`~fieldrig.core.progress.ProgressEvent`.
+
+        Returns
+        -------
+        SkinningField
+            Evaluated at the painted vertices it gives their rows (to rounding) except where
+            a handle's blend fixes the weights; handles keep weight 1; every row is on the
+            simplex. Refitting it again starts from the same fit (earlier paint is replaced).
+        """
+        from fieldrig.neural.skinning_refit import refit_field
+
+        return refit_field(self, vertices, weights, progress)
 
     # ------------------------------------------------------------------ files
     def save(self, path: Union[str, os.PathLike]) -> None:
@@ -344,13 +396,17 @@ class SkinningField:
         )
         if self.surface_F is not None:
             arrays["surface_F"] = self.surface_F
+        if self.paint is not None:
+            meta["version"] = _PAINTED_VERSION
+            arrays.update(paint_points=self.paint.points, paint_rows=self.paint.rows, paint_radius=self.paint.radius)
+            arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike], device: Optional[str] = None) -> "SkinningField":
-        """Read a field written by :meth:`save` (this version or version 1)."""
+        """Read a field written by :meth:`save` (versions 1 to 3; its solver state is not saved)."""
         source = str(path)
         try:
             with open(path, "rb") as fh:
@@ -363,7 +419,7 @@ class SkinningField:
             raise InputError(source, f"not a fieldrig skinning field ({exc})") from exc
         if meta.get("format") != _FORMAT:
             raise InputError(source, "not a fieldrig skinning field")
-        if meta.get("version", 0) > _VERSION:
+        if meta.get("version", 0) > _PAINTED_VERSION:
             raise InputError(source, f"written by a newer fieldrig (format version {meta['version']})")
         handles = HandleGeometry(
             arrays["seg_starts"], arrays["seg_ends"], arrays["seg_owner"], meta["n_handles"], arrays.get("seg_isolated")
@@ -384,4 +440,7 @@ class SkinningField:
             meta.get("scale", 1.0),
             meta.get("info", {}),
             device,
+            PaintBlend(arrays["paint_points"], arrays["paint_rows"], arrays["paint_radius"])
+            if "paint_points" in arrays
+            else None,
         )

@@ -42,6 +42,7 @@ from fieldrig.geometry.domain import ShapeDomain
 from fieldrig.geometry.sizing import SizingField
 from fieldrig.geometry.visibility import SegmentVisibility
 from fieldrig.neural.handle_blend import HandleGeometry
+from fieldrig.neural.level_system import LevelSystem
 from fieldrig.neural.skinning_field import KernelSupport, SkinningField, shepard_basis
 from fieldrig.neural.sparse_solve import CoarseCorrection, NormalMatrix, prefers_dense, solve_regularised
 
@@ -160,6 +161,7 @@ def fit_field(
     device: torch.device,
     seed: int = 0,
     progress: Optional[ProgressCallback] = None,
+    keep_solver: bool = True,
 ) -> SkinningField:
     """Fit a skinning field to validated inputs (see :func:`fieldrig.fit_skinning_field`).
 
@@ -179,6 +181,9 @@ def fit_field(
     device : torch.device
     seed : int
     progress : callable, optional
+    keep_solver : bool
+        Keep the last level's system (and its factorisation, when the solve made one) as
+        the field's ``solver_state``, for :meth:`SkinningField.refit`.
 
     Returns
     -------
@@ -264,6 +269,8 @@ def fit_field(
         stats["seconds"] = level_timer.seconds
         levels.append(stats)
     field.centre, field.scale = centre, scale
+    if not keep_solver:
+        field.solver_state = None
     field.info = {
         "preset": asdict(preset),
         "seed": seed,
@@ -397,8 +404,9 @@ def _fit_level(
         cg = preset.solver == "cg" or (preset.solver == "auto" and not prefers_dense(gram, H))
         if coarser is not None and cg and len(coarser.particles) <= _COARSE_LIMIT:
             coarse = CoarseCorrection(coarser.interpolation(particles), gram, eps)
-        values, solve_info = solve_regularised(gram, b, prior, eps, preset.solver, coarse)
-        values = project_to_simplex(values)
+        factors = []
+        raw, solve_info = solve_regularised(gram, b, prior, eps, preset.solver, coarse, factors.append)
+        values = project_to_simplex(raw)
     # blend radius per handle: from the finest spacing on it
     rho = np.full(H, np.inf)
     np.minimum.at(rho, owner, preset.blend_radius * sig_Z / preset.kernel_width)
@@ -416,6 +424,7 @@ def _fit_level(
         visibility.margin if visibility else 0.0,
         device=str(dev) if dev.type == "cuda" else None,
     )
+    field.solver_state = LevelSystem(gram, b, prior, eps, raw, factors[0] if factors else None)
     stats = {
         "particles": n,
         "spacing_min": float(spacing.min()),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 from contextlib import contextmanager
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,10 +45,22 @@ class NormalMatrix:
     """
 
     def __init__(self, A: sp.csr_matrix, device: torch.device):
-        self.device = device
-        self.n = A.shape[1]
         G = (A.T @ A).tocsr()
         G.sum_duplicates()
+        self._set(G, device)
+
+    @classmethod
+    def from_gram(cls, G: sp.spmatrix, device: torch.device) -> "NormalMatrix":
+        """The normal matrix given as ``G`` itself (symmetric, positive semi-definite, (n, n))."""
+        matrix = cls.__new__(cls)
+        G = sp.csr_matrix(G)
+        G.sum_duplicates()
+        matrix._set(G, device)
+        return matrix
+
+    def _set(self, G: sp.csr_matrix, device: torch.device) -> None:
+        self.device = device
+        self.n = G.shape[0]
         self.scipy = G
         self.diagonal = torch.as_tensor(G.diagonal(), device=device)
         self.nnz = int(G.nnz)
@@ -122,7 +134,13 @@ def _product(M, X: torch.Tensor) -> torch.Tensor:
 
 
 def solve_regularised(
-    G: NormalMatrix, b: torch.Tensor, prior: torch.Tensor, eps: float, method: str = "auto", coarse=None
+    G: NormalMatrix,
+    b: torch.Tensor,
+    prior: torch.Tensor,
+    eps: float,
+    method: str = "auto",
+    coarse=None,
+    factor_sink: Optional[Callable[["CholeskyFactor"], None]] = None,
 ) -> torch.Tensor:
     """Minimise ``x^T G x / 2 - b^T x + eps |x - prior|^2 / 2`` column by column.
 
@@ -139,6 +157,9 @@ def solve_regularised(
         with G, 2 nnz H flops each) and n is below :data:`DENSE_LIMIT`; else CG.
     coarse : CoarseCorrection, optional
         Two-level preconditioning for CG (else Jacobi alone).
+    factor_sink : callable, optional
+        Receives the :class:`CholeskyFactor` when the dense path factorises, so that a
+        caller can keep it for later solves (a refit); by default it is dropped.
 
     Returns
     -------
@@ -149,7 +170,10 @@ def solve_regularised(
     rhs = b + eps * prior
     if method == "dense" or (method == "auto" and prefers_dense(G, b.shape[1])):
         with _threads(G.device, 1 if G.n < _SMALL else None):
-            return _cholesky_solve(G, rhs, eps), {"method": "dense"}
+            factor = CholeskyFactor(G, eps)
+            if factor_sink is not None:
+                factor_sink(factor)
+            return factor.solve(rhs), {"method": "dense"}
     with _threads(G.device, 1):
         x, iterations = conjugate_gradients(G, rhs, eps, prior, coarse=coarse)
     return x, {"method": "cg", "iterations": iterations}
@@ -183,30 +207,54 @@ def prefers_dense(G: NormalMatrix, columns: int) -> bool:
     return G.n < DENSE_LIMIT and G.n**3 / 3 < _DENSE_SPEEDUP * _EXPECTED_ITERATIONS * 2 * G.nnz * columns
 
 
-def _cholesky_solve(G: NormalMatrix, rhs: torch.Tensor, eps: float) -> torch.Tensor:
-    """Dense Cholesky of ``G + eps I`` (in place on the CPU: one n x n buffer).
+class CholeskyFactor:
+    """Dense Cholesky factorisation of ``G + eps I`` (in place on the CPU: one n x n buffer),
+    for one or many solves.
 
     eps grows tenfold (up to five times) if the factorisation meets a non-positive pivot.
+
+    Parameters
+    ----------
+    G : NormalMatrix
+    eps : float
+
+    Attributes
+    ----------
+    eps : float
+        The regularisation actually factorised (``eps`` or grown).
     """
-    for _ in range(6):
-        if G.device.type == "cpu":
+
+    def __init__(self, G: NormalMatrix, eps: float):
+        self.device = G.device
+        for _ in range(6):
+            if G.device.type == "cpu":
+                import scipy.linalg
+
+                dense = G.scipy.toarray().T  # symmetric: the transpose is the same matrix, in LAPACK's order
+                dense[np.diag_indices(G.n)] += eps
+                try:
+                    self._factor = scipy.linalg.cho_factor(dense, overwrite_a=True, check_finite=False)
+                except np.linalg.LinAlgError:
+                    eps *= 10
+                    continue
+                self.eps = eps
+                return
+            dense = G.dense()
+            dense.diagonal().add_(eps)
+            L, info = torch.linalg.cholesky_ex(dense)
+            if int(info) == 0:
+                self._factor, self.eps = L, eps
+                return
+            eps *= 10
+        raise RuntimeError("the skinning system could not be factorised (normal matrix not positive definite)")
+
+    def solve(self, rhs: torch.Tensor) -> torch.Tensor:
+        """``(G + eps I)^-1 rhs`` for (n, k) ``rhs`` on the factor's device."""
+        if self.device.type == "cpu":
             import scipy.linalg
 
-            dense = G.scipy.toarray().T  # symmetric: the transpose is the same matrix, in LAPACK's order
-            dense[np.diag_indices(G.n)] += eps
-            try:
-                factor = scipy.linalg.cho_factor(dense, overwrite_a=True, check_finite=False)
-            except np.linalg.LinAlgError:
-                eps *= 10
-                continue
-            return torch.from_numpy(scipy.linalg.cho_solve(factor, rhs.numpy(), check_finite=False))
-        dense = G.dense()
-        dense.diagonal().add_(eps)
-        L, info = torch.linalg.cholesky_ex(dense)
-        if int(info) == 0:
-            return torch.cholesky_solve(rhs, L)
-        eps *= 10
-    raise RuntimeError("the skinning system could not be factorised (normal matrix not positive definite)")
+            return torch.from_numpy(scipy.linalg.cho_solve(self._factor, rhs.numpy(), check_finite=False))
+        return torch.cholesky_solve(rhs, self._factor)
 
 
 def conjugate_gradients(

@@ -23,6 +23,7 @@ from fieldrig.draw.colours import VIRIDIS_STOPS, handle_palette  # noqa: E402
 from fieldrig.draw.scene import MESH, WEIGHT_QUANTITY, screen_points  # noqa: E402
 from fieldrig.geometry.weight_edit import BrushStroke  # noqa: E402
 from fieldrig.gui.app import side_by_side  # noqa: E402
+from fieldrig.gui.jobs import compute_process  # noqa: E402
 
 app = test_gui.app  # the app as test_gui drives it: polyscope's mock backend, the panel offscreen
 
@@ -240,6 +241,75 @@ def test_weight_tools_locks_and_the_vertex_table(app, qtbot, tmp_path, monkeypat
 
     doc.edit_rig(rename_handle(doc.rig, 2, "tip"), "Rename bone2", renamed={"bone2": "tip"})
     assert doc.rig_state.locked == ("tip",) and doc.rig_state.locked_mask().tolist() == [False, False, True]
+
+
+def test_resolve_keeps_the_paint_and_refits_the_rest_undoably(app, qtbot, tmp_path, monkeypatch):
+    app.controller.open_mesh(FINGER)
+    app.window.queue_actions([lambda: app.controller.open_rig(FINGER_RIG)])
+    wait_idle(qtbot, app)
+    select_tab(app, "Weights")
+    doc, tab = app.document, app.window.weights_tab
+    tab.preset.setCurrentText("fast")
+    assert not tab.resolve.isEnabled() and "Compute weights" in tab.resolve.toolTip()
+    tab.compute.click()
+    wait_idle(qtbot, app, timeout=120_000)
+    computed = doc.rig_state.active_set
+    assert not tab.resolve.isEnabled() and "Paint" in tab.resolve.toolTip()
+
+    # a stroke of bone2 over the middle of the finger, as the brush makes it
+    V = doc.mesh.V
+    stroke = BrushStroke(computed.weights, V, 2, "add", 1.0, radius=0.4, strength=0.8)
+    for x in (1.2, 1.5, 1.8):
+        stroke.dab(np.array([x, 0.0, 0.37]))
+    doc.edit_weights(stroke.weights, "Paint bone2", painted=stroke.painted)
+    painted = doc.rig_state.active_set
+    assert painted.origin == "painted" and painted.skinning_field == computed.skinning_field
+    assert tab.resolve.isEnabled()
+
+    stages = []
+    app.jobs.progressed.connect(lambda event: stages.append(event.stage))
+    count = doc.undo_stack.count()
+    tab.resolve.click()
+    wait_idle(qtbot, app)
+    assert app.window.errors == []
+    resolved = doc.rig_state.active_set
+    assert resolved.name == painted.name and doc.undo_stack.count() == count + 1
+    assert doc.undo_stack.text(count) == "Re-solve weights"
+    ids = painted.painted_vertices
+    np.testing.assert_array_equal(resolved.painted_vertices, ids)
+    np.testing.assert_allclose(resolved.weights[ids], painted.weights[ids], atol=1e-6)  # the paint is kept
+    assert resolved.weights.min() >= 0.0
+    np.testing.assert_allclose(resolved.weights.sum(axis=1), 1.0, atol=1e-9)
+    rest = np.setdiff1d(np.arange(len(V)), ids)
+    assert np.abs(resolved.weights[rest] - painted.weights[rest]).max() > 0.01  # recomputed around the paint
+    assert resolved.skinning_field != painted.skinning_field and resolved.preview is not None
+    assert not any("rebuilding" in stage for stage in stages)  # the compute process kept the fit's system
+    assert "Re-solved around" in app.window.statusBar().currentMessage()
+
+    doc.undo_stack.undo()
+    np.testing.assert_array_equal(doc.weights, painted.weights)
+    doc.undo_stack.redo()
+    np.testing.assert_array_equal(doc.weights, resolved.weights)
+
+    # from a project the field comes back without its solver state: the fit is replayed first
+    app.controller.save_project(str(tmp_path / "painted.fieldrig"))
+    wait_idle(qtbot, app)
+    monkeypatch.setattr(app.window, "ask_choice", lambda title, text, choices: "Discard")
+    compute_process().stop()  # a new session: the next job starts a fresh compute process
+    app.controller.open_project(str(tmp_path / "painted.fieldrig"))
+    wait_idle(qtbot, app)
+    assert doc.rig_state.active_set.skinning_field == resolved.skinning_field
+    stages.clear()
+    tab.resolve.click()
+    wait_idle(qtbot, app, timeout=120_000)
+    assert app.window.errors == [] and any("rebuilding" in stage for stage in stages)
+    np.testing.assert_allclose(doc.weights[ids], painted.weights[ids], atol=1e-6)
+    np.testing.assert_allclose(doc.weights, resolved.weights, atol=1e-6)
+    doc.undo_stack.undo()  # the project's field again: its rebuilt state was kept
+    stages.clear()
+    tab.resolve.click()
+    wait_idle(qtbot, app)
+    assert app.window.errors == [] and stages and not any("rebuilding" in stage for stage in stages)
 
 
 def test_mirror_swaps_left_and_right_by_name(app, qtbot, tmp_path):

@@ -46,6 +46,28 @@ def test_rename_duplicate_delete(state):
     assert s.without_weights().compare == ()
 
 
+def test_a_painted_copy_can_be_re_solved_and_keeps_its_paint(state):
+    computed = replace(state.weight_sets[1], skinning_field=b"field")
+    s = RigState(weight_sets=(state.weight_sets[0], computed), active=1)
+    assert "Paint some vertices first" in s.resolve_problem()
+    assert "no trained field" in s.with_active(0).resolve_problem()
+    W = computed.weights.copy()
+    W[2] = [1.0, 0.0, 0.0]
+    painted = s.with_edited_weights(W, painted=[2])
+    copy = painted.active_set
+    assert copy.origin == "painted" and copy.skinning_field == b"field" and painted.resolve_problem() is None
+    solved = table(np.random.default_rng(5))
+    solved[2] = W[2]
+    after = painted.with_resolved(solved, b"refitted")
+    assert after.active_set.name == copy.name and after.active_set.skinning_field == b"refitted"
+    np.testing.assert_array_equal(after.active_set.painted_vertices, [2])
+    np.testing.assert_array_equal(after.weights, solved)
+    assert painted.weight_sets[1].weights is computed.weights  # the computed set stays as it was
+    assert "joints moved" in painted.marked_stale().resolve_problem()
+    with pytest.raises(InputError, match="Paint some vertices"):
+        s.with_resolved(solved, b"refitted")
+
+
 def test_the_ab_pair_swaps_and_measures_its_difference(state):
     assert state.swapped() is state and state.weight_difference() is None  # no pair yet
     s = state.with_compare("painted", "skin")

@@ -274,6 +274,30 @@ class Controller(QObject):
 
         return self._start("Computing weights", job, done, cancellable=True)
 
+    def resolve_weights(self) -> bool:
+        """Re-solve the active painted set (undoable, cancellable): its painted vertices keep
+        their rows and the rest is recomputed around them by refitting the field it was
+        painted over, in the compute process, from the solver state it kept."""
+        doc = self.doc
+        problem = doc.resolve_problem()
+        if problem is not None:
+            return self._refuse("Re-solve", problem)
+        active, mesh = doc.rig_state.active_set, doc.mesh
+        painted = active.painted_vertices
+        job = partial(work.resolve_weights, active.skinning_field, mesh.V, painted, active.weights[painted])
+
+        def done(result):
+            field, W, preview, warnings = result
+            now = self.doc.rig_state.active_set
+            if self.doc.mesh is not mesh or now is None or now.weights is not active.weights:
+                self._refuse("Re-solve", "The weights changed while they were re-solved; they were discarded.")
+                return
+            self.doc.resolve_weights(W, field, preview)
+            note = f" ({'; '.join(warnings)})" if warnings else ""
+            self.info.emit(f"Re-solved around {len(painted):,} painted vertices{note}")
+
+        return self._start("Re-solving weights", job, done, cancellable=True)
+
     def compute_coordinates(self, seed: int = 0) -> bool:
         """Train barycentric coordinates of the mesh in the cage (cancellable)."""
         doc = self.doc

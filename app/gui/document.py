@@ -293,6 +293,15 @@ class Document(QObject):
         """
         self._push("weights", self.rig_state.with_edited_weights(weights, painted, exact), text, merge_token)
 
+    def resolve_problem(self):
+        """Why the active weights cannot be re-solved, as a sentence (None: they can)."""
+        return self.rig_state.resolve_problem() if self.weights_usable() else "Compute weights first."
+
+    def resolve_weights(self, weights: np.ndarray, skinning_field: bytes, preview=None) -> None:
+        """Install the re-solved weights of the active painted set (undoable; see
+        :meth:`fieldrig.session.RigState.with_resolved`)."""
+        self._push("weights", self.rig_state.with_resolved(weights, skinning_field, preview), "Re-solve weights")
+
     def set_locked(self, names, text: str) -> None:
         """Lock exactly the handles ``names`` against weight edits (undoable)."""
         state = self.rig_state.with_locked(names)

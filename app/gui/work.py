@@ -9,12 +9,14 @@ so not even a library call that holds Python's GIL for seconds can stall the win
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import sys
 import tempfile
 import threading
 import traceback
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Optional, Tuple
 
@@ -309,18 +311,69 @@ def load_pose(path: str, rig, progress: Progress):
 
 
 # -------------------------------------------------------------------------- training
+#: Skinning fields alive in the compute process, by the SHA-256 of their saved bytes (what
+#: the session holds): the last computed field, which keeps its solver state, and the fields
+#: re-solved from it, which share that state. A re-solve of one of them refits from the
+#: kept state; any other field is read from its bytes and first replays its fit (slower).
+_LIVE_FIELDS: "OrderedDict[str, Any]" = OrderedDict()
+#: Re-solved fields kept beside the computed one (each holds its particle values only).
+_LIVE_LIMIT = 8
+
+
+def _kept(field) -> bytes:
+    """``field``'s bytes, remembering the field."""
+    data = saved_bytes(field)
+    _LIVE_FIELDS[hashlib.sha256(data).hexdigest()] = field
+    while len(_LIVE_FIELDS) > _LIVE_LIMIT:
+        _LIVE_FIELDS.pop(next(iter(_LIVE_FIELDS)))
+    return data
+
+
 def compute_weights(V, F, N, rig, preset: str, device: str, seed: int, progress: Progress):
-    """Train the skinning field: ``(field bytes, W (n, H), preview, device used, warnings)``."""
+    """Train the skinning field: ``(field bytes, W (n, H), preview, device used, warnings)``.
+
+    The field stays alive in this process with its solver state, for :func:`resolve_weights`.
+    """
     from fieldrig import workflow
     from fieldrig.geometry.mesh_io import MeshData
     from fieldrig.neural.device import resolve_device
 
     progress(ProgressEvent("starting", 0.0))
+    _LIVE_FIELDS.clear()  # the earlier fields' solver state is freed before this fit needs memory
     dev = resolve_device(device)
     subject = workflow.Subject("mesh", MeshData(V, F, N, "mesh"), rig, "rig")
-    result = workflow.fit_subject(subject, preset, str(dev), seed, progress=progress)
+    result = workflow.fit_subject(subject, preset, str(dev), seed, progress=progress, keep_solver=True)
     W = np.asarray(result.W, dtype=np.float64)
-    return saved_bytes(result.fitted), W, PreviewSkinning(V, W), str(dev), result.warnings
+    return _kept(result.fitted), W, PreviewSkinning(V, W), str(dev), result.warnings
+
+
+def resolve_weights(field: bytes, V: np.ndarray, painted: np.ndarray, rows: np.ndarray, progress: Progress):
+    """Refit a skinning field around painted rows: ``(field bytes, W (n, H), preview, warnings)``.
+
+    Parameters
+    ----------
+    field : bytes
+        The field the weights were painted over (or re-solved from).
+    V : (n, 3) float
+        The mesh's vertices (those the field was fitted to).
+    painted : (k,) int
+    rows : (k, H) float
+        The painted vertices and their rows (rig columns), kept by the refit.
+    """
+    from fieldrig.skinning import RigField
+
+    reporter = ProgressReporter(progress)
+    live = _LIVE_FIELDS.get(hashlib.sha256(field).hexdigest())
+    if live is None:  # refitting it rebuilds its solver state once, kept with it from then on
+        reporter.report("reading the field", 0.0)
+        live = loaded_from_bytes(field, RigField.load)
+        _LIVE_FIELDS[hashlib.sha256(field).hexdigest()] = live
+    if len(live.surface_V) != len(V):
+        raise InputError("weights", "their field was trained for another mesh; compute the weights again")
+    refitted = live.refit(painted, rows, lambda e: reporter.report(e.stage, 0.9 * e.fraction))
+    reporter.report(f"evaluating at {len(V):,} vertices", 0.9)
+    W = refitted.evaluate(V)
+    return _kept(refitted), W, PreviewSkinning(V, W), refitted.warnings
 
 
 #: Evaluating a trained field at k points takes about ``k · _EVALUATION_SHARE · √(c / 40)``

@@ -40,10 +40,10 @@ from fieldrig.gui.tabs.weight_sets import WeightSetTools
 from fieldrig.gui.tools import ClickTools
 from fieldrig.gui.widgets import HandleTree, WeightLegend
 
-#: The tooltip of the Re-solve button until the solver can take painted values.
+#: The tooltip of the Re-solve button when it can run.
 RESOLVE_TIP = (
-    "Re-solve the weights with the painted vertices as fixed values — needs a trained field "
-    "that can be refitted; comes with the re-solve"
+    "Keep the painted vertices' weights and recompute all the others smoothly around them "
+    "(the painted values become fixed values of the solve); undoable"
 )
 
 
@@ -187,9 +187,7 @@ class WeightsTab(QWidget):
         self.accumulate.setToolTip("Dabs of one stroke add up (off: a stroke acts once per vertex, as in Blender)")
         self.accumulate.toggled.connect(lambda on: self.brush.set_settings(accumulate=on))
         grid.addWidget(self.accumulate, 2, 0, 1, 2)
-        self.resolve = QPushButton("Re-solve")
-        self.resolve.setEnabled(False)
-        self.resolve.setToolTip(RESOLVE_TIP)
+        self.resolve = button("Re-solve", self.controller.resolve_weights, RESOLVE_TIP)
         grid.addWidget(self.resolve, 2, 2)
 
         grid.addWidget(
@@ -318,6 +316,9 @@ class WeightsTab(QWidget):
                 text = "No weights yet."
             self.status.setText(text)
             self._show_weight_sets()
+            problem = doc.resolve_problem()
+            self.resolve.setEnabled(problem is None)
+            self.resolve.setToolTip(RESOLVE_TIP if problem is None else problem)
             if self.probed_vertex is not None:
                 self.show_vertex(self.probed_vertex)
         if topics & {"weights", "rig", "mesh", "selection", "settings"}:
