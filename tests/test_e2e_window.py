@@ -108,13 +108,10 @@ def test_a_session_in_the_real_windows(display, tmp_path):
     assert stroke["painted"] > 20 and stroke["raised_min"] >= -1e-9 and stroke["raised_max"] > 0.2, stroke
     assert stroke["row_sum_error"] < 1e-9 and not stroke["camera_moved"], stroke
 
-    resolve = report["resolve"]
-    if resolve["enabled"]:  # the painted rows are the solve's fixed values
-        assert not resolve["errors"], resolve
-        assert resolve["painted_row_error"] < 1e-6 and resolve["row_sum_error"] < 1e-6, resolve
-        assert resolve["min_weight"] > -1e-6, resolve
-    else:  # not wired yet: the button says why
-        assert "re-solve" in resolve["tip"].lower()
+    resolve = report["resolve"]  # the painted rows are the solve's fixed values
+    assert resolve["enabled"] and not resolve["errors"], resolve
+    assert resolve["painted_row_error"] < 1e-6 and resolve["row_sum_error"] < 1e-6, resolve
+    assert resolve["min_weight"] > -1e-6, resolve
 
     opened = report["open"]
     assert Path(opened["mesh"]) == glb.resolve() and opened["clips"] == ["Bend", "Wave"]

@@ -7,7 +7,7 @@ It runs ``fieldrig view assets/finger.obj --rig assets/finger.tgf`` (the command
 ``main``) and, from the app's event loop, looks up where widgets are and sends clicks and
 keys through the X server: the Weights tab, the fast preset in its drop-down, *Compute
 weights*; bone1 in the handle list and *Selected handle's weight*; P, then a brush stroke
-dragged across the finger in the 3D view; *Re-solve* when it is enabled. Then Ctrl+O, the
+dragged across the finger in the 3D view; *Re-solve*. Then Ctrl+O, the
 character's path typed into the file dialog, *Discard* for the unsaved changes; a clip
 chosen in the timeline's drop-down, *Play*, *Play* again to pause, Right in the 3D view to
 step one frame; Ctrl+Q and *Discard*. Screenshots of the whole screen (``import -window
@@ -198,7 +198,7 @@ class Session:
         yield from until(lambda: not self.win.brush.active, "brush off after Esc", 10)
 
     def resolve(self):
-        """Click Re-solve when it is enabled: the painted rows must stay, the rest on the simplex."""
+        """Click Re-solve (the test fails when it is disabled): the painted rows must stay, the rest on the simplex."""
         win, doc = self.win, self.win.doc
         button = win.weights_tab.resolve
         self.report["resolve"] = {"enabled": button.isEnabled(), "tip": button.toolTip()}
