@@ -195,3 +195,36 @@ def test_posed_mesh_export_is_the_clip_frame_shown(character_app, qtbot, tmp_pat
     np.testing.assert_allclose(written, shown(gui), atol=1e-5)
     np.testing.assert_allclose(written, np.concatenate(skinned_positions(gltf, blob, 1, 9 / 30)), atol=1e-5)
     assert not np.allclose(written, gui.document.mesh.V, atol=1e-3)  # the frame, not the bind pose
+
+
+def test_a_clip_in_a_scaled_world_is_framed_and_the_bind_pose_again_after(character_app):
+    """The test character's skeleton sits under a scaled, moved node: its clips play twice the
+    bind pose's size, 3 units away, so the view frames them, and the bind pose after."""
+    from fieldrig.gui.viewer import box_extent
+
+    gui, _, _, _ = character_app
+    bind = box_extent(gui.document.mesh.V)
+    np.testing.assert_allclose(gui.viewer.framed_extent[0], bind[0])
+    select_tab(gui, "Pose")
+    choose(gui.window.timeline.clip, "Bend")
+    gui.tick()
+    clip = box_extent(shown(gui))
+    assert clip[1] > 1.5 * bind[1]  # the premise: the clip plays in a larger world
+    np.testing.assert_allclose(gui.viewer.framed_extent[0], clip[0], atol=1e-5)
+    np.testing.assert_allclose(gui.viewer.framed_extent[1], clip[1], rtol=1e-5)
+    gui.window.timeline.slider.setValue(3)  # a frame nearby keeps the view
+    gui.tick()
+    np.testing.assert_allclose(gui.viewer.framed_extent[0], clip[0], atol=1e-5)
+    choose(gui.window.timeline.clip, None)
+    gui.tick()
+    np.testing.assert_allclose(gui.viewer.framed_extent[0], bind[0], atol=1e-6)
+
+
+def test_extent_jumped():
+    from fieldrig.gui.viewer import extent_jumped
+
+    framed = (np.zeros(3), 2.0)
+    assert not extent_jumped(framed, (np.array([0.9, 0, 0]), 3.9))
+    assert extent_jumped(framed, (np.zeros(3), 4.1)) and extent_jumped(framed, (np.zeros(3), 0.9))
+    assert extent_jumped(framed, (np.array([0, 1.1, 0]), 2.0))
+    assert not extent_jumped(None, framed)

@@ -67,6 +67,14 @@ def update_positions(X: np.ndarray) -> None:
     s.get_buffer(buffer).update_data(np.ascontiguousarray(X, dtype=np.float32))
 
 
+def frame_view(low: np.ndarray, high: np.ndarray) -> None:
+    """Point the camera at the box ``low``–``high`` (each (3,)), as polyscope frames a scene it
+    has just registered: the box becomes the scene's extent and its diagonal the length scale."""
+    ps.set_bounding_box(np.asarray(low, dtype=float), np.asarray(high, dtype=float))
+    ps.set_length_scale(max(float(np.linalg.norm(np.asarray(high) - np.asarray(low))), 1e-12))
+    ps.reset_camera_to_home_view()
+
+
 def read_positions(indices) -> np.ndarray:
     """Read vertex positions back from polyscope's buffer (for checks), (k, 3) float."""
     s = mesh_structure()

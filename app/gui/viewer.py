@@ -88,6 +88,22 @@ def translation(p) -> np.ndarray:
     return M
 
 
+def box_extent(X: np.ndarray) -> Tuple[np.ndarray, float]:
+    """Centre (3,) and diagonal of the bounding box of points ``X`` (n, 3)."""
+    low, high = X.min(axis=0), X.max(axis=0)
+    return (low + high) / 2, float(np.linalg.norm(high - low))
+
+
+def extent_jumped(framed: Optional[Tuple[np.ndarray, float]], shown: Tuple[np.ndarray, float]) -> bool:
+    """Whether a shape of extent ``shown`` has left the view that frames ``framed`` (each a
+    (centre, diagonal)): more than twice as large or small, or its centre moved by more than
+    half the framed diagonal. A pose or a clip that stays around the bind pose keeps the view."""
+    if framed is None or framed[1] <= 0 or shown[1] <= 0:
+        return False
+    (c0, d0), (c1, d1) = framed, shown
+    return not 0.5 <= d1 / d0 <= 2.0 or float(np.linalg.norm(c1 - c0)) > 0.5 * d0
+
+
 def init_polyscope(backend: Optional[str] = None) -> None:
     """Start polyscope once, with fieldrig's settings (no prefs files in the working folder)."""
     if ps.is_initialized():
@@ -164,6 +180,7 @@ class Viewer(QObject):
         self._overlay = (None, None)  # ((rig, pose), joints as shown)
         self._cage_drag = None  # (merge token, gizmo transform, cage) where the current cage drag began
         self._cage_frame = (None, None)  # (cage pose, (gizmo key, transform)) the last cage drag left
+        self.framed_extent: Optional[Tuple[np.ndarray, float]] = None  # (centre, diagonal) the camera frames
         document.changed.connect(self._on_changed)
         ps.set_user_callback(self._frame_callback)
         ps.set_files_dropped_callback(lambda paths: self.files_dropped.emit([str(p) for p in paths]))
@@ -227,6 +244,7 @@ class Viewer(QObject):
         scene.register_mesh(mesh.V, mesh.F)
         self.weight_display.forget()
         ps.reset_camera_to_home_view()
+        self.framed_extent = box_extent(mesh.V)
 
     def _update_colors(self) -> None:
         doc = self.doc
@@ -323,8 +341,19 @@ class Viewer(QObject):
         if self.doc.mesh is None:
             return
         start = time.perf_counter()
-        scene.update_positions(self.displayed_positions())
+        X = self.displayed_positions()
+        scene.update_positions(X)
+        self._frame_again_if_away(X)
         self.last_deform_ms = (time.perf_counter() - start) * 1000.0
+
+    def _frame_again_if_away(self, X: np.ndarray) -> None:
+        """Frame the view again when what is shown has left what the camera frames: a clip
+        plays in the file's world space, which may be scaled or moved against the bind pose
+        (an FBX's centimetre root, a transform above the skeleton)."""
+        extent = box_extent(X)
+        if extent_jumped(self.framed_extent, extent):
+            scene.frame_view(X.min(axis=0), X.max(axis=0))
+            self.framed_extent = extent
 
     def read_displayed_positions(self, indices) -> np.ndarray:
         """Vertex positions read back from polyscope (for tests and checks), (k, 3)."""
