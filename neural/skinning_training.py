@@ -43,7 +43,7 @@ from fieldrig.geometry.sizing import SizingField
 from fieldrig.geometry.visibility import SegmentVisibility
 from fieldrig.neural.handle_blend import HandleGeometry
 from fieldrig.neural.skinning_field import KernelSupport, SkinningField, shepard_basis
-from fieldrig.neural.sparse_solve import CoarseCorrection, NormalMatrix, prefers_dense, solve_regularised
+from fieldrig.neural.sparse_solve import CoarseCorrection, NormalMatrix, choose_method, cpu_threads, solve_regularised
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,8 @@ class SkinningPreset:
         of the normal matrix.
     visibility : bool
         Visibility-aware kernels (ray casts); off only for experiments.
-    solver : {"auto", "dense", "cg"}
-        Linear solver (see :func:`fieldrig.neural.sparse_solve.solve_regularised`).
+    solver : {"auto", "dense", "sparse", "cg"}
+        Linear solver (see :func:`fieldrig.neural.sparse_solve.choose_method`).
     """
 
     levels: int = 2
@@ -183,7 +183,19 @@ def fit_field(
     Returns
     -------
     SkinningField
+
+    Notes
+    -----
+    A CPU fit runs on one torch and BLAS thread: its operations are many and small, and
+    a thread pool woken for each cost 4x on a busy two-core machine (a 3k-vertex
+    character: 33 s on two threads, 8.7 s on one).
     """
+    with cpu_threads(device, 1):
+        return _fit(V, F, N, handles, handle_names, preset, device, seed, progress)
+
+
+def _fit(V, F, N, handles, handle_names, preset, device, seed, progress) -> SkinningField:
+    """:func:`fit_field` on the threads it was given."""
     start = time.perf_counter()
     reporter = ProgressReporter(progress)
     rng = np.random.default_rng(seed)
@@ -394,10 +406,10 @@ def _fit_level(
     with timer("solve"):
         eps = preset.prior_weight * float(gram.diagonal.mean())
         coarse = None
-        cg = preset.solver == "cg" or (preset.solver == "auto" and not prefers_dense(gram, H))
-        if coarser is not None and cg and len(coarser.particles) <= _COARSE_LIMIT:
+        method = choose_method(gram, H, particles, radius) if preset.solver == "auto" else preset.solver
+        if coarser is not None and method == "cg" and len(coarser.particles) <= _COARSE_LIMIT:
             coarse = CoarseCorrection(coarser.interpolation(particles), gram, eps)
-        values, solve_info = solve_regularised(gram, b, prior, eps, preset.solver, coarse)
+        values, solve_info = solve_regularised(gram, b, prior, eps, method, coarse)
         values = project_to_simplex(values)
     # blend radius per handle: from the finest spacing on it
     rho = np.full(H, np.inf)
