@@ -128,7 +128,6 @@ SKINNING_PRESETS: Dict[str, SkinningPreset] = {
 }
 
 _BLOCK = 8192  # energy samples per block of rows (bounds the memory of the pairs)
-_COARSE_LIMIT = 4000  # largest coarser level used as the coarse space of CG (dense inverse)
 
 
 class _Timer:
@@ -401,14 +400,18 @@ def _fit_level(
         del A, blocks[:]
     report("solve", 0.85)
     with timer("prior"):
-        prior = _prior(particles, handles, visibility) if coarser is None else coarser.evaluate_normalised(particles)
+        prior = (
+            _prior(particles, handles, visibility)
+            if coarser is None
+            else coarser.evaluate_normalised(particles, clearance)
+        )
         prior = torch.as_tensor(prior, device=dev)
     with timer("solve"):
         eps = preset.prior_weight * float(gram.diagonal.mean())
         coarse = None
         method = choose_method(gram, H, particles, radius) if preset.solver == "auto" else preset.solver
-        if coarser is not None and method == "cg" and len(coarser.particles) <= _COARSE_LIMIT:
-            coarse = CoarseCorrection(coarser.interpolation(particles), gram, eps)
+        if coarser is not None and method == "cg":
+            coarse = CoarseCorrection(coarser.interpolation(particles, clearance), gram, eps)
         values, solve_info = solve_regularised(gram, b, prior, eps, method, coarse)
         values = project_to_simplex(values)
     # blend radius per handle: from the finest spacing on it

@@ -32,9 +32,11 @@ _EXPECTED_ITERATIONS = 500
 #: How much faster a dense factorisation runs per flop than CG's sparse products (measured 1.4-9x).
 _DENSE_SPEEDUP = 4
 #: The same for CHOLMOD's supernodal factorisation (measured against the dissection estimate).
-_SPARSE_SPEEDUP = 2
+_SPARSE_SPEEDUP = 1
 #: Below this many unknowns the dense factorisation is as fast as any (measured: 950 unknowns, 20 ms each).
 _SPARSE_FROM = 1500
+#: Largest coarse space of CG inverted explicitly (dense); beyond it, a sparse factorisation.
+_COARSE_DENSE = 4000
 _TOLERANCE = 1e-6
 _MAX_ITERATIONS = 5000
 
@@ -86,7 +88,10 @@ class CoarseCorrection:
 
     ``E`` maps the values of a coarser level's particles to this level's particles (the
     coarser field's normalised kernels at the new particles), so the correction solves
-    the smooth part of the error exactly, which Jacobi alone reduces slowly.
+    the smooth part of the error exactly, which Jacobi alone reduces slowly. A small
+    coarse matrix is inverted explicitly (one small product per iteration: LAPACK's
+    triangular solves took 16 ms per call here for 600 unknowns and four columns); a
+    larger one gets a sparse Cholesky factorisation.
 
     Parameters
     ----------
@@ -98,15 +103,21 @@ class CoarseCorrection:
 
     def __init__(self, E: sp.csr_matrix, G: NormalMatrix, eps: float):
         E = E.tocsr()
-        Gc = torch.as_tensor((E.T @ (G.scipy @ E)).toarray() + eps * (E.T @ E).toarray())
-        Gc.diagonal().add_(1e-12 * float(Gc.diagonal().mean()) + 1e-300)
-        # the explicit inverse: one small matrix product per iteration (LAPACK's triangular
-        # solves took 16 ms per call here for 600 unknowns and four columns)
-        self._inverse = torch.cholesky_inverse(torch.linalg.cholesky(Gc)).to(G.device)
+        Gc = (E.T @ (G.scipy @ E) + eps * (E.T @ E)).tocsr()
+        shift = 1e-12 * float(Gc.diagonal().mean()) + 1e-300
+        if Gc.shape[0] <= _COARSE_DENSE or not sparse_available():
+            dense = torch.as_tensor(Gc.toarray())
+            dense.diagonal().add_(shift)
+            self._inverse = torch.cholesky_inverse(torch.linalg.cholesky(dense)).to(G.device)
+            self._factor = None
+        else:
+            self._factor = SparseCholesky(Gc, shift, G.device)
         self._E, self._Et = _device_matrix(E, G.device), _device_matrix(E.T.tocsr(), G.device)
 
     def __call__(self, r: torch.Tensor) -> torch.Tensor:
-        return _product(self._E, self._inverse @ _product(self._Et, r))
+        coarse = _product(self._Et, r)
+        solved = self._inverse @ coarse if self._factor is None else self._factor.solve(coarse)
+        return _product(self._E, solved)
 
 
 def _device_matrix(M: sp.csr_matrix, device: torch.device):
@@ -360,30 +371,40 @@ class DenseCholesky:
 
 
 class SparseCholesky:
-    """Sparse Cholesky (CHOLMOD through cholespy) of ``G + eps I``, on the CPU.
+    """Sparse Cholesky (CHOLMOD through cholespy) of ``M + eps I``, on the CPU.
 
     Memory is that of the factor, O(nnz(L)); the right-hand sides of a CUDA run go to
     the CPU and the solution back.
 
     Parameters
     ----------
-    G : NormalMatrix
+    M : NormalMatrix or scipy.sparse matrix
+        (n, n), symmetric positive semi-definite.
     eps : float
+    device : torch.device, optional
+        Where solutions go (default: the NormalMatrix's, else the CPU).
     """
 
     info = {"method": "sparse"}
 
-    def __init__(self, G: NormalMatrix, eps: float):
+    def __init__(self, M, eps: float, device: Optional[torch.device] = None):
         import cholespy
 
-        self.device = G.device
-        M = G.scipy.tocoo()
+        if isinstance(M, NormalMatrix):
+            device = M.device if device is None else device
+            M = M.scipy
+        self.device = torch.device("cpu") if device is None else device
+        M = M.tocoo()
         diagonal = M.row == M.col
+        missing = np.setdiff1d(np.arange(M.shape[0]), M.row[diagonal])
+        rows = np.concatenate([M.row, missing]).astype(np.int32)
+        cols = np.concatenate([M.col, missing]).astype(np.int32)
+        base = np.concatenate([M.data, np.zeros(len(missing))])
+        on_diagonal = np.concatenate([diagonal, np.ones(len(missing), dtype=bool)])
         for _ in range(6):
-            values = M.data + eps * diagonal
             try:
                 self._solver = cholespy.CholeskySolverD(
-                    G.n, M.row.astype(np.int32), M.col.astype(np.int32), values, cholespy.MatrixType.COO
+                    M.shape[0], rows, cols, base + eps * on_diagonal, cholespy.MatrixType.COO
                 )
             except (RuntimeError, ValueError):
                 eps *= 10
