@@ -27,9 +27,9 @@ fieldrig rows are repeated on the GPU (and the bunny's weights compared across d
                              [--cases arm,arm-holes,arm-soup,spot,fingers,scales,bunny,character,100k]
                              [--threads 1]
 
-``--threads`` sets torch's and the BLAS CPU threads of the fieldrig runs (default 1, as
-libigl's BBW runs: on the busy 2-core development machine two torch threads ran the
-kernel stages 3x slower than one).
+``--threads`` sets torch's and the BLAS CPU threads of the child processes (default 1, as
+libigl's BBW runs); a CPU fit itself always runs on one thread (``fit_field``: on the
+busy 2-core development machine two threads made a character's fit 4x slower).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ _SPARSE_SPEEDUP = 1
 #: Below this many unknowns the dense factorisation is as fast as any (measured: 950 unknowns, 20 ms each).
 _SPARSE_FROM = 1500
 #: Largest coarse space of CG inverted explicitly (dense); beyond it, a sparse factorisation.
-_COARSE_DENSE = 4000
+COARSE_DENSE = 4000
 _TOLERANCE = 1e-6
 _MAX_ITERATIONS = 5000
 
@@ -105,7 +105,7 @@ class CoarseCorrection:
         E = E.tocsr()
         Gc = (E.T @ (G.scipy @ E) + eps * (E.T @ E)).tocsr()
         shift = 1e-12 * float(Gc.diagonal().mean()) + 1e-300
-        if Gc.shape[0] <= _COARSE_DENSE or not sparse_available():
+        if Gc.shape[0] <= COARSE_DENSE or not sparse_available():
             dense = torch.as_tensor(Gc.toarray())
             dense.diagonal().add_(shift)
             self._inverse = torch.cholesky_inverse(torch.linalg.cholesky(dense)).to(G.device)

@@ -52,7 +52,7 @@ def test_sparse_and_dense_solves_agree(coarse, monkeypatch):
         E = np.exp(-(d**2) / (2 * (2 * h) ** 2)) * (d < 4 * h)
         E = sp.csr_matrix(E / E.sum(1, keepdims=True))
         if coarse == "sparse":
-            monkeypatch.setattr(sparse_solve, "_COARSE_DENSE", 10)
+            monkeypatch.setattr(sparse_solve, "COARSE_DENSE", 10)
         correction = CoarseCorrection(E, G, eps)
         assert (correction._factor is None) == (coarse == "dense")
     cg, info = solve_regularised(G, b, prior, eps, "cg", correction)
