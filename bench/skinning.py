@@ -180,7 +180,11 @@ def skin_figures(asset, W) -> dict:
 
     if W is None or asset.artist_weights is None or not asset.clips:
         return {}
-    f = compare_skins(asset.V, W, asset.artist_weights, asset.skeleton, asset.clip(), 30.0)
+    return _figures(compare_skins(asset.V, W, asset.artist_weights, asset.skeleton, asset.clip(), 30.0))
+
+
+def _figures(f) -> dict:
+    """The figures printed of a :class:`~fieldrig.geometry.skin_compare.SkinComparison`."""
     return {"mean": f.mean_pct, "p95": f.p95_pct, "l1": f.l1, "dominant": f.same_dominant, "unweighted": f.unweighted_a}
 
 
@@ -201,11 +205,7 @@ def blender_result(path: Path) -> dict:
         method = _blender(blender, path, Path(tmp), asset, 30.0)
     if method.seconds is None:
         return {"ok": False, "note": method.note or "failed"}
-    figures = {}
-    if method.figures is not None:
-        f = method.figures
-        figures = {"mean": f.mean_pct, "p95": f.p95_pct, "l1": f.l1, "dominant": f.same_dominant}
-        figures["unweighted"] = f.unweighted_a
+    figures = {} if method.figures is None else _figures(method.figures)
     return {"ok": True, "seconds": method.seconds, "figures": figures, "note": method.note}
 
 
