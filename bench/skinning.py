@@ -11,8 +11,12 @@ Prints, in one run:
 * ``scales``: the arm scaled by 0.01 and 100 and moved by 100 units, against scale 1;
 * ``bunny``: a ~35k-vertex closed mesh (CGAL's bunny00.off, 37,706 vertices, from Debian's
   libcgal-demo data; ``--bunny PATH``) with six point handles;
-* ``character``: a rigged glTF character (``--character PATH``), one handle per skin joint,
-  beside the file's own weights (see :func:`character_result`);
+* ``character``: rigged glTF characters (``--character PATH[,PATH...]``; Testwuson and
+  BCN_Epileptic by default), one handle per skin joint, at the preset and at ``fast``:
+  the fit's time beside Blender's automatic weights (``parent_set(ARMATURE_AUTO)`` in
+  headless Blender, bench/blender_auto_weights.py) and the quality figures of
+  bench/characters.py (deformation under the file's own animation against its own skin,
+  % of the diagonal) for both (see :func:`character_result`);
 * ``100k``: one level of about 100,000 particles on the bunny (time and memory);
 
 with the particle count of every level and the time of every stage. Each measurement runs
@@ -23,9 +27,9 @@ fieldrig rows are repeated on the GPU (and the bunny's weights compared across d
                              [--cases arm,arm-holes,arm-soup,spot,fingers,scales,bunny,character,100k]
                              [--threads 1]
 
-``--threads`` sets torch's and the BLAS CPU threads of the fieldrig runs (default 1, as
-libigl's BBW runs: on the busy 2-core development machine two torch threads ran the
-kernel stages 3x slower than one).
+``--threads`` sets torch's and the BLAS CPU threads of the child processes (default 1, as
+libigl's BBW runs); a CPU fit itself always runs on one thread (``fit_field``: on the
+busy 2-core development machine two threads made a character's fit 4x slower).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_BUNNY = Path("/work/ext/cgal/data/meshes/bunny00.off")
-DEFAULT_CHARACTER = Path("/work/ext/chars/Testwuson.glb")
+DEFAULT_CHARACTERS = "/work/ext/chars/Testwuson.glb,/work/ext/chars/BCN_Epileptic.glb"
 SCALES = {"x0.01": (0.01, 0.0), "x100": (100.0, 0.0), "+100": (1.0, 100.0)}
 STAGES = ["sampling", "particles", "pairs", "basis", "normal equations", "prior", "solve"]
 
@@ -150,38 +154,59 @@ def load_case(case: str, data: Path, bunny: Path = DEFAULT_BUNNY):
     raise ValueError(case)
 
 
-def load_character(path: Path):
-    """(V, F, handles, handle names, the file's own weights) of a rigged glTF, by the spec.
+def character_result(path: Path, preset: str, device: str) -> tuple:
+    """Fit a rigged file's first skin (bind pose, one handle per joint), as ``fieldrig weights`` does.
 
-    Bind pose = stored vertex positions; one handle per skin joint (segments to its
-    children, a point at a leaf). Needs the glTF asset loader of the characters issue;
-    raises LookupError (with the reason) while it is not there.
+    Returns
+    -------
+    result : dict
+        ``seconds`` (fit and evaluation at the vertices), ``info`` (particles, stage
+        times), ``figures`` (:func:`skin_figures` against the file's own weights).
+    W : (n, J) float
     """
     import fieldrig
 
-    loader = getattr(fieldrig, "load_skinned_asset", None)
-    if loader is None:
-        raise LookupError("the glTF asset loader (characters issue) is not in this fieldrig yet")
-    asset = loader(path)
-    from fieldrig.neural.handle_blend import HandleGeometry
-
-    handles = HandleGeometry.from_rig(asset.rig, asset.V)
-    return asset.V, asset.F, handles, asset.rig.handle_names, asset.weights
-
-
-def character_result(V, F, handles, names, reference, preset: str, device: str) -> dict:
-    """Fit one character: time, particles, stage times, and agreement with its own weights."""
-    from fieldrig.neural.device import resolve_device
-    from fieldrig.neural.skinning_training import SKINNING_PRESETS, fit_field
-
+    asset = fieldrig.load_skinned_assets(path)[0]
     start = time.perf_counter()
-    field = fit_field(V, F, None, handles, names, SKINNING_PRESETS[preset], resolve_device(device), seed=0)
-    W = field.evaluate(V)
-    out = {"seconds": time.perf_counter() - start, "info": _level_info(field)}
-    if reference is not None:
-        out["l1"] = float(np.abs(W - reference).sum(1).mean())
-        out["dominant"] = float((W.argmax(1) == reference.argmax(1)).mean())
+    field = fieldrig.fit_skinning_field(asset.V, asset.F, asset.rig(), N=asset.N, preset=preset, device=device, seed=0)
+    W = field.evaluate(asset.V)
+    out = {"seconds": time.perf_counter() - start, "info": _level_info(field), "figures": skin_figures(asset, W)}
     return out, W
+
+
+def skin_figures(asset, W) -> dict:
+    """bench/characters.py's figures of weights ``W`` against the file's own skin, or {} without one."""
+    from fieldrig.geometry.skin_compare import compare_skins
+
+    if W is None or asset.artist_weights is None or not asset.clips:
+        return {}
+    return _figures(compare_skins(asset.V, W, asset.artist_weights, asset.skeleton, asset.clip(), 30.0))
+
+
+def _figures(f) -> dict:
+    """The figures printed of a :class:`~fieldrig.geometry.skin_compare.SkinComparison`."""
+    return {"mean": f.mean_pct, "p95": f.p95_pct, "l1": f.l1, "dominant": f.same_dominant, "unweighted": f.unweighted_a}
+
+
+def blender_result(path: Path) -> dict:
+    """Blender's automatic weights on the same file (bench/characters.py runs it), or a note."""
+    import shutil
+
+    import fieldrig
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from characters import _blender
+
+    blender = shutil.which("blender")
+    if blender is None:
+        return {"ok": False, "note": "blender not found"}
+    asset = fieldrig.load_skinned_assets(path)[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        method = _blender(blender, path, Path(tmp), asset, 30.0)
+    if method.seconds is None:
+        return {"ok": False, "note": method.note or "failed"}
+    figures = {} if method.figures is None else _figures(method.figures)
+    return {"ok": True, "seconds": method.seconds, "figures": figures, "note": method.note}
 
 
 # ------------------------------------------------------------------------------ child
@@ -208,10 +233,12 @@ def run_job(job: dict) -> dict:
     out = {"case": job["case"], "method": job["method"], "device": job.get("device", "cpu")}
     start = time.perf_counter()
     try:
+        if job["case"] == "character" and job["method"] == "blender":
+            out.update(blender_result(Path(job["character"])), character=job["character"])
+            return out
         if job["case"] == "character":
-            V, F, handles, names, reference = load_character(Path(job["character"]))
-            result, W = character_result(V, F, handles, names, reference, job["preset"], job["device"])
-            out.update(result)
+            result, W = character_result(Path(job["character"]), job["preset"], job["device"])
+            out.update(result, preset=job["preset"], character=job["character"])
             np.save(job["weights"], W)
             out["ok"] = True
             out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -307,12 +334,58 @@ def bent_arm_distance(W, R, V, rig) -> float:
 
 
 def _jobs(case: str, devices, args) -> list:
+    if case == "character":
+        jobs = []
+        for path in _characters(args):
+            for preset in dict.fromkeys([args.preset, "fast"]):
+                jobs += [
+                    {"case": case, "method": "fieldrig", "device": d, "preset": preset, "character": str(path)}
+                    for d in devices
+                ]
+            jobs.append({"case": case, "method": "blender", "device": "cpu", "character": str(path)})
+        return jobs
     if case == "scales":
         return [{"case": c, "method": "fieldrig", "device": "cpu", "preset": args.preset} for c in SCALES]
     jobs = [{"case": case, "method": "fieldrig", "device": d, "preset": args.preset} for d in devices]
     if case in ("arm", "arm-holes", "arm-soup", "spot", "fingers"):
         jobs.append({"case": case, "method": "libigl BBW", "device": "cpu"})
     return jobs
+
+
+def _characters(args) -> list:
+    return [Path(p) for p in args.character.split(",") if Path(p).is_file()]
+
+
+def _character_table(rows) -> None:
+    """Fit time beside Blender's automatic weights, and the deformation figures of both."""
+    if not rows:
+        return
+    print()
+    print(
+        "characters: time of the fit (s; targets: default preset <= 3 s, fast <= 1 s) beside Blender's "
+        "parent_set(ARMATURE_AUTO); deformation under the file's animation vs its own skin (% of the diagonal)"
+    )
+    head = (
+        f"{'character':18s} {'method':9s} {'preset':9s} {'device':6s} {'time s':>7s} {'mean %':>7s} {'p95 %':>7s} "
+        f"{'L1/2':>6s} {'same dom':>8s} {'unweighted':>10s}  particles"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        name = Path(r.get("character", "")).stem[:18]
+        preset = r.get("preset", "") if r["method"] == "fieldrig" else ""
+        if not r.get("ok"):
+            print(f"{name:18s} {r['method']:9s} {preset:9s} {r['device']:6s} {'':>7s} {r.get('note', 'failed')}")
+            continue
+        f = r.get("figures") or {}
+        figures = (
+            f"{f['mean']:7.3f} {f['p95']:7.3f} {f['l1']:6.3f} {100 * f['dominant']:7.1f}% {f['unweighted']:10d}"
+            if f
+            else f"{'n/a':>7s} {'':7s} {'':6s} {'':8s} {'':10s}"
+        )
+        counts = " / ".join(str(lv["particles"]) for lv in r["info"]["levels"]) if "info" in r else ""
+        note = counts or r.get("note", "").strip("; ")
+        print(f"{name:18s} {r['method']:9s} {preset:9s} {r['device']:6s} {r['seconds']:7.2f} {figures}  {note}")
 
 
 def _stage_table(results) -> None:
@@ -332,14 +405,15 @@ def _stage_table(results) -> None:
         fixed = sum(r["info"]["fixed"].values())
         last = levels[-1]["seconds"]
         stages = " ".join(f"{last.get(s, 0.0):10.2f}" for s in STAGES)
-        print(f"{r['case']:10s} {r['device']:6s} {counts:>22s} {fixed:6.2f} {stages}  ({levels[-1]['solver']})")
+        label = f"{Path(r['character']).stem[:6]} {r['preset'][:3]}" if r["case"] == "character" else r["case"]
+        print(f"{label:10s} {r['device']:6s} {counts:>22s} {fixed:6.2f} {stages}  ({levels[-1]['solver']})")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--bunny", type=Path, default=DEFAULT_BUNNY)
-    parser.add_argument("--character", type=Path, default=DEFAULT_CHARACTER)
+    parser.add_argument("--character", default=DEFAULT_CHARACTERS, help="rigged glTF files, comma-separated")
     parser.add_argument("--preset", default="balanced")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--cases", default="arm,arm-holes,arm-soup,spot,fingers,scales,bunny,character")
@@ -367,9 +441,9 @@ def main(argv=None) -> int:
         if case in ("bunny", "100k") and not args.bunny.is_file():
             print(f"skipped {case}: {args.bunny} not found (pass --bunny; CGAL's data/meshes/bunny00.off)")
             continue
-        if case == "character" and not args.character.is_file():
-            print(f"skipped character: {args.character} not found (pass --character)")
-            continue
+        missing = [p for p in args.character.split(",") if not Path(p).is_file()]
+        if case == "character" and missing:
+            print(f"skipped characters {', '.join(missing)}: not found (pass --character)")
         if case == "scales" and "arm" not in cases:
             cases.append("arm")  # the reference of the scaled runs
         for job in _jobs(case, devices, args):
@@ -377,10 +451,14 @@ def main(argv=None) -> int:
                 threads=args.threads,
                 data=str(args.data),
                 bunny=str(args.bunny),
-                character=str(args.character),
-                weights=str(tmp / f"{job['case']}-{job['method'].replace(' ', '_')}-{job['device']}.npy"),
+                weights=str(
+                    tmp / f"{job['case']}-{Path(job.get('character', '')).stem}-{job.get('preset', '')}-"
+                    f"{job['method'].replace(' ', '_')}-{job['device']}.npy"
+                ),
             )
-            print(f"running {job['case']:10s} {job['method']:11s} on {job['device']} ...", flush=True)
+            job.setdefault("character", "")
+            label = f"{Path(job['character']).stem} {job.get('preset', '')}" if job["character"] else ""
+            print(f"running {job['case']:10s} {job['method']:11s} on {job['device']} {label}...", flush=True)
             result = spawn(job)
             result["weights"] = job["weights"]
             results.append(result)
@@ -477,20 +555,6 @@ def main(argv=None) -> int:
                 f"worst bleed {f['bleed_max']:.3f} (<= 0.05); distal bone at the tips min {f['tip_min']:.3f} "
                 f"(>= 0.9), mean {f['tip_mean']:.3f}; {r['seconds']:.1f} s (<= 10 s)"
             )
-        if r["case"] == "character":
-            if r.get("skipped") or not r["ok"]:
-                print(f"character: {r.get('note', 'failed')}")
-                continue
-            counts = " / ".join(str(lv["particles"]) for lv in r["info"]["levels"])
-            agreement = (
-                f"; vs the file's weights: L1 {r['l1']:.3f}, dominant joint {100 * r['dominant']:.1f}%"
-                if "l1" in r
-                else ""
-            )
-            print(
-                f"[{r['device']}] character {args.character.name}: {r['seconds']:.2f} s (default <= 3 s, fast <= 1 s; "
-                f"Blender's automatic weights: 0.13-0.19 s), {counts} particles, peak {r['peak_mb']:.0f} MB{agreement}"
-            )
         if r["case"] == "100k" and r["ok"]:
             last = r["info"]["levels"][-1]
             print(
@@ -498,6 +562,7 @@ def main(argv=None) -> int:
                 f"{sum(last['seconds'].values()):.1f} s "
                 f"(<= 30 s), peak {r['peak_mb']:.0f} MB (<= 3 GB)"
             )
+    _character_table([r for r in results if r["case"] == "character"])
     bunny = {r["device"]: r for r in results if r["case"] == "bunny" and r["method"] == "fieldrig" and r["ok"]}
     if "cpu" in bunny and "cuda" in bunny:
         d = np.abs(np.load(bunny["cpu"]["weights"]) - np.load(bunny["cuda"]["weights"])).max()

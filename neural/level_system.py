@@ -11,10 +11,11 @@ without assembling anything again. ``R^T R`` has rank ``r <= min(k, |S|)``, ``S`
 particles the rows see; we write it ``L^T L`` with ``L = R`` (k <= |S|) or the triangle
 of a QR factorisation of ``R``'s columns S (k > |S|), and ``R^T T = L^T T~``. Then:
 
-- when the fit factorised ``F = G + eps I`` (the dense path), the Woodbury identity reuses
+- when the fit factorised ``F = G + eps I`` (dense or sparse Cholesky), the Woodbury identity reuses
   that factor: with ``Z = F^-1 L^T`` (r solves) and ``y = x_0 + Z T~`` (``x_0 = F^-1 (b +
   eps prior)``, the fit's solution), ``x = y - Z (I + L Z)^-1 L y`` — exact, 2 n^2 r flops
-  instead of n^3 / 3; past ``r > n / 6`` one new factorisation is cheaper and is made;
+  instead of a new factorisation; past ``r > n / 6`` one new factorisation (of the same
+  kind) is cheaper and is made;
 - otherwise (the CG path) conjugate gradients start from the last solution; only columns
   whose residual exceeds the fit's tolerance iterate, so a stroke that changes a few joints
   costs a few columns.
@@ -23,14 +24,22 @@ of a QR factorisation of ``R``'s columns S (k > |S|), and ``R^T T = L^T T~``. Th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 import torch
 
-from fieldrig.neural.sparse_solve import _TOLERANCE, CholeskyFactor, NormalMatrix, _threads, conjugate_gradients
+from fieldrig.neural.sparse_solve import (
+    _TOLERANCE,
+    DenseCholesky,
+    NormalMatrix,
+    SparseCholesky,
+    conjugate_gradients,
+    cpu_threads,
+    factorise,
+)
 
 #: Past this rank (as a fraction of the unknowns) a new factorisation beats the Woodbury update.
 _WOODBURY_SHARE = 1 / 6
@@ -50,8 +59,8 @@ class LevelSystem:
         Weight of the prior.
     solution : (n, H) tensor
         The fit's solution before the projection onto the simplex.
-    factor : CholeskyFactor or None
-        The factorisation of ``G + eps I`` when the fit made one (the dense path);
+    factor : DenseCholesky or SparseCholesky or None
+        The factorisation of ``G + eps I`` when the fit made one (not for CG);
         ``solution`` then solves the factorised matrix exactly.
     start : (n, H) tensor or None
         Where conjugate gradients start (the last refit's solution; None: ``solution``).
@@ -62,18 +71,17 @@ class LevelSystem:
     prior: torch.Tensor
     eps: float
     solution: torch.Tensor
-    factor: Optional[CholeskyFactor] = None
+    factor: Optional[Union[DenseCholesky, SparseCholesky]] = None
     start: Optional[torch.Tensor] = None
 
     @property
     def nbytes(self) -> int:
-        """Memory the system holds, in bytes (the factor included)."""
+        """Memory the system holds, in bytes (a dense factor included; CHOLMOD's sparse
+        factor, which cholespy does not report, is not)."""
         G = self.gram.scipy
         total = G.data.nbytes + G.indices.nbytes + G.indptr.nbytes
         total += sum(t.element_size() * t.nelement() for t in (self.b, self.prior, self.solution))
-        if self.factor is not None:
-            total += 8 * self.gram.n**2
-        return total
+        return total + getattr(self.factor, "nbytes", 0)
 
     def solve_with_rows(self, R: sp.csr_matrix, T: np.ndarray) -> Tuple[torch.Tensor, dict]:
         """The level's system with the rows ``R x = T`` added (see the module docstring).
@@ -90,7 +98,7 @@ class LevelSystem:
         x : (n, H) tensor
             The solution before any projection.
         info : dict
-            ``method`` ("woodbury", "dense" or "cg"), ``rank``, and ``iterations`` for CG.
+            ``method`` ("woodbury", "dense", "sparse" or "cg"), ``rank``, and ``iterations`` for CG.
         """
         dev, dt = self.solution.device, self.solution.dtype
         R = sp.csr_matrix(R)
@@ -98,12 +106,12 @@ class LevelSystem:
         if self.factor is not None and rank <= _WOODBURY_SHARE * self.gram.n:
             if rank == 0:
                 return self.solution.clone(), {"method": "woodbury", "rank": 0}
-            with _threads(dev, 1):  # small dense work: a thread pool costs more than it saves
+            with cpu_threads(dev, 1):  # small dense work: a thread pool costs more than it saves
                 L, T_reduced = _reduced_rows(R, np.asarray(T, dtype=np.float64))
             Lt = torch.as_tensor(L.T.toarray(), device=dev, dtype=dt)
             Z = self.factor.solve(Lt)  # (n, r)
             y = self.solution + Z @ torch.as_tensor(T_reduced, device=dev, dtype=dt)
-            with _threads(dev, 1):
+            with cpu_threads(dev, 1):
                 capacitance = torch.eye(rank, device=dev, dtype=dt) + Lt.T @ Z
                 correction = torch.linalg.solve(capacitance, Lt.T @ y)
             return y - Z @ correction, {"method": "woodbury", "rank": rank}
@@ -112,7 +120,8 @@ class LevelSystem:
         gram = NormalMatrix.from_gram(self.gram.scipy + extra, self.gram.device)
         if self.factor is not None:
             # the matrix the fit factorised (its eps, grown or not), with the rows added
-            return CholeskyFactor(gram, self.factor.eps).solve(rhs), {"method": "dense", "rank": rank}
+            method = self.factor.info["method"]
+            return factorise(gram, self.factor.eps, method).solve(rhs), {"method": method, "rank": rank}
         x = (self.solution if self.start is None else self.start).clone()
         residual = rhs - (gram @ x + self.eps * x)
         active = torch.nonzero(
@@ -120,7 +129,7 @@ class LevelSystem:
         ).flatten()
         iterations = 0
         if len(active):
-            with _threads(dev, 1):  # as the fit's CG: small operations
+            with cpu_threads(dev, 1):  # as the fit's CG: small operations
                 x[:, active], iterations = conjugate_gradients(gram, rhs[:, active], self.eps, x[:, active])
         return x, {"method": "cg", "rank": rank, "iterations": iterations, "columns": int(len(active))}
 

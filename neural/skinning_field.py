@@ -105,21 +105,21 @@ class KernelSupport:
             Sorted by point.
         """
         points = cKDTree(X)
-        rows, cols = [], []
+        rows, cols, lengths = [], [], []
         for index, tree, reach in self._groups:
-            near = points.sparse_distance_matrix(tree, reach, output_type="coo_matrix")
-            col = index[near.col]
-            keep = near.data < self.radius[col]
-            rows.append(near.row[keep].astype(np.int64))
+            near = points.sparse_distance_matrix(tree, reach, output_type="ndarray")
+            col = index[near["j"]]
+            keep = near["v"] < self.radius[col]
+            rows.append(near["i"][keep].astype(np.int64))
             cols.append(col[keep])
-        rows, cols = np.concatenate(rows), np.concatenate(cols)
-        order = np.argsort(rows, kind="stable")
-        rows, cols = rows[order], cols[order]
+            lengths.append(near["v"][keep])
+        rows, cols, length = np.concatenate(rows), np.concatenate(cols), np.concatenate(lengths)
+        # by point: NumPy's stable sort of 16-bit keys is a radix sort (6x faster than of 64-bit ones)
+        order = np.argsort(rows.astype(np.uint16) if len(X) <= 65536 else rows, kind="stable")
+        rows, cols, length = rows[order], cols[order], length[order]
         if visibility is not None and len(rows):
             test = np.arange(len(rows))
-            if clearance is not None:
-                d = X[rows] - self.particles[cols]
-                length = np.sqrt(np.einsum("ij,ij->i", d, d))
+            if clearance is not None:  # the KD-tree's distances are the segments' lengths
                 test = np.flatnonzero(length >= clearance(X)[rows] + self._clearance(clearance)[cols])
             keep = np.ones(len(rows), dtype=bool)
             keep[test] = visibility.visible(X[rows[test]], self.particles[cols[test]])
@@ -274,8 +274,12 @@ class SkinningField:
             raise InputError("points", "points contain NaN or infinite coordinates")
         return self.evaluate_normalised((X - self.centre) / self.scale)
 
-    def evaluate_normalised(self, X: np.ndarray) -> np.ndarray:
-        """:meth:`evaluate` for points already in the normalised frame, (m, 3) -> (m, H)."""
+    def evaluate_normalised(self, X: np.ndarray, clearance=None) -> np.ndarray:
+        """:meth:`evaluate` for points already in the normalised frame, (m, 3) -> (m, H).
+
+        ``clearance`` (optional, see :meth:`KernelSupport.pairs`) spares the rays of
+        segments that lie in two empty balls.
+        """
         dev = resolve_device(self.device) if self.device else torch.device("cpu")
         out = np.empty((len(X), self.n_handles))
         values = torch.as_tensor(self.values, device=dev)
@@ -284,17 +288,18 @@ class SkinningField:
         radius = torch.as_tensor(self.radius, device=dev)
         for lo in range(0, len(X), _EVAL_CHUNK):
             chunk = X[lo : lo + _EVAL_CHUNK]
-            out[lo : lo + _EVAL_CHUNK] = self._evaluate_chunk(chunk, particles, values, sigma, radius, dev)
+            out[lo : lo + _EVAL_CHUNK] = self._evaluate_chunk(chunk, particles, values, sigma, radius, dev, clearance)
         return out
 
-    def interpolation(self, X: np.ndarray, fallback: bool = False) -> sp.csr_matrix:
+    def interpolation(self, X: np.ndarray, fallback: bool = False, clearance=None) -> sp.csr_matrix:
         """The kernel field's normalised kernels at points (normalised frame), (m, n) sparse.
 
         ``interpolation(X) @ values`` is the kernel field ``u`` (without the handle and
         paint blends) at points that see a particle; rows of points that see none are zero,
         or with ``fallback`` the kernels :meth:`evaluate` uses there (nearest particles).
+        ``clearance``: see :meth:`evaluate_normalised`.
         """
-        pairs = self._support.pairs(X, self.visibility, torch.device("cpu"))
+        pairs = self._support.pairs(X, self.visibility, torch.device("cpu"), clearance)
         phi, covered = shepard_basis(
             torch.as_tensor(X),
             torch.as_tensor(self.particles),
@@ -313,9 +318,9 @@ class SkinningField:
             M = M + sp.csr_matrix((g.ravel(), (rows, idx.ravel())), shape=M.shape)
         return M
 
-    def _evaluate_chunk(self, X: np.ndarray, particles, values, sigma, radius, dev) -> np.ndarray:
+    def _evaluate_chunk(self, X: np.ndarray, particles, values, sigma, radius, dev, clearance=None) -> np.ndarray:
         Xt = torch.as_tensor(X, device=dev)
-        pairs = self._support.pairs(X, self.visibility, dev)
+        pairs = self._support.pairs(X, self.visibility, dev, clearance)
         phi, covered = shepard_basis(Xt, particles, pairs, sigma, radius, order=0)
         u = torch.zeros(len(X), self.n_handles, dtype=Xt.dtype, device=dev)
         u.index_add_(0, pairs.rows, phi[0][:, None] * values[pairs.cols])

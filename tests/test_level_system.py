@@ -8,7 +8,7 @@ import torch
 from test_sparse_solve import _kernel_system
 
 from fieldrig.neural.level_system import LevelSystem
-from fieldrig.neural.sparse_solve import CholeskyFactor, NormalMatrix, solve_regularised
+from fieldrig.neural.sparse_solve import DenseCholesky, NormalMatrix, SparseCholesky, solve_regularised
 
 
 def _level(method):
@@ -35,6 +35,8 @@ def _rows(n, k, seen, seed=3):
         ("dense", 20, 400),  # Woodbury, rank k
         ("dense", 120, 50),  # Woodbury, rank 50 through the QR of the rows
         ("dense", 300, 400),  # rank above n / 6: a new factorisation
+        ("sparse", 20, 400),  # Woodbury on the sparse factor
+        ("sparse", 300, 400),  # a new sparse factorisation
         ("cg", 20, 400),  # warm-started conjugate gradients
     ],
 )
@@ -48,14 +50,15 @@ def test_every_path_gives_the_direct_solution(method, k, seen):
     direct = np.linalg.solve(K, A.T @ c + level.eps * level.prior.numpy() + R.T @ T)
     tolerance = 1e-4 if method == "cg" else 1e-8  # CG stops at a relative residual of 1e-6
     np.testing.assert_allclose(x.numpy(), direct, atol=tolerance * np.abs(direct).max())
-    expected = {"cg": "cg"}.get(method, "woodbury" if info["rank"] <= n / 6 else "dense")
+    expected = {"cg": "cg"}.get(method, "woodbury" if info["rank"] <= n / 6 else method)
     assert info["method"] == expected
     assert info["rank"] == min(k, len(np.unique(R.indices)))
 
 
-def test_no_rows_give_the_fit_back_and_the_factor_is_reused():
-    A, c, level = _level("dense")
+@pytest.mark.parametrize("method,kind", [("dense", DenseCholesky), ("sparse", SparseCholesky)])
+def test_no_rows_give_the_fit_back_and_the_factor_is_reused(method, kind):
+    A, c, level = _level(method)
     x, info = level.solve_with_rows(sp.csr_matrix((0, level.gram.n)), np.zeros((0, 3)))
     np.testing.assert_array_equal(x.numpy(), level.solution.numpy())
-    assert isinstance(level.factor, CholeskyFactor) and info == {"method": "woodbury", "rank": 0}
-    assert level.nbytes > 8 * level.gram.n**2
+    assert isinstance(level.factor, kind) and info == {"method": "woodbury", "rank": 0}
+    assert level.nbytes > (8 * level.gram.n**2 if method == "dense" else level.gram.scipy.data.nbytes)

@@ -118,13 +118,16 @@ def _limb():
     return V, F, starts, ends
 
 
-def test_sparse_and_dense_solves_give_the_same_weights():
+def test_cg_sparse_and_dense_solves_give_the_same_weights():
     V, F, starts, ends = _limb()
     handles = HandleGeometry(starts, ends, [0, 1], 2)
     dense = fit_field(V, F, None, handles, ["a", "b"], replace(QUICK, solver="dense"), CPU, seed=0)
     cg = fit_field(V, F, None, handles, ["a", "b"], replace(QUICK, solver="cg"), CPU, seed=0)
     assert cg.info["levels"][-1]["solver"]["method"] == "cg"
     np.testing.assert_allclose(cg.evaluate(V), dense.evaluate(V), atol=1e-4)
+    sparse = fit_field(V, F, None, handles, ["a", "b"], replace(QUICK, solver="sparse"), CPU, seed=0)
+    assert sparse.info["levels"][-1]["solver"]["method"] == "sparse"
+    np.testing.assert_allclose(sparse.evaluate(V), dense.evaluate(V), atol=1e-9)
 
 
 @pytest.mark.parametrize("scale, shift", [(1e-6, 0.0), (0.01, 0.0), (100.0, 0.0), (1e6, 0.0), (1.0, 100.0)])
