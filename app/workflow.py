@@ -298,8 +298,28 @@ def numbered(path, index: int, count: int) -> str:
     return str(p.with_name(f"{p.stem}_skin{index}{p.suffix}"))
 
 
+def output_files(outputs: Sequence[str], count: int) -> List[List[str]]:
+    """The files each output path stands for, given the number of subjects (skins).
+
+    A glTF output is one file holding every skin; a weight table is one file per skin
+    (:func:`numbered`).
+
+    Returns
+    -------
+    list of list of str
+        One list per entry of ``outputs``.
+    """
+    return [
+        [str(out)] if Path(out).suffix.lower() in GLTF_SUFFIXES else [numbered(out, k, count) for k in range(count)]
+        for out in outputs
+    ]
+
+
 def write_outputs(outputs: Sequence[str], results: Sequence[FitResult], max_influences: int = 4) -> List[str]:
     """Write the results to each output path by extension (see the module docstring).
+
+    The files are committed together (:func:`fieldrig.core.atomic.atomic_outputs`): a
+    failure or an interrupt leaves every one of them as it was.
 
     Parameters
     ----------
@@ -307,7 +327,8 @@ def write_outputs(outputs: Sequence[str], results: Sequence[FitResult], max_infl
         Weight tables (``.npy``, ``.csv``, ``.dmat``; one per skin when there are several)
         and glTF files (``.glb``, ``.gltf``; one with every skin).
     results : sequence of FitResult
-        Every subject of one input (all the skins of a file, or one mesh and its rig).
+        Every subject of one input (all the skins of a file, or one mesh and its rig),
+        in the order of their ``subject.index``.
     max_influences : int
         Influences per vertex kept in glTF outputs.
 
@@ -316,18 +337,18 @@ def write_outputs(outputs: Sequence[str], results: Sequence[FitResult], max_infl
     list of str
         The files written.
     """
+    from fieldrig.core.atomic import atomic_outputs
     from fieldrig.geometry.export import save_weights
 
-    written = []
-    for out in outputs:
-        if Path(out).suffix.lower() in GLTF_SUFFIXES:
-            write_gltf_output(out, results, max_influences)
-            written.append(str(out))
-            continue
-        for r in results:
-            target = numbered(out, r.subject.index, len(results))
-            save_weights(target, r.W, r.subject.rig.handle_names)
-            written.append(target)
+    files = output_files(outputs, len(results))
+    written = [f for group in files for f in group]
+    with atomic_outputs(written):
+        for out, group in zip(outputs, files):
+            if Path(out).suffix.lower() in GLTF_SUFFIXES:
+                write_gltf_output(out, results, max_influences)
+                continue
+            for target, r in zip(group, results):
+                save_weights(target, r.W, r.subject.rig.handle_names)
     return written
 
 
@@ -352,11 +373,12 @@ def write_gltf_output(path, results: Sequence[FitResult], max_influences: int = 
 
 def save_fields(path, results: Sequence[FitResult]) -> List[str]:
     """Save each result's trained field (one file per skin when there are several)."""
-    written = []
-    for r in results:
-        target = numbered(path, r.subject.index, len(results))
-        r.fitted.save(target)
-        written.append(target)
+    from fieldrig.core.atomic import atomic_outputs
+
+    (written,) = output_files([path], len(results))
+    with atomic_outputs(written):
+        for target, r in zip(written, results):
+            r.fitted.save(target)
     return written
 
 
