@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
+from fieldrig.core.files import same_file
 from fieldrig.core.vocabulary import (
     DEFAULT_SKINNING_PRESET,
     IMAGE_SUFFIXES,
@@ -66,10 +67,18 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other error: the
+    problem and where the help is (the subcommands' parsers are of this class too)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 # ============================================================================ parser
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to render the docs)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fieldrig",
         description="Mesh-free skinning weights and neural barycentric coordinates for rigging.",
         epilog=_MAIN_EPILOG,
@@ -92,12 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _positive_int(text: str) -> int:
+    return _int_from(text, 1, "a positive integer")
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_from(text, 0, "a non-negative integer")
+
+
+def _int_from(text: str, lowest: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
     return value
 
 
@@ -112,7 +129,7 @@ def _add_compute_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", default="auto", help="torch device: auto (CUDA when present, else CPU), cpu, cuda, cuda:1"
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same result")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed; the same seed gives the same result")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -455,7 +472,9 @@ Draws through polyscope's EGL backend: no window and no display are needed.
     )
     p.add_argument("--no-skeleton", action="store_true", help="do not draw bones and joints")
     p.add_argument("--view", choices=RENDER_VIEWS, default=RENDER_VIEWS[0], help="camera direction (y up)")
-    p.add_argument("--size", nargs=2, type=int, default=(1024, 768), metavar=("W", "H"), help="image size in pixels")
+    p.add_argument(
+        "--size", nargs=2, type=_positive_int, default=(1024, 768), metavar=("W", "H"), help="image size in pixels"
+    )
     p.add_argument(
         "--preset",
         choices=SKINNING_PRESET_NAMES,
@@ -625,7 +644,7 @@ def cmd_coords(args) -> int:
         _say(args, f"automatic cage: {len(cage.V)} vertices (written to {cage_path} with the coordinates)")
     else:
         cage = load_cage(args.cage)
-    points = _points_in_cage_space(mesh, cage.V.shape[1], args.mesh)
+    points = _points_in_cage_space(mesh, cage, args.mesh, args.cage or cage_path)
     start = time.perf_counter()
     bar = workflow.ProgressBar(f"coords {Path(args.mesh).name}", not args.quiet)
     try:
@@ -638,7 +657,11 @@ def cmd_coords(args) -> int:
             device=args.device,
             progress=bar,
         )
-        Phi = field.evaluate(points)
+    finally:
+        bar.close()
+    bar = workflow.ProgressBar(f"coords {Path(args.mesh).name}: {len(points):,} points", not args.quiet)
+    try:
+        Phi = field.evaluate(points, progress=bar)
     finally:
         bar.close()
     with _committed(args, [args.output, cage_path, args.save_field]):
@@ -655,17 +678,21 @@ def cmd_coords(args) -> int:
     return EXIT_OK
 
 
-def _points_in_cage_space(mesh, dim: int, source: str):
+def _points_in_cage_space(mesh, cage, mesh_source: str, cage_source: str):
     """The mesh's vertices in the cage's dimension: a 2D cage takes x, y of a flat (constant z) mesh."""
     import numpy as np
 
     from fieldrig.core.errors import InputError
 
-    if dim == 3:
+    if cage.dim == 3:
         return mesh.V
     z = mesh.V[:, 2]
     if z.max() - z.min() > 1e-9 * float(np.linalg.norm(np.ptp(mesh.V[:, :2], axis=0))):
-        raise InputError(source, "a 2D cage needs a flat mesh (constant z); this one is not")
+        raise InputError(
+            cage_source,
+            f"is a flat cage (a 2D polygon of {len(cage.V)} vertices) but {Path(mesh_source).name} is not flat: "
+            "a 3D mesh needs a closed triangulated cage around it (at least 4 vertices)",
+        )
     return mesh.V[:, :2]
 
 
@@ -757,7 +784,7 @@ def _skin_subject(args):
 
     if not workflow.is_skinned_file(args.mesh):
         raise InputError(args.mesh, "--animation needs a skinned glTF or FBX file with animation clips")
-    if args.rig is not None and Path(args.rig).resolve() != Path(args.mesh).resolve():
+    if args.rig is not None and not same_file(args.rig, args.mesh):
         raise InputError("--rig", "a skinned file is posed by its own skeleton; leave --rig out")
     return workflow.asset_subjects(args.mesh)[0]
 
@@ -945,9 +972,7 @@ def cmd_render(args) -> int:
         raise InputError("--animation", "give --pose or --animation, not both")
     if (args.time is not None or args.frame is not None) and args.animation is None:
         raise InputError("--time", "--time and --frame belong to --animation")
-    own_skin = (args.rig is None or Path(args.rig).resolve() == Path(args.mesh).resolve()) and workflow.is_skinned_file(
-        args.mesh
-    )
+    own_skin = (args.rig is None or same_file(args.rig, args.mesh)) and workflow.is_skinned_file(args.mesh)
     if args.animation is not None and not own_skin:
         raise InputError(args.mesh, "--animation needs a skinned glTF or FBX file (and no other --rig)")
     if own_skin:
