@@ -57,6 +57,8 @@ def _changed(folder: Path) -> bool:
 
 MOMENTS = {
     "running": lambda proc, folder: _catches_sigterm(proc.pid),
+    # torch's library is mapped, its import goes on (its native initialisation runs Python)
+    "importing": lambda proc, folder: _torch_loaded(proc.pid),
     "training": lambda proc, folder: _torch_loaded(proc.pid),
     "writing": lambda proc, folder: bool(_temporaries(folder)),
     "committed": lambda proc, folder: _changed(folder),
@@ -108,9 +110,11 @@ def _state(folder: Path) -> str:
     "signum, moment",
     [
         (signal.SIGINT, "running"),
+        (signal.SIGINT, "importing"),
         (signal.SIGINT, "training"),
         (signal.SIGINT, "writing"),
         (signal.SIGINT, "committed"),
+        (signal.SIGTERM, "importing"),
         (signal.SIGTERM, "training"),
         (signal.SIGTERM, "writing"),
         (signal.SIGKILL, "training"),

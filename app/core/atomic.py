@@ -81,14 +81,15 @@ def atomic_outputs(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
         return
     temps: List[Path] = []
     try:
-        for target in targets:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            remove_orphaned_temporaries(target)
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{target.name}.~{os.getpid()}.", suffix=target.suffix, dir=target.parent
-            )
-            os.close(fd)
-            temps.append(Path(tmp))
+        with deferred_signals():  # an interrupt between creating a file and listing it would leak it
+            for target in targets:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                remove_orphaned_temporaries(target)
+                fd, tmp = tempfile.mkstemp(
+                    prefix=f".{target.name}.~{os.getpid()}.", suffix=target.suffix, dir=target.parent
+                )
+                os.close(fd)
+                temps.append(Path(tmp))
         staged.update((k, tmp) for k, tmp in zip(keys, temps) if k not in staged)
         yield list(temps)
         mode = 0o666 & ~_umask()  # mkstemp makes files private (0600); give the mode open() would

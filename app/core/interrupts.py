@@ -10,14 +10,21 @@ complete (it finished). :class:`StopSignals` gives that contract to a run:
   from then on a signal is only recorded (:attr:`~StopSignals.held`), the command
   finishes and its outputs are complete;
 * a second signal while the first one's exception unwinds is recorded too, so the
-  clean-up is not cut short.
+  clean-up is not cut short;
+* a signal that arrives while a module is being imported is sent again a moment later:
+  an exception raised inside an import can abort the process (native code that runs
+  Python, as torch's initialisation does) or make CPython exit by SIGINT although the
+  exception is caught.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from typing import Dict, Optional
+
+_RETRY_S = 0.02  # a signal that arrived during an import comes back this much later
 
 #: Exit code of a run stopped by each signal (128 + the signal's number, as a shell reports it).
 EXIT_CODES = {signal.SIGINT: 128 + signal.SIGINT, signal.SIGTERM: 128 + signal.SIGTERM}
@@ -67,9 +74,26 @@ class StopSignals:
         self._holding = True
 
     def _on_signal(self, signum: int, frame) -> None:
+        if _importing(frame):
+            # Raised inside an import, the exception can abort the process (torch's native
+            # initialisation runs Python: SIGABRT) or leave CPython's exit code at SIGINT's
+            # although it is caught: the signal comes back once the import is over.
+            timer = threading.Timer(_RETRY_S, os.kill, (os.getpid(), signum))
+            timer.daemon = True
+            timer.start()
+            return
         if self._holding or self.stopped_by is not None:
             if self.held is None and self.stopped_by is None:
                 self.held = signal.Signals(signum)
             return
         self.stopped_by = signal.Signals(signum)
         raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _importing(frame) -> bool:
+    """Whether the interrupted code runs inside an ``import`` (one of importlib's frames)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
