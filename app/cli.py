@@ -512,13 +512,21 @@ def _overwrites_input(args, outputs: Sequence[str], inputs: Sequence[Optional[st
     return None
 
 
-def _check_outputs(outputs: Sequence[Optional[str]]) -> None:
-    """Before any work: refuse outputs that cannot be written (naming the path and why), and
+def _check_outputs(args, outputs: Sequence[Optional[str]]) -> None:
+    """Before any work: refuse outputs that cannot be written (naming the path and why),
+    complete the commits of runs killed while renaming their outputs (saying which), and
     remove the temporary files that killed runs left beside them."""
-    from fieldrig.core.atomic import check_writable, remove_orphaned_temporaries
+    from fieldrig.core.atomic import check_writable, finish_interrupted_commits, remove_orphaned_temporaries
 
     paths = [o for o in outputs if o]
     check_writable(paths)
+    completed = [t for folder in {Path(p).absolute().parent for p in paths} for t in finish_interrupted_commits(folder)]
+    if completed:
+        names = ", ".join(str(t) for t in completed)
+        print(
+            f"fieldrig {args.command}: completed the outputs of a run killed while writing them: {names}",
+            file=sys.stderr,
+        )
     for path in paths:
         remove_orphaned_temporaries(path)
 
@@ -566,7 +574,7 @@ def cmd_weights(args) -> int:
 
     if args.rig is None and Path(args.mesh).suffix.lower() not in SKINNED_SUFFIXES:
         return _usage_error(args, f"--rig is required: {args.mesh} cannot hold a skin (only GLB/GLTF/FBX can)")
-    _check_outputs(args.output + [args.save_field])
+    _check_outputs(args, args.output + [args.save_field])
     from fieldrig import workflow
 
     subjects = workflow.load_subjects(args.mesh, args.rig, args.deform_joints, args.exclude_joints)
@@ -627,7 +635,7 @@ def cmd_coords(args) -> int:
     if bad is not None:
         return bad
     cage_path = args.save_cage or str(Path(args.output).with_suffix("")) + ".cage.obj" if args.auto_cage else None
-    _check_outputs([args.output, cage_path, args.save_field])
+    _check_outputs(args, [args.output, cage_path, args.save_field])
     import time
     from dataclasses import replace
 
@@ -719,7 +727,7 @@ def cmd_deform(args) -> int:
     )
     if bad is not None:
         return bad
-    _check_outputs([args.output])
+    _check_outputs(args, [args.output])
     from fieldrig.geometry.export import save_mesh
 
     if by_cage:
@@ -967,7 +975,7 @@ def cmd_render(args) -> int:
 
     if Path(args.output).suffix.lower() not in IMAGE_SUFFIXES:
         raise InputError(args.output, f"expected a {', '.join(IMAGE_SUFFIXES)} output")
-    _check_outputs([args.output])
+    _check_outputs(args, [args.output])
     if args.animation is not None and args.pose is not None:
         raise InputError("--animation", "give --pose or --animation, not both")
     if (args.time is not None or args.frame is not None) and args.animation is None:

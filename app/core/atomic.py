@@ -9,7 +9,9 @@ target, so that
   gone — and removes;
 * several outputs of one job can be committed together (:func:`atomic_outputs`): all are
   written to temporary files first, then renamed one after the other with SIGINT and
-  SIGTERM held back, so an interrupt never leaves some outputs new and others old. Inside
+  SIGTERM held back, so an interrupt never leaves some outputs new and others old (a
+  SIGKILL between two renames leaves a journal; the next write to that folder completes
+  the commit, :func:`finish_interrupted_commits`). Inside
   such a block, the ordinary writers (:func:`atomic_path`, :func:`atomic_write_text`, and
   every ``save_*`` function built on them) called with one of its targets fill that
   target's temporary file, and a nested :func:`atomic_outputs` of its targets joins it:
@@ -20,6 +22,7 @@ target, so that
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -27,12 +30,13 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Sequence, Union
+from typing import Iterator, List, Optional, Sequence, Union
 
 from fieldrig.core.errors import InputError
 
 PathLike = Union[str, os.PathLike]
 _TEMP = re.compile(r"^\.(?P<name>.+)\.~(?P<pid>\d+)\.[^.]+(?P<suffix>\.[^.]*)?$")
+_JOURNAL = re.compile(r"^\.fieldrig-commit\.~(?P<pid>\d+)\.[^.]+\.json(?P<part>\.part)?$")
 _staging = threading.local()  # .temps: {target key: its temporary file} of this thread's open atomic_outputs
 
 
@@ -92,11 +96,12 @@ def atomic_outputs(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
                 temps.append(Path(tmp))
         staged.update((k, tmp) for k, tmp in zip(keys, temps) if k not in staged)
         yield list(temps)
-        mode = 0o666 & ~_umask()  # mkstemp makes files private (0600); give the mode open() would
         with deferred_signals():
+            journal = _write_journal(list(zip(temps, targets)))
             for tmp, target in zip(temps, targets):
-                os.chmod(tmp, mode)
-                os.replace(tmp, target)
+                _commit(tmp, target)
+            if journal is not None:
+                journal.unlink()
     except BaseException:
         for tmp in temps:
             if tmp.exists():
@@ -120,8 +125,44 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def finish_interrupted_commits(folder: PathLike) -> List[Path]:
+    """Complete the commits in ``folder`` of processes killed while renaming their outputs.
+
+    Before renaming two or more temporary files onto their targets, :func:`atomic_outputs`
+    writes a journal of the pairs beside the first target and removes it after the last
+    rename. A journal whose process no longer runs marks a commit cut short (SIGKILL): its
+    outputs are a mix of new and old, and every temporary file it lists is complete, so the
+    remaining renames are done now.
+
+    Returns
+    -------
+    list of Path
+        The targets completed.
+    """
+    completed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return completed
+    for entry in entries:
+        match = _JOURNAL.match(entry.name)
+        if match is None or _alive(int(match["pid"])):
+            continue
+        try:
+            pairs = [] if match["part"] else json.loads(entry.read_text())
+            for tmp, target in pairs:
+                if Path(tmp).exists():
+                    _commit(Path(tmp), Path(target))
+                    completed.append(Path(target))
+            entry.unlink()
+        except (OSError, ValueError, TypeError):
+            pass
+    return completed
+
+
 def remove_orphaned_temporaries(target: PathLike) -> List[Path]:
-    """Remove the temporary files of ``target`` left by processes that no longer run.
+    """Remove the temporary files of ``target`` left by processes that no longer run
+    (after completing the commits they were part of, :func:`finish_interrupted_commits`).
 
     Parameters
     ----------
@@ -134,6 +175,7 @@ def remove_orphaned_temporaries(target: PathLike) -> List[Path]:
     """
     target = Path(target)
     removed = []
+    finish_interrupted_commits(target.parent)
     try:
         entries = list(target.parent.iterdir())
     except OSError:
@@ -196,6 +238,23 @@ def deferred_signals(signals=(signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
             signal.signal(s, handler)
         for signum in received[:1]:
             os.kill(os.getpid(), signum)
+
+
+def _write_journal(pairs: List[tuple]) -> Optional[Path]:
+    """The journal of a commit of several files (see :func:`finish_interrupted_commits`)."""
+    if len(pairs) < 2:
+        return None
+    fd, part = tempfile.mkstemp(prefix=f".fieldrig-commit.~{os.getpid()}.", suffix=".json.part", dir=pairs[0][1].parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump([[os.path.abspath(tmp), os.path.abspath(target)] for tmp, target in pairs], fh)
+    journal = Path(part[: -len(".part")])
+    os.replace(part, journal)
+    return journal
+
+
+def _commit(tmp: Path, target: Path) -> None:
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private (0600); give the mode open() would
+    os.replace(tmp, target)
 
 
 def _staged() -> dict:
