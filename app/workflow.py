@@ -26,6 +26,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from fieldrig.core.errors import InputError
+from fieldrig.core.files import same_file
 from fieldrig.core.vocabulary import GLTF_SUFFIXES
 from fieldrig.geometry.mesh_io import MeshData
 from fieldrig.geometry.rig import Rig
@@ -36,15 +37,38 @@ FRAME_RATE = 30.0
 
 
 class ProgressBar:
-    """A tqdm bar fed by :class:`fieldrig.core.progress.ProgressEvent` callbacks (on stderr)."""
+    """Progress of :class:`fieldrig.core.progress.ProgressEvent` callbacks on stderr.
 
-    def __init__(self, description: str, enabled: bool):
+    On a terminal, a tqdm bar. Elsewhere (a pipe, a log file) a bar cannot redraw, so a long
+    job prints one line every ``interval_s`` seconds instead (the first after one interval:
+    a short job prints nothing).
+
+    Parameters
+    ----------
+    description : str
+        What is computed ("weights arm.obj").
+    enabled : bool
+        False shows nothing (``--quiet``).
+    interval_s : float
+        Seconds between two lines when stderr is not a terminal.
+    """
+
+    def __init__(self, description: str, enabled: bool, interval_s: float = 10.0):
+        import sys
+
         from tqdm import tqdm
 
+        from fieldrig.core.progress import Throttle
+
+        self._description = description
+        terminal = enabled and sys.stderr.isatty()
+        self._lines = Throttle(interval_s) if enabled and not terminal else None
+        if self._lines is not None:
+            self._lines.passes(0.0)  # primed: the first line comes after one interval
         self._bar = tqdm(
             total=1000,
             desc=description,
-            disable=None if enabled else True,
+            disable=not terminal,
             leave=False,
             bar_format="{desc}: {percentage:3.0f}%|{bar:30}| {elapsed}<{remaining}{postfix}",
         )
@@ -52,6 +76,11 @@ class ProgressBar:
     def __call__(self, event) -> bool:
         self._bar.set_postfix_str(event.stage, refresh=False)
         self._bar.update(int(round(1000 * event.fraction)) - self._bar.n)
+        if self._lines is not None and event.fraction < 1.0 and self._lines.passes(event.fraction):
+            import sys
+
+            left = f", about {event.eta_s:.0f} s left" if event.eta_s is not None else ""
+            print(f"{self._description}: {100 * event.fraction:.0f}% ({event.stage}){left}", file=sys.stderr)
         return True
 
     def close(self) -> None:
@@ -144,12 +173,12 @@ def load_subjects(mesh_path, rig_path=None, deform: Sequence[str] = (), exclude:
     from fieldrig.geometry.mesh_io import load_mesh
     from fieldrig.geometry.rig import load_rig
 
-    same = rig_path is not None and Path(rig_path).resolve() == Path(mesh_path).resolve()
+    same = rig_path is not None and same_file(rig_path, mesh_path)
     if (rig_path is None or same) and is_skinned_file(mesh_path):
         return asset_subjects(mesh_path, deform, exclude)
+    mesh = load_mesh(mesh_path)  # a file that cannot be read says why here
     if rig_path is None:
         raise InputError(str(mesh_path), "has no skin: give its rig with --rig (TGF, JSON or a skinned glTF)")
-    mesh = load_mesh(mesh_path)
     rig = select_deforming(load_rig(rig_path), deform, exclude)
     return [Subject(Path(mesh_path).name, mesh, rig, str(rig_path))]
 
@@ -301,8 +330,28 @@ def numbered(path, index: int, count: int) -> str:
     return str(p.with_name(f"{p.stem}_skin{index}{p.suffix}"))
 
 
+def output_files(outputs: Sequence[str], count: int) -> List[List[str]]:
+    """The files each output path stands for, given the number of subjects (skins).
+
+    A glTF output is one file holding every skin; a weight table is one file per skin
+    (:func:`numbered`).
+
+    Returns
+    -------
+    list of list of str
+        One list per entry of ``outputs``.
+    """
+    return [
+        [str(out)] if Path(out).suffix.lower() in GLTF_SUFFIXES else [numbered(out, k, count) for k in range(count)]
+        for out in outputs
+    ]
+
+
 def write_outputs(outputs: Sequence[str], results: Sequence[FitResult], max_influences: int = 4) -> List[str]:
     """Write the results to each output path by extension (see the module docstring).
+
+    The files are committed together (:func:`fieldrig.core.atomic.atomic_outputs`): a
+    failure or an interrupt leaves every one of them as it was.
 
     Parameters
     ----------
@@ -310,7 +359,8 @@ def write_outputs(outputs: Sequence[str], results: Sequence[FitResult], max_infl
         Weight tables (``.npy``, ``.csv``, ``.dmat``; one per skin when there are several)
         and glTF files (``.glb``, ``.gltf``; one with every skin).
     results : sequence of FitResult
-        Every subject of one input (all the skins of a file, or one mesh and its rig).
+        Every subject of one input (all the skins of a file, or one mesh and its rig),
+        in the order of their ``subject.index``.
     max_influences : int
         Influences per vertex kept in glTF outputs.
 
@@ -319,18 +369,18 @@ def write_outputs(outputs: Sequence[str], results: Sequence[FitResult], max_infl
     list of str
         The files written.
     """
+    from fieldrig.core.atomic import atomic_outputs
     from fieldrig.geometry.export import save_weights
 
-    written = []
-    for out in outputs:
-        if Path(out).suffix.lower() in GLTF_SUFFIXES:
-            write_gltf_output(out, results, max_influences)
-            written.append(str(out))
-            continue
-        for r in results:
-            target = numbered(out, r.subject.index, len(results))
-            save_weights(target, r.W, r.subject.rig.handle_names)
-            written.append(target)
+    files = output_files(outputs, len(results))
+    written = [f for group in files for f in group]
+    with atomic_outputs(written):
+        for out, group in zip(outputs, files):
+            if Path(out).suffix.lower() in GLTF_SUFFIXES:
+                write_gltf_output(out, results, max_influences)
+                continue
+            for target, r in zip(group, results):
+                save_weights(target, r.W, r.subject.rig.handle_names)
     return written
 
 
@@ -355,11 +405,12 @@ def write_gltf_output(path, results: Sequence[FitResult], max_influences: int = 
 
 def save_fields(path, results: Sequence[FitResult]) -> List[str]:
     """Save each result's trained field (one file per skin when there are several)."""
-    written = []
-    for r in results:
-        target = numbered(path, r.subject.index, len(results))
-        r.fitted.save(target)
-        written.append(target)
+    from fieldrig.core.atomic import atomic_outputs
+
+    (written,) = output_files([path], len(results))
+    with atomic_outputs(written):
+        for target, r in zip(written, results):
+            r.fitted.save(target)
     return written
 
 

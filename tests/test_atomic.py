@@ -117,3 +117,48 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_writers_inside_a_block_fill_its_temporaries_and_commit_with_it(tmp_path):
+    from fieldrig.core.atomic import atomic_path
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("old a")
+    with pytest.raises(RuntimeError):
+        with atomic_outputs([a, b]):
+            atomic_write_text(a, "new a")  # lands in a's temporary file, not in a
+            assert a.read_text() == "old a" and len(os.listdir(tmp_path)) == 3
+            raise RuntimeError("b's writer failed")
+    assert sorted(os.listdir(tmp_path)) == ["a.txt"] and a.read_text() == "old a"
+    with atomic_outputs([a, b]) as temps:
+        with atomic_outputs([b]) as (inner,), atomic_path(a) as ta:  # both join the block
+            assert [ta, inner] == temps
+        atomic_write_text(a, "new a")
+        atomic_write_text(b, "new b")
+        assert not b.exists()
+    assert (a.read_text(), b.read_text()) == ("new a", "new b") and sorted(os.listdir(tmp_path)) == ["a.txt", "b.txt"]
+
+
+def test_a_commit_killed_between_two_renames_is_completed_by_the_next_write(tmp_path):
+    a, b = tmp_path / "w.npy", tmp_path / "w.csv"
+    a.write_text("old a")
+    b.write_text("old b")
+    code = textwrap.dedent(f"""
+        import os, signal
+        from fieldrig.core.atomic import atomic_outputs
+        rename = os.replace
+        def replace_then_die(src, dst):  # SIGKILL right after the first output's rename
+            rename(src, dst)
+            if not str(src).endswith(".part"):
+                os.kill(os.getpid(), signal.SIGKILL)
+        os.replace = replace_then_die
+        with atomic_outputs([{str(a)!r}, {str(b)!r}]) as (ta, tb):
+            ta.write_text("new a")
+            tb.write_text("new b")
+    """)
+    assert subprocess.run([sys.executable, "-c", code]).returncode == -signal.SIGKILL
+    assert (a.read_text(), b.read_text()) == ("new a", "old b")  # a mix, and its journal
+    assert any(p.name.startswith(".fieldrig-commit.~") for p in tmp_path.iterdir())
+    atomic_write_text(tmp_path / "other.txt", "x")  # any later write in the folder completes it
+    assert (a.read_text(), b.read_text()) == ("new a", "new b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.txt", "w.csv", "w.npy"]
