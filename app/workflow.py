@@ -12,7 +12,8 @@ batch, the GUI's jobs and headless rendering all take.
   handles, for an asset the skin's joints); glTF: the input file re-skinned (only its skin
   attributes replaced) for an asset read from glTF, a new file with the skeleton, the
   parts and the sampled clips for an asset read from another format, a new file with the
-  rig's skeleton for a mesh and a rig.
+  rig's skeleton for a mesh and a rig. The files of one call are committed together
+  (:func:`commit_outputs`): an interrupt leaves all of them new or all as they were.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import fnmatch
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -33,6 +34,8 @@ from fieldrig.geometry.skinned_asset import SKINNED_SUFFIXES, SkinnedAsset
 
 #: Frames per second of ``--frame``.
 FRAME_RATE = 30.0
+#: One output file: its path and the function that writes its content to a given path.
+OutputFile = Tuple[str, Callable[[Path], None]]
 
 
 class ProgressBar:
@@ -298,8 +301,8 @@ def numbered(path, index: int, count: int) -> str:
     return str(p.with_name(f"{p.stem}_skin{index}{p.suffix}"))
 
 
-def write_outputs(outputs: Sequence[str], results: Sequence[FitResult], max_influences: int = 4) -> List[str]:
-    """Write the results to each output path by extension (see the module docstring).
+def output_plan(outputs: Sequence[str], results: Sequence[FitResult], max_influences: int = 4) -> List[OutputFile]:
+    """The files the outputs make (see the module docstring), each with its writer.
 
     Parameters
     ----------
@@ -313,22 +316,60 @@ def write_outputs(outputs: Sequence[str], results: Sequence[FitResult], max_infl
 
     Returns
     -------
-    list of str
-        The files written.
+    list of (str, callable)
+        Each file's path and ``write(path)``, which writes that file's content to ``path``
+        (a temporary file of the same suffix, see :func:`commit_outputs`).
     """
     from fieldrig.geometry.export import save_weights
 
-    written = []
+    plan: List[OutputFile] = []
     for out in outputs:
         if Path(out).suffix.lower() in GLTF_SUFFIXES:
-            write_gltf_output(out, results, max_influences)
-            written.append(str(out))
+            plan.append((str(out), lambda path: write_gltf_output(path, results, max_influences)))
             continue
         for r in results:
-            target = numbered(out, r.subject.index, len(results))
-            save_weights(target, r.W, r.subject.rig.handle_names)
-            written.append(target)
-    return written
+            plan.append(
+                (
+                    numbered(out, r.subject.index, len(results)),
+                    lambda path, r=r: save_weights(path, r.W, r.subject.rig.handle_names),
+                )
+            )
+    return plan
+
+
+def field_plan(path, results: Sequence[FitResult]) -> List[OutputFile]:
+    """Each result's trained field file (one per skin when there are several), with its writer."""
+    return [(numbered(path, r.subject.index, len(results)), r.fitted.save) for r in results]
+
+
+def commit_outputs(plan: Sequence[OutputFile]) -> List[str]:
+    """Write every file of ``plan`` together: each to a temporary file, then all renamed at
+    once (:func:`fieldrig.core.atomic.atomic_outputs`), so that an error or an interrupt
+    leaves every file new or every file as it was.
+
+    Returns
+    -------
+    list of str
+        The files written.
+    """
+    from fieldrig.core.atomic import atomic_outputs
+
+    with atomic_outputs([path for path, _ in plan]) as temps:
+        for (_, write), tmp in zip(plan, temps):
+            write(tmp)
+    return [path for path, _ in plan]
+
+
+def write_outputs(outputs: Sequence[str], results: Sequence[FitResult], max_influences: int = 4) -> List[str]:
+    """Write the results to each output path by extension (see :func:`output_plan`), all
+    files together (:func:`commit_outputs`).
+
+    Returns
+    -------
+    list of str
+        The files written.
+    """
+    return commit_outputs(output_plan(outputs, results, max_influences))
 
 
 def write_gltf_output(path, results: Sequence[FitResult], max_influences: int = 4) -> None:
@@ -351,13 +392,8 @@ def write_gltf_output(path, results: Sequence[FitResult], max_influences: int = 
 
 
 def save_fields(path, results: Sequence[FitResult]) -> List[str]:
-    """Save each result's trained field (one file per skin when there are several)."""
-    written = []
-    for r in results:
-        target = numbered(path, r.subject.index, len(results))
-        r.fitted.save(target)
-        written.append(target)
-    return written
+    """Save each result's trained field (one file per skin when there are several), together."""
+    return commit_outputs(field_plan(path, results))
 
 
 # ============================================================================= posing

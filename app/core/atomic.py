@@ -9,7 +9,8 @@ target, so that
   gone — and removes;
 * several outputs of one job can be committed together (:func:`atomic_outputs`): all are
   written to temporary files first, then renamed one after the other with SIGINT and
-  SIGTERM held back, so an interrupt never leaves some outputs new and others old.
+  SIGTERM held back, so an interrupt never leaves some outputs new and others old;
+* a folder's leftovers can be swept whatever their targets (:func:`sweep_orphaned_temporaries`).
 
 :func:`check_writable` tells before a long job whether its outputs can be written at all.
 """
@@ -23,7 +24,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Sequence, Union
+from typing import Iterator, List, Optional, Sequence, Union
 
 from fieldrig.core.errors import InputError
 
@@ -113,14 +114,34 @@ def remove_orphaned_temporaries(target: PathLike) -> List[Path]:
         The files removed.
     """
     target = Path(target)
+    return _remove_orphans(target.parent, target.name)
+
+
+def sweep_orphaned_temporaries(folder: PathLike) -> List[Path]:
+    """Remove every temporary file in ``folder`` left by a process that no longer runs,
+    whatever its target (a missing or unreadable folder has none).
+
+    Parameters
+    ----------
+    folder : path-like
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    return _remove_orphans(Path(folder), None)
+
+
+def _remove_orphans(folder: Path, name: Optional[str]) -> List[Path]:
     removed = []
     try:
-        entries = list(target.parent.iterdir())
+        entries = list(folder.iterdir())
     except OSError:
         return removed
     for entry in entries:
         match = _TEMP.match(entry.name)
-        if match is None or match["name"] != target.name or _alive(int(match["pid"])):
+        if match is None or (name is not None and match["name"] != name) or _alive(int(match["pid"])):
             continue
         try:
             entry.unlink()
