@@ -759,8 +759,10 @@ def _caged_vertices(args, mesh):
 
 
 def cmd_batch(args) -> int:
-    """``fieldrig batch``: many assets, parallel, resumable; exit 1 when any failed."""
-    from fieldrig.batch import BatchOptions, discover_assets, run_batch
+    """``fieldrig batch``: many assets, parallel, resumable; exit 1 when any failed, 2 for a
+    bad manifest or output folder (before any work), 130/143 when stopped by SIGINT/SIGTERM."""
+    from fieldrig.batch import BatchInterrupted, BatchOptions, discover_assets, run_batch
+    from fieldrig.core.errors import InputError
 
     formats = [f.strip().lower().lstrip(".") for f in args.formats.split(",") if f.strip()]
     unknown = [f for f in formats if "." + f not in WEIGHT_OUTPUT_SUFFIXES]
@@ -781,7 +783,6 @@ def cmd_batch(args) -> int:
         defaults["max_influences"] = args.max_influences
     if args.save_fields:
         defaults["save_field"] = True
-    assets = discover_assets(args.source, defaults)
     options = BatchOptions(
         jobs=args.jobs,
         threads=args.threads,
@@ -790,7 +791,14 @@ def cmd_batch(args) -> int:
         scheduler=args.scheduler,
         progress=not args.quiet,
     )
-    summary = run_batch(assets, args.output, options)
+    try:
+        summary = run_batch(discover_assets(args.source, defaults), args.output, options)
+    except InputError as exc:  # the manifest, a name or the output folder: nothing was computed
+        return _usage_error(args, _one_line(exc))
+    except BatchInterrupted as exc:
+        done = "no summary" if exc.summary is None else f"{Path(args.output) / 'summary.json'} lists what finished"
+        print(f"fieldrig batch: interrupted by {exc}; {done}", file=sys.stderr)
+        return 128 + exc.signum
     print(summary.table())
     return EXIT_OK if summary.all_succeeded else EXIT_FAILED
 

@@ -167,8 +167,10 @@ def loaded_after(code: str) -> list:
 
 
 def test_the_light_entry_points_stay_light():
-    """``import fieldrig`` and the whole CLI parser load no torch, Qt or polyscope."""
+    """``import fieldrig``, the whole CLI parser and the batch package (which reads and checks
+    manifests before any job) load no torch, Qt or polyscope."""
     assert loaded_after("import fieldrig; fieldrig.__all__") == []
+    assert loaded_after("import fieldrig.batch") == []
     assert loaded_after("import fieldrig.cli; fieldrig.cli.build_parser().parse_args(['render', 'x', '-o', 'y'])") == []
 
 
