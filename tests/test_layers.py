@@ -140,6 +140,16 @@ def test_nobody_imports_the_command_line():
     assert users == ["fieldrig.__main__"]
 
 
+def test_only_the_command_line_runs_batches():
+    """Batch runs are the ``fieldrig batch`` command's engine: no other module drives them."""
+
+    def in_batch(module: str) -> bool:
+        return module == "fieldrig.batch" or module.startswith("fieldrig.batch.")
+
+    users = {m for m, path in MODULES.items() if not in_batch(m) for t, _ in imports_of(m, path) if in_batch(t)}
+    assert users == {"fieldrig.cli"}
+
+
 def test_the_public_names_come_from_below_the_front_ends():
     import fieldrig
 
