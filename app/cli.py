@@ -787,7 +787,9 @@ def cmd_batch(args) -> int:
     unknown = [f for f in formats if "." + f not in WEIGHT_OUTPUT_SUFFIXES]
     if not formats or unknown:
         return _usage_error(
-            args, f"--formats: unknown {', '.join(unknown) or '(empty)'} (expected some of npy, csv, dmat, glb, gltf)"
+            args,
+            f"--formats: unknown {', '.join(unknown) or '(empty)'} "
+            f"(expected some of {', '.join(s.lstrip('.') for s in WEIGHT_OUTPUT_SUFFIXES)})",
         )
     if args.scheduler and args.executor != "dask":
         return _usage_error(args, "--scheduler needs --executor dask")

@@ -144,7 +144,9 @@ def discover_assets(source: PathLike, defaults: Optional[Dict] = None) -> List[A
         assets = []
         for mesh in sorted(p for p in source.iterdir() if p.suffix.lower() in MESH_SUFFIXES and p.is_file()):
             rigs = [mesh.with_suffix(s) for s in RIG_FILE_SUFFIXES if mesh.with_suffix(s).is_file()]
-            rig = rigs[0] if rigs else mesh if mesh.suffix.lower() in SKINNED_SUFFIXES else mesh.with_suffix(".tgf")
+            if not rigs:  # a skinned file is its own rig; a lone mesh fails as missing its first rig kind
+                rigs = [mesh if mesh.suffix.lower() in SKINNED_SUFFIXES else mesh.with_suffix(RIG_FILE_SUFFIXES[0])]
+            rig = rigs[0]
             name = check_name(mesh.stem, str(mesh))
             assets.append(Asset(name, str(mesh), str(rig), dict(settings)))
         if not assets:
@@ -278,12 +280,15 @@ def check_settings(settings: Dict, source: str) -> None:
 
 
 def check_unique(assets: Sequence[Asset], source: str) -> None:
-    """Refuse two assets of one name (they would write one folder)."""
-    seen = set()
+    """Refuse two assets of one name (they would write one folder), case aside (on a
+    case-insensitive disk ``Arm`` and ``arm`` are one folder too)."""
+    seen: Dict[str, str] = {}
     for a in assets:
-        if a.name in seen:
-            raise InputError(source, f"two assets are named {a.name!r}; give them distinct names")
-        seen.add(a.name)
+        other = seen.get(a.name.casefold())
+        if other is not None:
+            same = f"named {a.name!r}" if other == a.name else f"named {other!r} and {a.name!r}"
+            raise InputError(source, f"two assets are {same}; give them distinct names")
+        seen[a.name.casefold()] = a.name
 
 
 def _json_type(value) -> str:
