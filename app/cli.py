@@ -3,8 +3,10 @@ runs and mesh checks from the shell.
 
 Exit codes: 0 success; 1 a bad input file or a failed asset (one line on stderr, no
 traceback; ``--debug`` shows it); 2 a usage error (bad or missing arguments); 130
-interrupted. Every output is written atomically (a temporary file, then a rename) and no
-input is ever modified.
+interrupted (SIGINT), 143 terminated (SIGTERM). Outputs that cannot be written are refused
+before any work. A command's outputs are written to temporary files and committed together
+(all new, or all as they were); a signal that arrives during the commit waits for the
+command to finish. No input is ever modified.
 
 Each subcommand is an ``_add_NAME`` (its parser) and ``cmd_NAME`` (the command) pair.
 Importing this module and building the parser import nothing heavy: torch, Qt and
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
+from fieldrig.core.files import same_file
 from fieldrig.core.vocabulary import (
     DEFAULT_SKINNING_PRESET,
     IMAGE_SUFFIXES,
@@ -41,7 +45,7 @@ examples:
   fieldrig batch assets/ -o out/ --jobs 2
   fieldrig check arm.obj --rig arm.tgf
 
-exit codes: 0 ok, 1 failed input or asset, 2 usage error, 130 interrupted.
+exit codes: 0 ok, 1 failed input or asset, 2 usage error, 130 interrupted, 143 terminated.
 Run 'fieldrig COMMAND --help' for the options of each command.
 """
 
@@ -63,10 +67,18 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other error: the
+    problem and where the help is (the subcommands' parsers are of this class too)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 # ============================================================================ parser
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to render the docs)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fieldrig",
         description="Mesh-free skinning weights and neural barycentric coordinates for rigging.",
         epilog=_MAIN_EPILOG,
@@ -89,12 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _positive_int(text: str) -> int:
+    return _int_from(text, 1, "a positive integer")
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_from(text, 0, "a non-negative integer")
+
+
+def _int_from(text: str, lowest: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
     return value
 
 
@@ -109,7 +129,7 @@ def _add_compute_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", default="auto", help="torch device: auto (CUDA when present, else CPU), cpu, cuda, cuda:1"
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same result")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed; the same seed gives the same result")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -471,7 +491,9 @@ Draws through polyscope's EGL backend: no window and no display are needed.
     )
     p.add_argument("--no-skeleton", action="store_true", help="do not draw bones and joints")
     p.add_argument("--view", choices=RENDER_VIEWS, default=RENDER_VIEWS[0], help="camera direction (y up)")
-    p.add_argument("--size", nargs=2, type=int, default=(1024, 768), metavar=("W", "H"), help="image size in pixels")
+    p.add_argument(
+        "--size", nargs=2, type=_positive_int, default=(1024, 768), metavar=("W", "H"), help="image size in pixels"
+    )
     p.add_argument(
         "--preset",
         choices=SKINNING_PRESET_NAMES,
@@ -500,11 +522,38 @@ def _suffix_error(args, path: str, allowed: Sequence[str], what: str) -> Optiona
 
 def _overwrites_input(args, outputs: Sequence[str], inputs: Sequence[Optional[str]]) -> Optional[int]:
     """Usage error when an output path is one of the inputs (inputs are never modified)."""
-    sources = {Path(i).resolve() for i in inputs if i}
+    import os
+
+    sources = {os.path.realpath(i) for i in inputs if i}
     for out in outputs:
-        if out and Path(out).resolve() in sources:
+        if out and os.path.realpath(out) in sources:
             return _usage_error(args, f"{out}: the output would overwrite an input file; choose another name")
     return None
+
+
+def _check_outputs(outputs: Sequence[Optional[str]]) -> None:
+    """Before any work: refuse outputs that cannot be written (naming the path and why), and
+    remove the temporary files that killed runs left beside them."""
+    from fieldrig.core.atomic import check_writable, remove_orphaned_temporaries
+
+    paths = [o for o in outputs if o]
+    check_writable(paths)
+    for path in paths:
+        remove_orphaned_temporaries(path)
+
+
+@contextmanager
+def _committed(args, outputs: Sequence[Optional[str]]) -> Iterator[None]:
+    """The block writes ``outputs``; they are committed together after it (all new, or all
+    as they were when the block fails or is interrupted). Once the commit starts, SIGINT and
+    SIGTERM wait for the command to finish: its outputs are complete."""
+    from fieldrig.core.atomic import atomic_outputs
+
+    with atomic_outputs([o for o in outputs if o]):
+        yield
+        signals = getattr(args, "stop_signals", None)
+        if signals is not None:
+            signals.hold()
 
 
 def _say(args, message: str) -> None:
@@ -536,6 +585,7 @@ def cmd_weights(args) -> int:
 
     if args.rig is None and Path(args.mesh).suffix.lower() not in SKINNED_SUFFIXES:
         return _usage_error(args, f"--rig is required: {args.mesh} cannot hold a skin (only GLB/GLTF/FBX can)")
+    _check_outputs(args.output + [args.save_field])
     from fieldrig import workflow
 
     subjects = workflow.load_subjects(args.mesh, args.rig, args.deform_joints, args.exclude_joints)
@@ -558,9 +608,11 @@ def cmd_weights(args) -> int:
             bar.close()
         _warn(args, subject.name, result.warnings)
         results.append(result)
-    written = workflow.write_outputs(args.output, results, args.max_influences)
-    if args.save_field:
-        written += workflow.save_fields(args.save_field, results)
+    files = workflow.output_files(args.output + ([args.save_field] if args.save_field else []), len(results))
+    with _committed(args, [f for group in files for f in group]):
+        written = workflow.write_outputs(args.output, results, args.max_influences)
+        if args.save_field:
+            written += workflow.save_fields(args.save_field, results)
     for r in results:
         rig = r.subject.rig
         deforming = len(r.fitted.columns)
@@ -593,6 +645,8 @@ def cmd_coords(args) -> int:
     bad = _overwrites_input(args, [args.output, args.save_cage, args.save_field], [args.mesh, args.cage])
     if bad is not None:
         return bad
+    cage_path = args.save_cage or str(Path(args.output).with_suffix("")) + ".cage.obj" if args.auto_cage else None
+    _check_outputs([args.output, cage_path, args.save_field])
     import time
     from dataclasses import replace
 
@@ -606,12 +660,10 @@ def cmd_coords(args) -> int:
         if mesh.F is None:
             raise fieldrig.InputError(args.mesh, "--auto-cage needs a triangle mesh, not a point cloud")
         cage = fieldrig.auto_cage(mesh.V, mesh.F, vertices=args.cage_vertices)
-        cage_path = args.save_cage or str(Path(args.output).with_suffix("")) + ".cage.obj"
-        save_cage(cage, cage_path)
-        _say(args, f"automatic cage: {len(cage.V)} vertices → {cage_path}")
+        _say(args, f"automatic cage: {len(cage.V)} vertices (written to {cage_path} with the coordinates)")
     else:
         cage = load_cage(args.cage)
-    points = _points_in_cage_space(mesh, cage.V.shape[1], args.mesh)
+    points = _points_in_cage_space(mesh, cage, args.mesh, args.cage or cage_path)
     start = time.perf_counter()
     bar = workflow.ProgressBar(f"coords {Path(args.mesh).name}", not args.quiet)
     try:
@@ -624,12 +676,19 @@ def cmd_coords(args) -> int:
             device=args.device,
             progress=bar,
         )
-        Phi = field.evaluate(points)
     finally:
         bar.close()
-    if args.save_field:
-        field.save(args.save_field)
-    save_weights(args.output, Phi, [f"cage{i}" for i in range(Phi.shape[1])])
+    bar = workflow.ProgressBar(f"coords {Path(args.mesh).name}: {len(points):,} points", not args.quiet)
+    try:
+        Phi = field.evaluate(points, progress=bar)
+    finally:
+        bar.close()
+    with _committed(args, [args.output, cage_path, args.save_field]):
+        if cage_path:
+            save_cage(cage, cage_path)
+        if args.save_field:
+            field.save(args.save_field)
+        save_weights(args.output, Phi, [f"cage{i}" for i in range(Phi.shape[1])])
     _say(
         args,
         f"{Path(args.mesh).name}: {Phi.shape[0]:,} vertices × {Phi.shape[1]} cage vertices in "
@@ -638,17 +697,21 @@ def cmd_coords(args) -> int:
     return EXIT_OK
 
 
-def _points_in_cage_space(mesh, dim: int, source: str):
+def _points_in_cage_space(mesh, cage, mesh_source: str, cage_source: str):
     """The mesh's vertices in the cage's dimension: a 2D cage takes x, y of a flat (constant z) mesh."""
     import numpy as np
 
     from fieldrig.core.errors import InputError
 
-    if dim == 3:
+    if cage.dim == 3:
         return mesh.V
     z = mesh.V[:, 2]
     if z.max() - z.min() > 1e-9 * float(np.linalg.norm(np.ptp(mesh.V[:, :2], axis=0))):
-        raise InputError(source, "a 2D cage needs a flat mesh (constant z); this one is not")
+        raise InputError(
+            cage_source,
+            f"is a flat cage (a 2D polygon of {len(cage.V)} vertices) but {Path(mesh_source).name} is not flat: "
+            "a 3D mesh needs a closed triangulated cage around it (at least 4 vertices)",
+        )
     return mesh.V[:, :2]
 
 
@@ -675,6 +738,7 @@ def cmd_deform(args) -> int:
     )
     if bad is not None:
         return bad
+    _check_outputs([args.output])
     from fieldrig.geometry.export import save_mesh
 
     if by_cage:
@@ -684,7 +748,8 @@ def cmd_deform(args) -> int:
         X = _caged_vertices(args, mesh)
     else:
         mesh, X = _skinned_vertices(args)
-    save_mesh(args.output, X, mesh.F)
+    with _committed(args, [args.output]):
+        save_mesh(args.output, X, mesh.F)
     _say(args, f"{Path(args.mesh).name}: {len(X):,} vertices deformed → {args.output}")
     return EXIT_OK
 
@@ -738,7 +803,7 @@ def _skin_subject(args):
 
     if not workflow.is_skinned_file(args.mesh):
         raise InputError(args.mesh, "--animation needs a skinned glTF or FBX file with animation clips")
-    if args.rig is not None and Path(args.rig).resolve() != Path(args.mesh).resolve():
+    if args.rig is not None and not same_file(args.rig, args.mesh):
         raise InputError("--rig", "a skinned file is posed by its own skeleton; leave --rig out")
     return workflow.asset_subjects(args.mesh)[0]
 
@@ -817,9 +882,11 @@ def cmd_batch(args) -> int:
     except InputError as exc:  # the manifest, a name or the output folder: nothing was computed
         return _usage_error(args, _one_line(exc))
     except BatchInterrupted as exc:
-        done = "no summary" if exc.summary is None else f"{Path(args.output) / 'summary.json'} lists what finished"
-        print(f"fieldrig batch: interrupted by {exc}; {done}", file=sys.stderr)
-        return 128 + exc.signum
+        from fieldrig.core.interrupts import EXIT_CODES
+
+        where = Path(args.output) / "summary.json"
+        print(f"fieldrig batch: interrupted by {exc.signum.name}; {where} lists what finished", file=sys.stderr)
+        return EXIT_CODES[exc.signum]
     print(summary.table())
     return EXIT_OK if summary.all_succeeded else EXIT_FAILED
 
@@ -931,13 +998,12 @@ def cmd_render(args) -> int:
 
     if Path(args.output).suffix.lower() not in IMAGE_SUFFIXES:
         raise InputError(args.output, f"expected a {', '.join(IMAGE_SUFFIXES)} output")
+    _check_outputs([args.output])
     if args.animation is not None and args.pose is not None:
         raise InputError("--animation", "give --pose or --animation, not both")
     if (args.time is not None or args.frame is not None) and args.animation is None:
         raise InputError("--time", "--time and --frame belong to --animation")
-    own_skin = (args.rig is None or Path(args.rig).resolve() == Path(args.mesh).resolve()) and workflow.is_skinned_file(
-        args.mesh
-    )
+    own_skin = (args.rig is None or same_file(args.rig, args.mesh)) and workflow.is_skinned_file(args.mesh)
     if args.animation is not None and not own_skin:
         raise InputError(args.mesh, "--animation needs a skinned glTF or FBX file (and no other --rig)")
     if own_skin:
@@ -997,21 +1063,47 @@ def cmd_render(args) -> int:
         view=args.view,
         transforms=T,
     )
-    write_image(args.output, image)
+    with _committed(args, [args.output]):
+        write_image(args.output, image)
     _say(args, f"{Path(args.mesh).name}: {width}×{height} image → {args.output}")
     return EXIT_OK
 
 
 # ============================================================================ main
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit code (the console script exits with it)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command line; returns the exit code (the console script exits with it).
+
+    SIGINT and SIGTERM stop a command (exit 130 and 143, one line on stderr) and leave its
+    outputs as they were, until it starts committing them; a signal that arrives from
+    then on waits for it to finish (its outputs are complete).
+    """
+    from fieldrig.core.interrupts import EXIT_CODES, StopSignals, Terminated
+
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = next((w for w in words if not w.startswith("-")), None)  # for the message of a stop while parsing
+    with StopSignals(ignore_after=argv is None) as signals:
+        try:
+            args = build_parser().parse_args(words)
+            command, args.stop_signals = args.command, signals
+            code = _run(args)
+        except KeyboardInterrupt as exc:
+            terminated = isinstance(exc, Terminated)
+            print(
+                f"fieldrig{' ' + command if command else ''}: {'terminated' if terminated else 'interrupted'}",
+                file=sys.stderr,
+            )
+            return EXIT_CODES[signals.stopped_by] if signals.stopped_by else EXIT_INTERRUPTED
+        if signals.held is not None:
+            print(
+                f"fieldrig {command}: {signals.held.name} arrived while the outputs were committed; they are complete",
+                file=sys.stderr,
+            )
+    return code
+
+
+def _run(args) -> int:
     try:
         return int(args.func(args))
-    except KeyboardInterrupt:
-        print("fieldrig: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except Exception as exc:  # one line for the user; --debug for the traceback
         if args.debug:
             raise

@@ -48,7 +48,7 @@ import numpy as np
 
 from fieldrig.core.atomic import atomic_path
 from fieldrig.core.errors import InputError
-from fieldrig.core.files import file_sha256
+from fieldrig.core.files import file_sha256, user_path
 from fieldrig.core.vocabulary import PROJECT_SUFFIX
 from fieldrig.geometry.mesh_io import load_mesh
 from fieldrig.geometry.pose import Pose
@@ -231,7 +231,7 @@ def load_project(path: PathLike) -> Tuple[Session, List[str]]:
         The project file is missing, not a fieldrig project, damaged, or the mesh it refers
         to cannot be found or read; the message names the file.
     """
-    path = Path(path)
+    path = user_path(path)
     source = str(path)
     meta, arrays, blobs = _read_archive(path)
     project_dir = path.parent

@@ -15,6 +15,7 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
+from fieldrig.core.arguments import checked_callback, checked_flag, checked_seed
 from fieldrig.core.errors import InputError
 from fieldrig.core.progress import ProgressCallback
 from fieldrig.geometry.mesh_io import validate_mesh
@@ -154,7 +155,7 @@ def fit_skinning_field(
     from fieldrig.geometry.normals import estimate_normals
     from fieldrig.neural.device import resolve_device
     from fieldrig.neural.handle_blend import HandleGeometry
-    from fieldrig.neural.skinning_training import SKINNING_PRESETS, SkinningPreset, fit_field
+    from fieldrig.neural.skinning_training import SKINNING_PRESETS, SkinningPreset, check_memory, fit_field
 
     if isinstance(preset, str):
         if preset not in SKINNING_PRESETS:
@@ -162,13 +163,16 @@ def fit_skinning_field(
         preset = SKINNING_PRESETS[preset]
     elif not isinstance(preset, SkinningPreset):
         raise InputError("preset", f"expected a preset name or a SkinningPreset, got {type(preset).__name__}")
+    seed = checked_seed(seed)
+    progress = checked_callback(progress)
+    strict = checked_flag(strict, "strict")
+    rig = _checked_rig(rig)
     warnings: List[str] = []
     V, F = validate_mesh(V, F, "mesh", warnings=warnings)
     if F is None:
         if len(V) < 4:
             raise InputError("points", f"a point cloud needs at least 4 points, got {len(V)}")
         N = estimate_normals(V) if N is None else _checked_normals(N, V)
-    rig = rig if isinstance(rig, Rig) else load_rig(rig)
     for region in rig.painted:
         if len(region.vertices) and (region.vertices.min() < 0 or region.vertices.max() >= len(V)):
             raise InputError(
@@ -176,6 +180,8 @@ def fit_skinning_field(
                 f"a painted region of handle {rig.handle_names[region.handle]!r} "
                 f"names vertices outside 0..{len(V) - 1}",
             )
+    # Before the ray-casting structures: a native library does not fail cleanly out of memory.
+    check_memory(len(V), rig.n_handles, min(preset.bulk_particles, preset.max_particles))
     placement = place_handles(V, F, rig, N=N)
     painted = {p.handle for p in rig.painted if len(p.vertices)}
     deform = rig.deform.copy()
@@ -215,6 +221,18 @@ def fit_skinning_field(
     names = [rig.handle_names[c] for c in columns]
     field = fit_field(V, F, N, handles, names, preset, resolve_device(device), seed, progress)
     return RigField(field, columns, rig.handle_names, warnings)
+
+
+def _checked_rig(rig) -> Rig:
+    """A Rig, or the rig read from a file; anything else is refused naming ``rig``."""
+    if isinstance(rig, Rig):
+        return rig
+    if not isinstance(rig, (str, os.PathLike)):
+        hint = " (for rig JSON data: fieldrig.geometry.rig.rig_from_json(data))" if isinstance(rig, dict) else ""
+        raise InputError(
+            "rig", f"expected a Rig or a rig file (.tgf, .json, .glb, .gltf, .fbx), got {type(rig).__name__}{hint}"
+        )
+    return load_rig(rig)
 
 
 def _excluded(rig: Rig) -> List[str]:

@@ -12,8 +12,7 @@ batch, the GUI's jobs and headless rendering all take.
   handles, for an asset the skin's joints); glTF: the input file re-skinned (only its skin
   attributes replaced) for an asset read from glTF, a new file with the skeleton, the
   parts and the sampled clips for an asset read from another format, a new file with the
-  rig's skeleton for a mesh and a rig. The files of one call are committed together
-  (:func:`commit_outputs`): an interrupt leaves all of them new or all as they were.
+  rig's skeleton for a mesh and a rig.
 """
 
 from __future__ import annotations
@@ -22,11 +21,12 @@ import fnmatch
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from fieldrig.core.errors import InputError
+from fieldrig.core.files import same_file
 from fieldrig.core.vocabulary import GLTF_SUFFIXES
 from fieldrig.geometry.mesh_io import MeshData
 from fieldrig.geometry.rig import Rig
@@ -34,20 +34,41 @@ from fieldrig.geometry.skinned_asset import SKINNED_SUFFIXES, SkinnedAsset
 
 #: Frames per second of ``--frame``.
 FRAME_RATE = 30.0
-#: One output file: its path and the function that writes its content to a given path.
-OutputFile = Tuple[str, Callable[[Path], None]]
 
 
 class ProgressBar:
-    """A tqdm bar fed by :class:`fieldrig.core.progress.ProgressEvent` callbacks (on stderr)."""
+    """Progress of :class:`fieldrig.core.progress.ProgressEvent` callbacks on stderr.
 
-    def __init__(self, description: str, enabled: bool):
+    On a terminal, a tqdm bar. Elsewhere (a pipe, a log file) a bar cannot redraw, so a long
+    job prints one line every ``interval_s`` seconds instead (the first after one interval:
+    a short job prints nothing).
+
+    Parameters
+    ----------
+    description : str
+        What is computed ("weights arm.obj").
+    enabled : bool
+        False shows nothing (``--quiet``).
+    interval_s : float
+        Seconds between two lines when stderr is not a terminal.
+    """
+
+    def __init__(self, description: str, enabled: bool, interval_s: float = 10.0):
+        import sys
+
         from tqdm import tqdm
 
+        from fieldrig.core.progress import Throttle
+
+        self._description = description
+        terminal = enabled and sys.stderr.isatty()
+        self._lines = Throttle(interval_s) if enabled and not terminal else None
+        if self._lines is not None:
+            self._lines.passes(0.0)  # primed: the first line comes after one interval
         self._bar = tqdm(
             total=1000,
             desc=description,
-            disable=None if enabled else True,
+            disable=not terminal,
             leave=False,
             bar_format="{desc}: {percentage:3.0f}%|{bar:30}| {elapsed}<{remaining}{postfix}",
         )
@@ -55,6 +76,11 @@ class ProgressBar:
     def __call__(self, event) -> bool:
         self._bar.set_postfix_str(event.stage, refresh=False)
         self._bar.update(int(round(1000 * event.fraction)) - self._bar.n)
+        if self._lines is not None and event.fraction < 1.0 and self._lines.passes(event.fraction):
+            import sys
+
+            left = f", about {event.eta_s:.0f} s left" if event.eta_s is not None else ""
+            print(f"{self._description}: {100 * event.fraction:.0f}% ({event.stage}){left}", file=sys.stderr)
         return True
 
     def close(self) -> None:
@@ -147,12 +173,12 @@ def load_subjects(mesh_path, rig_path=None, deform: Sequence[str] = (), exclude:
     from fieldrig.geometry.mesh_io import load_mesh
     from fieldrig.geometry.rig import load_rig
 
-    same = rig_path is not None and Path(rig_path).resolve() == Path(mesh_path).resolve()
+    same = rig_path is not None and same_file(rig_path, mesh_path)
     if (rig_path is None or same) and is_skinned_file(mesh_path):
         return asset_subjects(mesh_path, deform, exclude)
+    mesh = load_mesh(mesh_path)  # a file that cannot be read says why here
     if rig_path is None:
         raise InputError(str(mesh_path), "has no skin: give its rig with --rig (TGF, JSON or a skinned glTF)")
-    mesh = load_mesh(mesh_path)
     rig = select_deforming(load_rig(rig_path), deform, exclude)
     return [Subject(Path(mesh_path).name, mesh, rig, str(rig_path))]
 
@@ -301,8 +327,28 @@ def numbered(path, index: int, count: int) -> str:
     return str(p.with_name(f"{p.stem}_skin{index}{p.suffix}"))
 
 
-def output_plan(outputs: Sequence[str], results: Sequence[FitResult], max_influences: int = 4) -> List[OutputFile]:
-    """The files the outputs make (see the module docstring), each with its writer.
+def output_files(outputs: Sequence[str], count: int) -> List[List[str]]:
+    """The files each output path stands for, given the number of subjects (skins).
+
+    A glTF output is one file holding every skin; a weight table is one file per skin
+    (:func:`numbered`).
+
+    Returns
+    -------
+    list of list of str
+        One list per entry of ``outputs``.
+    """
+    return [
+        [str(out)] if Path(out).suffix.lower() in GLTF_SUFFIXES else [numbered(out, k, count) for k in range(count)]
+        for out in outputs
+    ]
+
+
+def write_outputs(outputs: Sequence[str], results: Sequence[FitResult], max_influences: int = 4) -> List[str]:
+    """Write the results to each output path by extension (see the module docstring).
+
+    The files are committed together (:func:`fieldrig.core.atomic.atomic_outputs`): a
+    failure or an interrupt leaves every one of them as it was.
 
     Parameters
     ----------
@@ -310,42 +356,10 @@ def output_plan(outputs: Sequence[str], results: Sequence[FitResult], max_influe
         Weight tables (``.npy``, ``.csv``, ``.dmat``; one per skin when there are several)
         and glTF files (``.glb``, ``.gltf``; one with every skin).
     results : sequence of FitResult
-        Every subject of one input (all the skins of a file, or one mesh and its rig).
+        Every subject of one input (all the skins of a file, or one mesh and its rig),
+        in the order of their ``subject.index``.
     max_influences : int
         Influences per vertex kept in glTF outputs.
-
-    Returns
-    -------
-    list of (str, callable)
-        Each file's path and ``write(path)``, which writes that file's content to ``path``
-        (a temporary file of the same suffix, see :func:`commit_outputs`).
-    """
-    from fieldrig.geometry.export import save_weights
-
-    plan: List[OutputFile] = []
-    for out in outputs:
-        if Path(out).suffix.lower() in GLTF_SUFFIXES:
-            plan.append((str(out), lambda path: write_gltf_output(path, results, max_influences)))
-            continue
-        for r in results:
-            plan.append(
-                (
-                    numbered(out, r.subject.index, len(results)),
-                    lambda path, r=r: save_weights(path, r.W, r.subject.rig.handle_names),
-                )
-            )
-    return plan
-
-
-def field_plan(path, results: Sequence[FitResult]) -> List[OutputFile]:
-    """Each result's trained field file (one per skin when there are several), with its writer."""
-    return [(numbered(path, r.subject.index, len(results)), r.fitted.save) for r in results]
-
-
-def commit_outputs(plan: Sequence[OutputFile]) -> List[str]:
-    """Write every file of ``plan`` together: each to a temporary file, then all renamed at
-    once (:func:`fieldrig.core.atomic.atomic_outputs`), so that an error or an interrupt
-    leaves every file new or every file as it was.
 
     Returns
     -------
@@ -353,23 +367,18 @@ def commit_outputs(plan: Sequence[OutputFile]) -> List[str]:
         The files written.
     """
     from fieldrig.core.atomic import atomic_outputs
+    from fieldrig.geometry.export import save_weights
 
-    with atomic_outputs([path for path, _ in plan]) as temps:
-        for (_, write), tmp in zip(plan, temps):
-            write(tmp)
-    return [path for path, _ in plan]
-
-
-def write_outputs(outputs: Sequence[str], results: Sequence[FitResult], max_influences: int = 4) -> List[str]:
-    """Write the results to each output path by extension (see :func:`output_plan`), all
-    files together (:func:`commit_outputs`).
-
-    Returns
-    -------
-    list of str
-        The files written.
-    """
-    return commit_outputs(output_plan(outputs, results, max_influences))
+    files = output_files(outputs, len(results))
+    written = [f for group in files for f in group]
+    with atomic_outputs(written):
+        for out, group in zip(outputs, files):
+            if Path(out).suffix.lower() in GLTF_SUFFIXES:
+                write_gltf_output(out, results, max_influences)
+                continue
+            for target, r in zip(group, results):
+                save_weights(target, r.W, r.subject.rig.handle_names)
+    return written
 
 
 def write_gltf_output(path, results: Sequence[FitResult], max_influences: int = 4) -> None:
@@ -392,8 +401,14 @@ def write_gltf_output(path, results: Sequence[FitResult], max_influences: int = 
 
 
 def save_fields(path, results: Sequence[FitResult]) -> List[str]:
-    """Save each result's trained field (one file per skin when there are several), together."""
-    return commit_outputs(field_plan(path, results))
+    """Save each result's trained field (one file per skin when there are several)."""
+    from fieldrig.core.atomic import atomic_outputs
+
+    (written,) = output_files([path], len(results))
+    with atomic_outputs(written):
+        for target, r in zip(written, results):
+            r.fitted.save(target)
+    return written
 
 
 # ============================================================================= posing

@@ -470,7 +470,9 @@ def load_cage(path: PathLike) -> Cage:
         Missing or unreadable file, unknown format, or an invalid cage (see
         :meth:`Cage.from_arrays`); the message names the file.
     """
-    path = Path(path)
+    from fieldrig.core.files import user_path
+
+    path = user_path(path)
     source = str(path)
     suffix = path.suffix.lower()
     if suffix == ".json":

@@ -24,6 +24,7 @@ import numpy as np
 
 from fieldrig.core.atomic import atomic_path, atomic_write_text
 from fieldrig.core.errors import InputError
+from fieldrig.core.files import user_path
 from fieldrig.core.vocabulary import MESH_OUTPUT_SUFFIXES, WEIGHT_TABLE_SUFFIXES
 
 PathLike = Union[str, os.PathLike]
@@ -32,7 +33,10 @@ PathLike = Union[str, os.PathLike]
 
 
 def _checked_matrix(W, source: str) -> np.ndarray:
-    W = np.asarray(W, dtype=np.float64)
+    W = np.asarray(W)
+    if not (np.issubdtype(W.dtype, np.number) or W.dtype == bool):
+        raise InputError(source, f"expected a matrix of numbers, got {W.dtype.name} values")
+    W = W.astype(np.float64)
     if W.ndim == 1:
         W = W[:, None]
     if W.ndim != 2:
@@ -127,6 +131,9 @@ def _read_csv(path: Path) -> Tuple[np.ndarray, List[str]]:
         header, body = [], rows  # no header: the first row is data
     except ValueError:
         pass
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise InputError(str(path), f"the header names column(s) {', '.join(map(repr, twice))} more than once")
     k = len(header) if header else len(body[0]) if body else 0
     for i, r in enumerate(body):
         if len(r) != k:
@@ -152,7 +159,7 @@ def save_weights(path: PathLike, W: np.ndarray, handle_names: Optional[Sequence[
     handle_names : sequence of H str, optional
         The CSV header; defaults to ``handle0..``. Ignored by ``.npy`` and ``.dmat``.
     """
-    suffix = Path(path).suffix.lower()
+    suffix = user_path(path).suffix.lower()
     if suffix not in WEIGHT_TABLE_SUFFIXES:
         raise InputError(
             str(path), f"unknown weights format {suffix!r} (expected one of {', '.join(WEIGHT_TABLE_SUFFIXES)})"
@@ -187,7 +194,7 @@ def load_weights(path: PathLike, return_names: bool = False):
     names : list of H str
         Only when ``return_names``.
     """
-    path = Path(path)
+    path = user_path(path)
     suffix = path.suffix.lower()
     if suffix not in WEIGHT_TABLE_SUFFIXES:
         raise InputError(
@@ -239,7 +246,7 @@ def save_mesh(path: PathLike, V: np.ndarray, F: Optional[np.ndarray]) -> None:
     """
     import trimesh
 
-    path = Path(path)
+    path = user_path(path)
     suffix = path.suffix.lower()
     if suffix not in MESH_OUTPUT_SUFFIXES:
         raise InputError(

@@ -49,6 +49,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from fieldrig.core.errors import InputError
+from fieldrig.core.files import user_path
 from fieldrig.geometry.normals import estimate_normals
 
 PathLike = Union[str, os.PathLike]
@@ -111,7 +112,7 @@ def load_mesh(path: PathLike, *, normal_neighbours: int = 16) -> MeshData:
         The file is missing, empty, unreadable, of an unknown format, or its content is
         invalid (see :func:`validate_mesh`); the message names the file.
     """
-    path = Path(path)
+    path = user_path(path)
     source = str(path)
     if not path.exists():
         raise InputError(source, "file not found")
@@ -555,6 +556,7 @@ def _read_ply(path: Path) -> _Read:
 def _read_stl(path: Path) -> _Read:
     from trimesh.exchange.stl import load_stl
 
+    _check_stl_kind(path)
     try:
         with open(path, "rb") as fh:
             d = load_stl(fh)
@@ -567,6 +569,26 @@ def _read_stl(path: Path) -> _Read:
         return corners.reshape(0, 3), None, None, []
     V, F, _ = weld_identical_vertices(corners, np.arange(len(corners)).reshape(-1, 3))
     return V, F, None, [f"STL corners merged where bit-identical: {len(corners)} corners -> {len(V)} vertices"]
+
+
+def _check_stl_kind(path: Path) -> None:
+    """Refuse a file that is neither binary STL (84 + 50 bytes per triangle, the count at
+    byte 80) nor ASCII text starting with ``solid`` — before trimesh guesses at its text."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(84)
+    if len(head) == 84 and size == 84 + 50 * int.from_bytes(head[80:84], "little"):
+        return
+    try:
+        text = head.decode("ascii")
+    except UnicodeDecodeError:
+        text = ""
+    if not text.lstrip().lower().startswith("solid"):
+        raise InputError(
+            str(path),
+            f"cannot read STL file: neither binary STL (its {size:,} bytes do not match the triangle count in "
+            "its header) nor ASCII STL (it does not begin with 'solid')",
+        )
 
 
 def _read_gltf(path: Path) -> _Read:

@@ -513,7 +513,9 @@ def load_rig(path: Union[str, os.PathLike]) -> Rig:
     -------
     Rig
     """
-    path = Path(path)
+    from fieldrig.core.files import user_path
+
+    path = user_path(path)
     if not path.is_file():
         raise InputError(str(path), "rig file not found")
     suffix = path.suffix.lower()

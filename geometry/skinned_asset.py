@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, List, Optional, Union
 
 import numpy as np
@@ -279,7 +278,9 @@ def load_skinned_assets(path: Union[str, os.PathLike]) -> List[SkinnedAsset]:
     InputError
         The file is missing, unreadable, of another format, or has no skinned mesh.
     """
-    path = Path(path)
+    from fieldrig.core.files import user_path
+
+    path = user_path(path)
     suffix = path.suffix.lower()
     if suffix in (".glb", ".gltf"):
         from fieldrig.geometry.gltf import read_gltf_assets

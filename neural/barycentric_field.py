@@ -42,6 +42,7 @@ import torch
 
 from fieldrig.core.atomic import atomic_path
 from fieldrig.core.errors import InputError
+from fieldrig.core.progress import ProgressCallback, ProgressReporter
 from fieldrig.geometry.cage import BOUNDARY_TOLERANCE, Cage, as_cage
 from fieldrig.geometry.cage_triangulations import TriangulationFamily, cage_triangulations, face_neighbours
 from fieldrig.neural.device import resolve_device
@@ -492,13 +493,16 @@ class BarycentricField(torch.nn.Module):
         return phi
 
     @torch.no_grad()
-    def evaluate(self, points) -> np.ndarray:
+    def evaluate(self, points, progress: Optional[ProgressCallback] = None) -> np.ndarray:
         """Coordinates at points inside the cage.
 
         Parameters
         ----------
         points : (k, d) float
             Inside the cage or on its boundary.
+        progress : callable, optional
+            Receives a :class:`~fieldrig.core.progress.ProgressEvent` after each chunk of
+            points; returning False cancels (:class:`~fieldrig.core.progress.Cancelled`).
 
         Returns
         -------
@@ -513,9 +517,12 @@ class BarycentricField(torch.nn.Module):
         P = self.cage.check_inside(points)
         out = np.empty((len(P), self.cage.n_vertices))
         step = min(_CHUNK, max(64, _CHUNK_ENTRIES // self.cage.n_vertices))
+        reporter = ProgressReporter(progress)
         for start in range(0, len(P), step):
             chunk = P[start : start + step]
             out[start : start + len(chunk)] = self(self.geometry_of(chunk), torch.float64).cpu().numpy()
+            done = start + len(chunk)
+            reporter.report(f"evaluating {done:,}/{len(P):,} points", done / len(P))
         return out
 
     # ------------------------------------------------------------------ files

@@ -19,6 +19,7 @@ from typing import Dict, Mapping, Optional, Union
 import numpy as np
 import torch
 
+from fieldrig.core.arguments import checked_callback, checked_seed
 from fieldrig.core.errors import InputError
 from fieldrig.core.progress import ProgressCallback, ProgressReporter
 from fieldrig.geometry.cage import Cage
@@ -221,10 +222,8 @@ def fit_field(
 ) -> BarycentricField:
     """Train a barycentric field on a validated cage (see :func:`fieldrig.fit_barycentric_field`)."""
     preset = resolve_preset(preset)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError("seed", f"expected a non-negative integer, got {seed!r}")
-    if progress is not None and not callable(progress):
-        raise InputError("progress", f"expected a callable or None, got {type(progress).__name__}")
+    seed = checked_seed(seed)
+    progress = checked_callback(progress)
     if config is not None and not isinstance(config, FieldConfig):
         raise InputError("config", f"expected a FieldConfig or None, got {type(config).__name__}")
     dev = resolve_device(device)

@@ -30,7 +30,14 @@ from fieldrig.neural.handle_blend import HandleGeometry, handle_blend
 
 _FORMAT = "fieldrig.skinning_field"
 _VERSION = 2
-_EVAL_CHUNK = 50_000
+_EVAL_CHUNK = 50_000  # points evaluated at once, at most ...
+_EVAL_ENTRIES = 250_000  # ... and points × handles at once: a kernel pair holds one value per handle
+
+
+def evaluation_chunk(n_handles: int) -> int:
+    """Points :meth:`SkinningField.evaluate` takes at once: fewer with more handles, so that
+    its temporary arrays (kernel pairs × handles) stay a few hundred MB whatever the rig."""
+    return max(256, min(_EVAL_CHUNK, _EVAL_ENTRIES // max(int(n_handles), 1)))
 
 
 @dataclass
@@ -269,9 +276,10 @@ class SkinningField:
         particles = torch.as_tensor(self.particles, device=dev)
         sigma = torch.as_tensor(self.sigma, device=dev)
         radius = torch.as_tensor(self.radius, device=dev)
-        for lo in range(0, len(X), _EVAL_CHUNK):
-            chunk = X[lo : lo + _EVAL_CHUNK]
-            out[lo : lo + _EVAL_CHUNK] = self._evaluate_chunk(chunk, particles, values, sigma, radius, dev)
+        step = evaluation_chunk(self.n_handles)
+        for lo in range(0, len(X), step):
+            chunk = X[lo : lo + step]
+            out[lo : lo + step] = self._evaluate_chunk(chunk, particles, values, sigma, radius, dev)
         return out
 
     def interpolation(self, X: np.ndarray) -> sp.csr_matrix:
@@ -354,8 +362,11 @@ class SkinningField:
         source = str(path)
         try:
             with open(path, "rb") as fh:
-                data = np.load(io.BytesIO(fh.read()), allow_pickle=False)
-                arrays = {k: data[k] for k in data.files}
+                content = fh.read()
+            if not content.startswith(b"PK"):  # np.load would guess a pickle and say so
+                raise ValueError("it is not a NumPy .npz archive")
+            data = np.load(io.BytesIO(content), allow_pickle=False)
+            arrays = {k: data[k] for k in data.files}
             meta = json.loads(arrays.pop("meta").tobytes().decode())
         except FileNotFoundError:
             raise InputError(source, "skinning field file not found") from None

@@ -37,12 +37,13 @@ import scipy.sparse as sp
 import torch
 
 from fieldrig.core.errors import InputError
+from fieldrig.core.memory import require_memory
 from fieldrig.core.progress import ProgressCallback, ProgressReporter
 from fieldrig.geometry.domain import ShapeDomain
 from fieldrig.geometry.sizing import SizingField
 from fieldrig.geometry.visibility import SegmentVisibility
 from fieldrig.neural.handle_blend import HandleGeometry
-from fieldrig.neural.skinning_field import KernelSupport, SkinningField, shepard_basis
+from fieldrig.neural.skinning_field import KernelSupport, SkinningField, evaluation_chunk, shepard_basis
 from fieldrig.neural.sparse_solve import CoarseCorrection, NormalMatrix, prefers_dense, solve_regularised
 
 
@@ -128,6 +129,54 @@ SKINNING_PRESETS: Dict[str, SkinningPreset] = {
 }
 
 _BLOCK = 8192  # energy samples per block of rows (bounds the memory of the pairs)
+
+# Peak memory of a fit and the evaluation at its vertices, measured with bench/fit_memory.py
+# (icospheres of 10k-164k vertices, chains of 4-64 bones, fast and balanced) and rounded up.
+_BASE_BYTES = 350 << 20  # Python, numpy, torch, libigl
+_VERTEX_BYTES = 2048  # mesh, winding-number domain, ray-casting BVH, normals
+_PARTICLE_BYTES = 200 << 10  # energy samples, their kernel pairs and rows, normal matrix
+_EVAL_PAIR_BYTES = 60 * 16  # kernel pairs of one evaluated point, per handle
+_MEMORY_ADVICE = "a coarser preset, fewer deforming handles or a decimated mesh would need less"
+
+
+def predicted_peak_bytes(n_vertices: int, n_handles: int, particles: int) -> int:
+    """A generous prediction of the peak memory of a fit and of its weights at the vertices.
+
+    Parameters
+    ----------
+    n_vertices : int
+        Points of the shape (mesh vertices or cloud points).
+    n_handles : int
+        Weight columns.
+    particles : int
+        Particles of the finest level.
+
+    Returns
+    -------
+    int
+        Bytes.
+    """
+    eval_points = min(n_vertices, evaluation_chunk(n_handles))
+    weights = 3 * 8 * n_vertices * n_handles  # the field's and the rig's columns, and a copy written out
+    return int(
+        _BASE_BYTES
+        + _VERTEX_BYTES * n_vertices
+        + _PARTICLE_BYTES * particles
+        + weights
+        + _EVAL_PAIR_BYTES * eval_points * n_handles
+    )
+
+
+def check_memory(n_vertices: int, n_handles: int, particles: int) -> None:
+    """Refuse (:class:`InputError` naming ``mesh``) a fit that will not fit in memory."""
+    require_memory(
+        predicted_peak_bytes(n_vertices, n_handles, particles),
+        "mesh",
+        f"the fit of {n_vertices:,} points × {n_handles} handles ({particles:,} particles)",
+        _MEMORY_ADVICE,
+    )
+
+
 _COARSE_LIMIT = 4000  # largest coarser level used as the coarse space of CG (dense inverse)
 
 
@@ -230,6 +279,7 @@ def fit_field(
         pilot, pilot_w = domain.sample_weighted(4096, rng, cell_h**-3.0)
         expected = float((pilot_w / sizing(pilot) ** 3).sum())
         stretch = max(1.0, (expected / preset.max_particles) ** (1 / 3))
+    check_memory(len(V), handles.n_handles, int(min(expected, preset.max_particles)))
     costs = 8.0 ** np.arange(preset.levels)
     done = np.concatenate([[0.0], np.cumsum(costs)]) / costs.sum()
     field = None

@@ -117,3 +117,23 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_writers_inside_a_block_fill_its_temporaries_and_commit_with_it(tmp_path):
+    from fieldrig.core.atomic import atomic_path
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("old a")
+    with pytest.raises(RuntimeError):
+        with atomic_outputs([a, b]):
+            atomic_write_text(a, "new a")  # lands in a's temporary file, not in a
+            assert a.read_text() == "old a" and len(os.listdir(tmp_path)) == 3
+            raise RuntimeError("b's writer failed")
+    assert sorted(os.listdir(tmp_path)) == ["a.txt"] and a.read_text() == "old a"
+    with atomic_outputs([a, b]) as temps:
+        with atomic_outputs([b]) as (inner,), atomic_path(a) as ta:  # both join the block
+            assert [ta, inner] == temps
+        atomic_write_text(a, "new a")
+        atomic_write_text(b, "new b")
+        assert not b.exists()
+    assert (a.read_text(), b.read_text()) == ("new a", "new b") and sorted(os.listdir(tmp_path)) == ["a.txt", "b.txt"]

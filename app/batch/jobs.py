@@ -22,7 +22,7 @@ import socket
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from fieldrig.batch.manifest import Asset, check_name
 from fieldrig.core.errors import InputError
@@ -196,7 +196,9 @@ def process_asset(
         report.update(error=str(exc), time_s=round(time.perf_counter() - start, 3))
         return report
     try:
-        _compute(asset, folder, threads, progress, report, start)
+        results, computed = _compute(asset, threads, progress)
+        report.update(status="ok", **computed)
+        _commit(asset, folder, results, report, start)
         return report
     except Exception as exc:  # a job reports its failure instead of raising
         report.update(status="failed", outputs=[])
@@ -209,14 +211,12 @@ def process_asset(
     return write_report(asset, outdir, report)
 
 
-def _compute(
-    asset: Asset, folder: Path, threads: Optional[int], progress: Optional[ProgressSink], report: Dict, start: float
-) -> None:
-    """Load, train, then commit the outputs and the ``ok`` report together (into ``report``)."""
+def _compute(asset: Asset, threads: Optional[int], progress: Optional[ProgressSink]) -> Tuple[list, Dict]:
+    """Load and train; returns the results (``workflow.FitResult``, one per skin) and what the
+    report says of them (figures, warnings, device, stage times)."""
     import numpy as np
 
     from fieldrig import workflow
-    from fieldrig.core.atomic import atomic_outputs
     from fieldrig.geometry.gltf import pruned_mass
 
     s = asset.settings
@@ -239,18 +239,10 @@ def _compute(
         workflow.fit_subject(subject, s["preset"], s["device"], s["seed"], progress=on_progress) for subject in subjects
     ]
     t2 = time.perf_counter()
-    plan = workflow.output_plan(
-        [str(folder / f"{asset.name}.{fmt}") for fmt in s["formats"]], results, s["max_influences"]
-    )
-    if s.get("save_field"):
-        plan += workflow.field_plan(str(folder / f"{asset.name}.field"), results)
-    targets = [checked_output(folder, path) for path, _ in plan] + [checked_output(folder, folder / REPORT)]
     lost = np.concatenate([pruned_mass(r.W, s["max_influences"]) for r in results])
     rigs = [r.subject.rig for r in results]
-    report.update(
-        status="ok",
-        outputs=[str(t) for t in targets[:-1]],
-        figures={
+    return results, {
+        "figures": {
             "n_vertices": int(sum(len(r.W) for r in results)),
             "n_faces": sum(0 if r.subject.mesh.F is None else len(r.subject.mesh.F) for r in results) or None,
             "n_handles": int(sum(rig.n_handles for rig in rigs)),
@@ -263,15 +255,32 @@ def _compute(
             "pruned_weight_max": float(lost.max()),
             "dropped_faces": int(sum(r.subject.mesh.cleanup.dropped for r in results)),
         },
-        warnings=[w for r in results for w in r.subject.warnings + r.warnings],
-        device=str(resolve_device(s["device"])),
-        torch_threads=torch.get_num_threads(),
-    )
-    with atomic_outputs(targets) as temps:
-        for (_, write), tmp in zip(plan, temps):
-            write(tmp)
-        report["sha256"] = {t.name: file_sha256(tmp) for t, tmp in zip(targets[:-1], temps[:-1])}
+        "warnings": [w for r in results for w in r.subject.warnings + r.warnings],
+        "device": str(resolve_device(s["device"])),
+        "torch_threads": torch.get_num_threads(),
+        "stages_s": {"load": round(t1 - t0, 3), "train": round(t2 - t1, 3)},
+    }
+
+
+def _commit(asset: Asset, folder: Path, results: list, report: Dict, start: float) -> None:
+    """Write the outputs and ``report`` (completed with each output's SHA-256 and the times)
+    together: every path checked to lie in ``folder``, all renamed into place at once, or none."""
+    from fieldrig import workflow
+    from fieldrig.core.atomic import atomic_outputs
+
+    s = asset.settings
+    t2 = time.perf_counter()
+    outputs = [str(folder / f"{asset.name}.{fmt}") for fmt in s["formats"]]
+    field = str(folder / f"{asset.name}.field") if s.get("save_field") else None
+    files = [f for group in workflow.output_files(outputs + ([field] if field else []), len(results)) for f in group]
+    targets = [checked_output(folder, f) for f in files] + [checked_output(folder, folder / REPORT)]
+    with atomic_outputs(targets) as temps:  # the writers below fill these temporary files
+        workflow.write_outputs(outputs, results, s["max_influences"])
+        if field:
+            workflow.save_fields(field, results)
+        report["outputs"] = files
+        report["sha256"] = {Path(f).name: file_sha256(tmp) for f, tmp in zip(files, temps)}
         t3 = time.perf_counter()
-        report["stages_s"] = {"load": round(t1 - t0, 3), "train": round(t2 - t1, 3), "write": round(t3 - t2, 3)}
+        report["stages_s"]["write"] = round(t3 - t2, 3)
         report["time_s"] = round(t3 - start, 3)
         temps[-1].write_text(json.dumps(report, indent=2) + "\n")

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Generator, Iterator, List, Optional, Sequence, Union
+from typing import Dict, Generator, List, Optional, Sequence, Union
 
 from fieldrig.batch.board import ProgressBoard
 from fieldrig.batch.jobs import REPORT, asset_folder, failed_report, is_up_to_date, output_paths, read_report
@@ -33,14 +31,14 @@ class BatchInterrupted(KeyboardInterrupt):
 
     Attributes
     ----------
-    signum : int
+    signum : signal.Signals
         The signal.
-    summary : BatchSummary or None
+    summary : BatchSummary
         What finished before it.
     """
 
-    def __init__(self, signum: int, summary: Optional["BatchSummary"] = None):
-        super().__init__(signal.Signals(signum).name)
+    def __init__(self, signum: signal.Signals, summary: "BatchSummary"):
+        super().__init__(signum.name)
         self.signum = signum
         self.summary = summary
 
@@ -147,27 +145,29 @@ def run_batch(assets: Sequence[Asset], outdir: PathLike, options: Optional[Batch
         SIGINT or SIGTERM (in the main thread) stopped the run; the summary was written.
     """
     from fieldrig.core.atomic import atomic_write_text
+    from fieldrig.core.interrupts import StopSignals
 
     options = options or BatchOptions()
     outdir = Path(outdir)
     summary_path = outdir / SUMMARY
-    with _signals_raise() as stop:
+    with StopSignals() as stop:  # the first SIGINT/SIGTERM raises, the ones after it wait
         _prepare_outdir(outdir, assets)
         summary_path.unlink(missing_ok=True)  # never an old summary beside new (or half-made) outputs
         start = time.perf_counter()
         reports: Dict[str, Dict] = {}
         try:
             _run(assets, outdir, options, reports)
-        except BatchInterrupted:
-            pass  # the summary records what finished
+        except KeyboardInterrupt:
+            if stop.stopped_by is None:
+                raise
+        why = f"interrupted ({stop.stopped_by.name}) before it finished" if stop.stopped_by else None
         for a in assets:  # interrupted: a job may have finished before it could tell us
             if a.name not in reports:
-                finished = is_up_to_date(a, outdir) and read_report(a, outdir)
-                reports[a.name] = finished or failed_report(a, f"interrupted ({stop.name}) before it finished")
+                reports[a.name] = (is_up_to_date(a, outdir) and read_report(a, outdir)) or failed_report(a, why)
         summary = BatchSummary([reports[a.name] for a in assets], time.perf_counter() - start)
         atomic_write_text(summary_path, _json(summary.to_dict()))
-    if stop.signum is not None:
-        raise BatchInterrupted(stop.signum, summary)
+    if stop.stopped_by is not None:
+        raise BatchInterrupted(stop.stopped_by, summary)
     return summary
 
 
@@ -227,39 +227,6 @@ def _executor(
     from fieldrig.batch.local_executor import run_local
 
     yield from run_local(todo, outdir, options.jobs, options.threads_per_job(), board)
-
-
-class _Stop:
-    """The first interrupting signal a run received (None while none has)."""
-
-    signum: Optional[int] = None
-
-    @property
-    def name(self) -> str:
-        return signal.Signals(self.signum).name if self.signum is not None else "-"
-
-
-@contextmanager
-def _signals_raise() -> Iterator[_Stop]:
-    """Turn the first SIGINT or SIGTERM into :class:`BatchInterrupted` (in the main thread)
-    and ignore the ones after it, so that stopping the workers and writing the summary run
-    to the end."""
-    stop = _Stop()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def handler(signum, frame):
-        if stop.signum is None:
-            stop.signum = signum
-            raise BatchInterrupted(signum)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def _json(data: Dict) -> str:

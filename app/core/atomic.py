@@ -9,7 +9,11 @@ target, so that
   gone — and removes;
 * several outputs of one job can be committed together (:func:`atomic_outputs`): all are
   written to temporary files first, then renamed one after the other with SIGINT and
-  SIGTERM held back, so an interrupt never leaves some outputs new and others old;
+  SIGTERM held back, so an interrupt never leaves some outputs new and others old. Inside
+  such a block, the ordinary writers (:func:`atomic_path`, :func:`atomic_write_text`, and
+  every ``save_*`` function built on them) called with one of its targets fill that
+  target's temporary file, and a nested :func:`atomic_outputs` of its targets joins it:
+  the block commits them all;
 * a folder's leftovers can be swept whatever their targets (:func:`sweep_orphaned_temporaries`).
 
 :func:`check_writable` tells before a long job whether its outputs can be written at all.
@@ -30,6 +34,7 @@ from fieldrig.core.errors import InputError
 
 PathLike = Union[str, os.PathLike]
 _TEMP = re.compile(r"^\.(?P<name>.+)\.~(?P<pid>\d+)\.[^.]+(?P<suffix>\.[^.]*)?$")
+_staging = threading.local()  # .temps: {target key: its temporary file} of this thread's open atomic_outputs
 
 
 @contextmanager
@@ -53,6 +58,10 @@ def atomic_outputs(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
     done (in the main thread), so an interrupt leaves either every target new or every
     target as it was. On an exception every temporary file is removed.
 
+    While the block runs, a write of one of ``paths`` through this module (in this thread)
+    goes to its temporary file; an inner ``atomic_outputs`` whose targets all belong to
+    an enclosing one yields their temporary files and leaves the commit to it.
+
     Parameters
     ----------
     paths : sequence of path-like
@@ -64,8 +73,13 @@ def atomic_outputs(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
         Temporary paths, in the order of ``paths``.
     """
     targets = [Path(p) for p in paths]
-    if len({t.resolve() for t in targets}) != len(targets):
+    keys = [_key(t) for t in targets]
+    if len(set(keys)) != len(keys):
         raise InputError(str(targets[0]), "the same output file is named twice")
+    staged = _staged()
+    if keys and all(k in staged for k in keys):  # joins the enclosing block, which commits
+        yield [staged[k] for k in keys]
+        return
     temps: List[Path] = []
     try:
         for target in targets:
@@ -76,6 +90,7 @@ def atomic_outputs(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
             )
             os.close(fd)
             temps.append(Path(tmp))
+        staged.update((k, tmp) for k, tmp in zip(keys, temps) if k not in staged)
         yield list(temps)
         mode = 0o666 & ~_umask()  # mkstemp makes files private (0600); give the mode open() would
         with deferred_signals():
@@ -87,6 +102,10 @@ def atomic_outputs(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
             if tmp.exists():
                 tmp.unlink()
         raise
+    finally:
+        for k, tmp in zip(keys, temps):
+            if staged.get(k) == tmp:
+                del staged[k]
 
 
 def atomic_write_text(path: PathLike, text: str) -> None:
@@ -197,6 +216,17 @@ def deferred_signals(signals=(signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
             signal.signal(s, handler)
         for signum in received[:1]:
             os.kill(os.getpid(), signum)
+
+
+def _staged() -> dict:
+    if not hasattr(_staging, "temps"):
+        _staging.temps = {}
+    return _staging.temps
+
+
+def _key(path: Path) -> str:
+    """A target's identity: its real absolute path (a symlink loop does not raise)."""
+    return os.path.realpath(path)
 
 
 def _alive(pid: int) -> bool:
