@@ -199,6 +199,8 @@ def test_nothing_is_written_outside_the_output_folder(tmp_path):
     for name in ("../../escape", str(tmp_path / "abs"), "a/b", "", "..", "."):
         with pytest.raises(InputError, match="an asset name is one folder name"):
             run_batch([Asset(name, *finger)], out, BatchOptions(progress=False))
+    assert list(tmp_path.iterdir()) == []  # not even OUTDIR
+    out.mkdir(parents=True)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (out / "linked").symlink_to(elsewhere)

@@ -197,19 +197,18 @@ def _run(assets: Sequence[Asset], outdir: Path, options: BatchOptions, reports: 
 
 
 def _prepare_outdir(outdir: Path, assets: Sequence[Asset]) -> None:
-    """Create OUTDIR and check, before any work, that every asset's files can be written there."""
+    """Check, before any work, that every asset's files can be written in OUTDIR; then create it."""
     from fieldrig.core.atomic import check_writable
 
     if outdir.exists() and not outdir.is_dir():
         raise InputError(str(outdir), "is a file: -o names the output folder")
-    check_writable([outdir / SUMMARY])
+    check_unique(assets, "assets")
+    folders = [asset_folder(a, outdir) for a in assets]
+    check_writable([outdir / SUMMARY] + [folder / REPORT for folder in folders])
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(str(outdir), f"cannot create the output folder ({exc.strerror or exc})") from exc
-    check_unique(assets, "assets")
-    folders = [asset_folder(a, outdir) for a in assets]
-    check_writable([folder / REPORT for folder in folders])
 
 
 def _executor(
