@@ -73,7 +73,7 @@ class Asset:
     settings: Dict = field(default_factory=lambda: dict(DEFAULTS))
 
 
-def check_name(name, source: str) -> str:
+def check_name(name, source: str, remedy: str = "give it another 'name'") -> str:
     """``name`` when it is a safe asset name, else an error saying why.
 
     A name is one folder name: a non-empty string without ``/``, ``\\`` or control
@@ -86,7 +86,9 @@ def check_name(name, source: str) -> str:
     name : object
         The name to check.
     source : str
-        Where it comes from (the manifest and asset, a folder), for the message.
+        Where it comes from (the manifest and asset, a file of a folder), for the message.
+    remedy : str
+        What the message tells the user to do.
 
     Raises
     ------
@@ -109,7 +111,7 @@ def check_name(name, source: str) -> str:
     elif len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
         problem = f"is longer than {MAX_NAME_BYTES} bytes"
     if problem:
-        raise InputError(source, f"the asset name {name!r} {problem}: {rule}; give it another 'name'")
+        raise InputError(source, f"the asset name {name!r} {problem}: {rule}; {remedy}")
     return name
 
 
@@ -147,7 +149,7 @@ def discover_assets(source: PathLike, defaults: Optional[Dict] = None) -> List[A
             if not rigs:  # a skinned file is its own rig; a lone mesh fails as missing its first rig kind
                 rigs = [mesh if mesh.suffix.lower() in SKINNED_SUFFIXES else mesh.with_suffix(RIG_FILE_SUFFIXES[0])]
             rig = rigs[0]
-            name = check_name(mesh.stem, str(mesh))
+            name = check_name(mesh.stem, str(mesh), "rename the file, or name it in a manifest")
             assets.append(Asset(name, str(mesh), str(rig), dict(settings)))
         if not assets:
             raise InputError(str(source), f"no meshes ({', '.join(MESH_SUFFIXES)}) in this folder")
