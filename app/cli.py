@@ -328,18 +328,37 @@ def _add_batch(sub) -> None:
         formatter_class=_Formatter,
         help="skinning weights for many assets, in parallel, resumable",
         description="Compute skinning weights for every asset of a manifest or a folder. One failing asset never "
-        "stops the others; finished assets whose inputs and settings did not change are skipped. "
+        "stops the others; finished assets whose inputs, settings and outputs did not change are skipped. "
         "Each asset gets OUTDIR/NAME/ with its outputs and report.json; OUTDIR/summary.json sums up.",
         epilog="""\
-a folder: every mesh (OBJ, PLY, OFF, STL, GLB, GLTF) with a rig of the same name beside
-it (NAME.tgf or NAME.json), or a rigged GLB/GLTF on its own.
+a folder: every mesh (OBJ, PLY, OFF, STL, GLB, GLTF, FBX) with a rig of the same name
+beside it (NAME.tgf or NAME.json), or a skinned GLB/GLTF/FBX on its own (its skin is the rig).
 
 a manifest (JSON), paths relative to it:
   {"defaults": {"preset": "fast", "formats": ["glb", "npy"]},
    "assets": [{"name": "finger", "mesh": "finger.obj", "rig": "finger.tgf"},
               {"mesh": "legs.obj", "rig": "legs.json", "preset": "high"}]}
+an asset has a mesh, a rig (not needed for a skinned GLB/GLTF/FBX), a name (default: the
+mesh's stem) and may set preset, formats, seed, device, max_influences, save_field (its own
+override the manifest's "defaults", which override the options). Unknown keys, values of the
+wrong type, missing files and unsafe names are refused before any work (exit 2).
 
-exit code: 0 when every asset succeeded (or was up to date), 1 otherwise.
+names: an asset's name is its folder OUTDIR/NAME, so it is one plain folder name: no '/' or
+'\\', not empty, not starting with '.', not summary.json or a device name (CON, NUL, ...).
+Nothing is written outside OUTDIR; an OUTDIR/NAME that links out of it is refused.
+
+resume: an asset is skipped when its report.json says ok for the same input files and
+settings and every output still has the SHA-256 the report recorded (an output edited or
+cut short is computed again); --force recomputes every asset.
+
+interrupts: summary.json is removed when a run starts and written when it ends. Ctrl-C
+(SIGINT) or SIGTERM stops the workers, writes the summary of what finished (the rest
+failed: interrupted) and exits 130 / 143; a run killed outright leaves no summary. An
+asset's outputs and report are written together (all new or all as they were, never
+truncated); the temporary files of a killed run are removed by the next run.
+
+exit codes: 0 every asset succeeded or was up to date, 1 some asset failed, 2 a bad
+manifest, asset name or output folder (nothing computed), 130 / 143 interrupted.
 
 examples:
   fieldrig batch assets/ -o out/ --jobs 2
@@ -837,14 +856,18 @@ def _caged_vertices(args, mesh):
 
 
 def cmd_batch(args) -> int:
-    """``fieldrig batch``: many assets, parallel, resumable; exit 1 when any failed."""
-    from fieldrig.batch import BatchOptions, discover_assets, run_batch
+    """``fieldrig batch``: many assets, parallel, resumable; exit 1 when any failed, 2 for a
+    bad manifest or output folder (before any work), 130/143 when stopped by SIGINT/SIGTERM."""
+    from fieldrig.batch import BatchInterrupted, BatchOptions, discover_assets, run_batch
+    from fieldrig.core.errors import InputError
 
     formats = [f.strip().lower().lstrip(".") for f in args.formats.split(",") if f.strip()]
     unknown = [f for f in formats if "." + f not in WEIGHT_OUTPUT_SUFFIXES]
     if not formats or unknown:
         return _usage_error(
-            args, f"--formats: unknown {', '.join(unknown) or '(empty)'} (expected some of npy, csv, dmat, glb, gltf)"
+            args,
+            f"--formats: unknown {', '.join(unknown) or '(empty)'} "
+            f"(expected some of {', '.join(s.lstrip('.') for s in WEIGHT_OUTPUT_SUFFIXES)})",
         )
     if args.scheduler and args.executor != "dask":
         return _usage_error(args, "--scheduler needs --executor dask")
@@ -859,7 +882,6 @@ def cmd_batch(args) -> int:
         defaults["max_influences"] = args.max_influences
     if args.save_fields:
         defaults["save_field"] = True
-    assets = discover_assets(args.source, defaults)
     options = BatchOptions(
         jobs=args.jobs,
         threads=args.threads,
@@ -868,7 +890,16 @@ def cmd_batch(args) -> int:
         scheduler=args.scheduler,
         progress=not args.quiet,
     )
-    summary = run_batch(assets, args.output, options)
+    try:
+        summary = run_batch(discover_assets(args.source, defaults), args.output, options)
+    except InputError as exc:  # the manifest, a name or the output folder: nothing was computed
+        return _usage_error(args, _one_line(exc))
+    except BatchInterrupted as exc:
+        from fieldrig.core.interrupts import EXIT_CODES
+
+        where = Path(args.output) / "summary.json"
+        print(f"fieldrig batch: interrupted by {exc.signum.name}; {where} lists what finished", file=sys.stderr)
+        return EXIT_CODES[exc.signum]
     print(summary.table())
     return EXIT_OK if summary.all_succeeded else EXIT_FAILED
 

@@ -4,6 +4,7 @@ jobs on a ``dask.distributed.LocalCluster``."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fieldrig.batch import Asset, BatchOptions, discover_assets, read_manifest, run_batch
+from fieldrig.batch import Asset, BatchOptions, discover_assets, is_up_to_date, read_manifest, run_batch
 from fieldrig.cli import main
 from fieldrig.core.errors import InputError
+from fieldrig.core.files import file_sha256
 from fieldrig.geometry.export import load_weights
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -93,8 +95,19 @@ def test_fingerprint_follows_inputs_and_settings(tmp_path):
     assert fingerprint(asset) != before
 
 
-def test_manifest_settings_and_errors(tmp_path):
-    (tmp_path / "m.json").write_text(
+@pytest.fixture
+def manifest_dir(tmp_path):
+    """A folder with the (empty) files the manifests below name, and a symbolic link loop."""
+    for name in ("a.obj", "a.tgf", "b.glb", "x/a.obj"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("")
+    (tmp_path / "loop.obj").symlink_to("loop.obj")
+    (tmp_path / "dangling.tgf").symlink_to("nowhere.tgf")
+    return tmp_path
+
+
+def test_manifest_settings(manifest_dir):
+    (manifest_dir / "m.json").write_text(
         json.dumps(
             {
                 "defaults": {"preset": "fast", "formats": ["csv"]},
@@ -102,29 +115,137 @@ def test_manifest_settings_and_errors(tmp_path):
             }
         )
     )
-    a, b = read_manifest(tmp_path / "m.json")
+    a, b = read_manifest(manifest_dir / "m.json")
     assert (a.name, Path(a.rig).name, a.settings["preset"], a.settings["formats"]) == ("a", "a.tgf", "fast", ["csv"])
     assert (b.name, Path(b.rig).name, b.settings["max_influences"]) == ("b2", "b.glb", 8)
-    for bad, problem in [
-        ({"assets": []}, "non-empty 'assets'"),
-        ({"assets": [{"rig": "a.tgf"}]}, "needs a 'mesh'"),
-        ({"assets": [{"mesh": "a.obj"}]}, "needs a 'rig'"),
-        ({"assets": [{"mesh": "a.obj", "rig": "a.tgf", "preset": "ultra"}]}, "unknown preset"),
-        ({"assets": [{"mesh": "a.obj", "rig": "a.tgf", "formats": ["fbx"]}]}, "unknown output formats"),
-        ({"assets": [{"mesh": "a.obj", "rig": "a.tgf", "colour": 1}]}, "unknown keys"),
-        (
-            {"assets": [{"mesh": "a.obj", "rig": "a.tgf"}, {"mesh": "x/a.obj", "rig": "a.tgf"}]},
-            "two assets are named 'a'",
-        ),
+
+
+A = {"mesh": "a.obj", "rig": "a.tgf"}
+BAD_MANIFESTS = [
+    ("{", "invalid JSON"),
+    (5, "a manifest is a JSON object or list, not a number"),
+    ({"assets": []}, "non-empty 'assets'"),
+    ({"assets": [A], "colour": 1}, r"unknown keys \['colour'\]"),
+    ({"assets": [A], "defaults": []}, "'defaults' must be an object"),
+    ({"assets": [A], "defaults": {"preset": "fast", "speed": 1}}, r"defaults: unknown settings \['speed'\]"),
+    ({"assets": ["a.obj"]}, "asset 0: an asset is an object"),
+    ({"assets": [{"rig": "a.tgf"}]}, "asset 0: needs a 'mesh'"),
+    ({"assets": [{"mesh": 5}]}, "asset 0: 'mesh' must be a file path .* got 5"),
+    ({"assets": [{"mesh": "a.obj", "rig": ["a.tgf"]}]}, "asset 0: 'rig' must be a file path"),
+    ({"assets": [{"mesh": "a.obj"}]}, "needs a 'rig'"),
+    ({"assets": [A, {"mesh": "nope.obj", "rig": "a.tgf"}]}, "asset 1: mesh '.*nope.obj': not found"),
+    ({"assets": [{"mesh": "loop.obj", "rig": "a.tgf"}]}, "mesh '.*loop.obj': a symbolic link loop"),
+    ({"assets": [{"mesh": "a.obj", "rig": "dangling.tgf"}]}, "rig '.*dangling.tgf': a broken symbolic link"),
+    ({"assets": [{"mesh": "x", "rig": "a.tgf"}]}, "mesh '.*x' is a folder"),
+    ({"assets": [{**A, "preset": "ultra"}]}, "unknown preset 'ultra'"),
+    ({"assets": [{**A, "formats": ["fbx"]}]}, "unknown output formats"),
+    ({"assets": [{**A, "formats": "npy"}]}, "'formats' must be a list"),
+    ({"assets": [{**A, "seed": 1.5}]}, "'seed' must be an integer, got 1.5"),
+    ({"assets": [{**A, "max_influences": 0}]}, "'max_influences' must be a positive integer"),
+    ({"assets": [{**A, "max_influences": True}]}, "'max_influences' must be a positive integer"),
+    ({"assets": [{**A, "save_field": "yes"}]}, "'save_field' must be true or false"),
+    ({"assets": [{**A, "device": 0}]}, "'device' must be a torch device name"),
+    ({"assets": [{**A, "colour": 1}]}, r"asset 0: unknown keys \['colour'\]"),
+    ({"assets": [A, {"mesh": "x/a.obj", "rig": "a.tgf"}]}, "two assets are named 'a'"),
+    ({"assets": [A, {**A, "name": "A"}]}, "two assets are named 'a' and 'A'"),
+    ({"assets": [{**A, "name": 3}]}, "the asset name must be a string, got 3"),
+    ({"assets": [{**A, "name": "../../escape"}]}, "'../../escape' contains a path separator"),
+    ({"assets": [{**A, "name": "/escape"}]}, "'/escape' contains a path separator"),
+    ({"assets": [{**A, "name": "a\\b"}]}, "contains a path separator"),
+    ({"assets": [{**A, "name": ""}]}, "'' is empty"),
+    ({"assets": [{**A, "name": ".."}]}, "'..' starts with '.'"),
+    ({"assets": [{**A, "name": ".hidden"}]}, "starts with '.'"),
+    ({"assets": [{**A, "name": "a\nb"}]}, "contains a control character"),
+    ({"assets": [{**A, "name": "summary.json"}]}, "'summary.json' is reserved"),
+    ({"assets": [{**A, "name": "NUL"}]}, "'NUL' is reserved"),
+    ({"assets": [{**A, "name": "x" * 201}]}, "is longer than 200 bytes"),
+]
+
+
+@pytest.mark.parametrize("manifest, problem", BAD_MANIFESTS)
+def test_a_bad_manifest_fails_at_once_naming_it(manifest_dir, capsys, manifest, problem):
+    """Exit 2 and one line naming the manifest and the problem; nothing is written anywhere."""
+    path = manifest_dir / "bad.json"
+    path.write_text(manifest if isinstance(manifest, str) else json.dumps(manifest))
+    before = sorted(p.name for p in manifest_dir.parent.rglob("*"))
+    with pytest.raises(InputError, match=problem):
+        read_manifest(path)
+    assert main(["batch", str(path), "-o", str(manifest_dir / "out"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err
+    assert re.search(problem, err), err
+    assert sorted(p.name for p in manifest_dir.parent.rglob("*")) == before
+
+
+def test_bad_sources_and_output_folders(manifest_dir, capsys):
+    (manifest_dir / "m.json").write_text(json.dumps([A]))
+    for source, out, problem in [
+        (manifest_dir / "nothing", manifest_dir / "out", "nothing: not found"),
+        (manifest_dir / "loop.obj", manifest_dir / "out", "loop.obj: a symbolic link loop"),
+        (manifest_dir / "m.json", manifest_dir / "a.obj", "a.obj: is a file: -o names the output folder"),
+        (manifest_dir / "m.json", manifest_dir / "a.obj" / "out", "'.*a.obj' is a file, not a folder"),
     ]:
-        (tmp_path / "bad.json").write_text(json.dumps(bad))
-        with pytest.raises(InputError, match=problem):
-            read_manifest(tmp_path / "bad.json")
-    (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(InputError, match="invalid JSON"):
-        read_manifest(tmp_path / "bad.json")
-    with pytest.raises(InputError, match="no such manifest"):
-        discover_assets(tmp_path / "nothing")
+        assert main(["batch", str(source), "-o", str(out), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and re.search(problem, err), err
+    assert not (manifest_dir / "out").exists()
+
+
+def test_nothing_is_written_outside_the_output_folder(tmp_path):
+    """Unsafe names given through the API and an asset folder that is a link out of OUTDIR
+    are refused before any work; no file appears outside OUTDIR."""
+    finger = (str(ASSETS / "finger.obj"), str(ASSETS / "finger.tgf"))
+    out = tmp_path / "deep" / "out"
+    for name in ("../../escape", str(tmp_path / "abs"), "a/b", "", "..", "."):
+        with pytest.raises(InputError, match="an asset name is one folder name"):
+            run_batch([Asset(name, *finger)], out, BatchOptions(progress=False))
+    assert list(tmp_path.iterdir()) == []  # not even OUTDIR
+    out.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "linked").symlink_to(elsewhere)
+    with pytest.raises(InputError, match="linked: is a symbolic link out of the output folder"):
+        run_batch([Asset("linked", *finger)], out, BatchOptions(progress=False))
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "deep",
+        "deep/out",
+        "deep/out/linked",
+        "elsewhere",
+    ]
+
+
+def test_resume_recomputes_an_output_whose_content_changed_and_sweeps_leftovers(tmp_path):
+    asset = Asset("finger", str(ASSETS / "finger.obj"), str(ASSETS / "finger.tgf"))
+    asset.settings.update(preset="fast", formats=["npy", "csv"])
+    out = tmp_path / "out"
+    options = BatchOptions(progress=False)
+    [report] = run_batch([asset], out, options).reports
+    npy, csv = out / "finger" / "finger.npy", out / "finger" / "finger.csv"
+    assert report["sha256"] == {"finger.npy": file_sha256(npy), "finger.csv": file_sha256(csv)}
+    assert json.loads((out / "finger" / "report.json").read_text())["sha256"] == report["sha256"]
+    W = load_weights(npy)
+
+    # Temporary files of a dead process (a killed run) go; a live writer's stay.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphans = [
+        out / "finger" / f".finger.npy.~{dead.stdout.strip()}.abc123.npy",
+        out / f".summary.json.~{dead.stdout.strip()}.x.json",
+    ]
+    live = out / "finger" / f".finger.csv.~{os.getpid()}.def456.csv"
+    for p in orphans + [live]:
+        p.write_bytes(b"half")
+    assert run_batch([asset], out, options).counts() == {"ok": 0, "skipped": 1, "failed": 0}
+    assert not any(p.exists() for p in orphans) and live.exists()
+    live.unlink()
+
+    with open(npy, "r+b") as fh:
+        fh.truncate(6)
+    summary = run_batch([asset], out, options)
+    assert summary.counts() == {"ok": 1, "skipped": 0, "failed": 0}
+    assert np.array_equal(load_weights(npy), W)  # the same seed gives the same weights
+    assert is_up_to_date(asset, out)
+    csv.write_text(csv.read_text().replace("bone0", "bone9"))  # edited by hand, same size
+    assert not is_up_to_date(asset, out)
 
 
 def test_missing_rig_fails_that_asset_only(tmp_path):
@@ -164,14 +285,15 @@ def test_a_crashing_worker_fails_alone(tmp_path):
     through the only module the fork server preloads, so it lives only in this throwaway
     process's workers (and neither job needs torch)."""
     (tmp_path / "crashhook.py").write_text(
-        "import os, signal\nimport fieldrig.batch as b\n_compute = b._compute\n"
+        "import os, signal\nimport fieldrig.batch.jobs as b\n_compute = b._compute\n"
         "def crash(asset, *args):\n"
         "    if asset.name == 'crash':\n        os.kill(os.getpid(), signal.SIGSEGV)\n"
         "    return _compute(asset, *args)\n"
         "b._compute = crash\n"
     )
     script = (
-        "import json, sys\nimport fieldrig.batch as b\nb.WORKER_PRELOAD[:] = ['crashhook']\n"
+        "import json, sys\nimport fieldrig.batch as b\nimport fieldrig.batch.local_executor as le\n"
+        "le.WORKER_PRELOAD[:] = ['crashhook']\n"
         f"assets = [b.Asset(n, {str(ASSETS / 'finger.obj')!r}, "
         f"{str(ASSETS / 'finger.tgf')!r}) for n in ('crash', 'next')]\n"
         f"assets[1].mesh = {str(tmp_path / 'missing.obj')!r}\n"

@@ -140,6 +140,16 @@ def test_nobody_imports_the_command_line():
     assert users == ["fieldrig.__main__"]
 
 
+def test_only_the_command_line_runs_batches():
+    """Batch runs are the ``fieldrig batch`` command's engine: no other module drives them."""
+
+    def in_batch(module: str) -> bool:
+        return module == "fieldrig.batch" or module.startswith("fieldrig.batch.")
+
+    users = {m for m, path in MODULES.items() if not in_batch(m) for t, _ in imports_of(m, path) if in_batch(t)}
+    assert users == {"fieldrig.cli"}
+
+
 def test_the_public_names_come_from_below_the_front_ends():
     import fieldrig
 
@@ -167,8 +177,10 @@ def loaded_after(code: str) -> list:
 
 
 def test_the_light_entry_points_stay_light():
-    """``import fieldrig`` and the whole CLI parser load no torch, Qt or polyscope."""
+    """``import fieldrig``, the whole CLI parser and the batch package (which reads and checks
+    manifests before any job) load no torch, Qt or polyscope."""
     assert loaded_after("import fieldrig; fieldrig.__all__") == []
+    assert loaded_after("import fieldrig.batch") == []
     assert loaded_after("import fieldrig.cli; fieldrig.cli.build_parser().parse_args(['render', 'x', '-o', 'y'])") == []
 
 

@@ -15,7 +15,8 @@ target, so that
   such a block, the ordinary writers (:func:`atomic_path`, :func:`atomic_write_text`, and
   every ``save_*`` function built on them) called with one of its targets fill that
   target's temporary file, and a nested :func:`atomic_outputs` of its targets joins it:
-  the block commits them all.
+  the block commits them all;
+* a folder's leftovers can be swept whatever their targets (:func:`sweep_orphaned_temporaries`).
 
 :func:`check_writable` tells before a long job whether its outputs can be written at all.
 """
@@ -174,15 +175,35 @@ def remove_orphaned_temporaries(target: PathLike) -> List[Path]:
         The files removed.
     """
     target = Path(target)
+    return _remove_orphans(target.parent, target.name)
+
+
+def sweep_orphaned_temporaries(folder: PathLike) -> List[Path]:
+    """Remove every temporary file in ``folder`` left by a process that no longer runs,
+    whatever its target (a missing or unreadable folder has none).
+
+    Parameters
+    ----------
+    folder : path-like
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    return _remove_orphans(Path(folder), None)
+
+
+def _remove_orphans(folder: Path, name: Optional[str]) -> List[Path]:
     removed = []
     finish_interrupted_commits(target.parent)
     try:
-        entries = list(target.parent.iterdir())
+        entries = list(folder.iterdir())
     except OSError:
         return removed
     for entry in entries:
         match = _TEMP.match(entry.name)
-        if match is None or match["name"] != target.name or _alive(int(match["pid"])):
+        if match is None or (name is not None and match["name"] != name) or _alive(int(match["pid"])):
             continue
         try:
             entry.unlink()

@@ -37,6 +37,8 @@ GLTF_SUFFIXES = (".glb", ".gltf")
 WEIGHT_OUTPUT_SUFFIXES = WEIGHT_TABLE_SUFFIXES + GLTF_SUFFIXES
 #: Meshes, soups, point clouds and skinned characters (glTF, FBX) that can be read.
 MESH_INPUT_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf", ".fbx", ".xyz")
+#: Point clouds (vertices only) among them.
+POINT_CLOUD_SUFFIXES = (".xyz",)
 #: Meshes that can be written (a point cloud as ``.xyz``).
 MESH_OUTPUT_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".xyz")
 #: The app's posed (or cage-deformed) mesh exports.
