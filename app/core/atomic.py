@@ -196,7 +196,7 @@ def sweep_orphaned_temporaries(folder: PathLike) -> List[Path]:
 
 def _remove_orphans(folder: Path, name: Optional[str]) -> List[Path]:
     removed = []
-    finish_interrupted_commits(target.parent)
+    finish_interrupted_commits(folder)
     try:
         entries = list(folder.iterdir())
     except OSError:
