@@ -34,7 +34,7 @@ FRAME_INTERVAL_MS = 16
 #: Where polyscope opens its window (its fixed initial position: it has no setter in Python).
 VIEW_WINDOW_POS = (20, 20)
 #: The panel's preferred size, and the smallest 3D view worth shrinking to beside it.
-PANEL_SIZE, MIN_VIEW_SIZE = (520, 880), (480, 360)
+PANEL_SIZE, MIN_VIEW_SIZE = (520, 960), (480, 360)  # taller tabs scroll (a shorter screen)
 
 
 def side_by_side(screen, view_size, panel_size=PANEL_SIZE, view_pos=VIEW_WINDOW_POS, gap=12):

@@ -9,7 +9,17 @@ from typing import Callable, List, Optional
 import numpy as np
 from PyQt6.QtCore import QEventLoop, Qt
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QFrame,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from fieldrig.core import vocabulary as vocab
 from fieldrig.gui.brush import BrushTool
@@ -79,7 +89,7 @@ class MainWindow(QMainWindow):
             (self.cage_tab, "Cage"),
             (self.export_tab, "Export"),
         ):
-            self.tabs.addTab(tab, name)
+            self.tabs.addTab(_scrolling(tab), name)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.timeline = TimelineStrip(document)
         self.progress = ProgressStrip()
@@ -339,3 +349,14 @@ class MainWindow(QMainWindow):
         self.jobs.cancel()
         self.jobs.wait(5000)
         super().closeEvent(event)
+
+
+def _scrolling(tab: QWidget) -> QScrollArea:
+    """``tab`` in a vertical scroll area: a tall tab (a deep skeleton's handle list, the
+    weight tools) scrolls on a short screen instead of pushing the panel past it."""
+    area = QScrollArea()
+    area.setWidget(tab)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
